@@ -1,0 +1,157 @@
+//! The engine's cache of loaded CMKs, so encrypt and decrypt do no store I/O and no key
+//! unsealing beyond a map read.
+//!
+//! Entries live for the engine's lifetime. State changes made through the engine update the
+//! cached state; a load that raced with a state change is used for its one operation but not
+//! cached (an epoch counter detects the race).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::backend::CmkHandle;
+use crate::ciphertext::BlobKey;
+use crate::error::{KmsError, Result};
+use crate::key_id::KeyId;
+use crate::spec::KeyState;
+
+/// Random 96-bit nonces stay safe for 2^32 encryptions under one key (NIST SP 800-38D 8.3).
+pub(crate) const MAX_SEALS_PER_KEY: u64 = 1 << 32;
+
+/// A loaded CMK.
+#[derive(Debug)]
+pub(crate) struct HotKey {
+    pub(crate) blob_key: BlobKey,
+    pub(crate) handle: Box<dyn CmkHandle>,
+    state: AtomicU8,
+    seals: AtomicU64,
+}
+
+impl HotKey {
+    pub(crate) fn new(blob_key: BlobKey, handle: Box<dyn CmkHandle>, state: KeyState) -> Self {
+        Self {
+            blob_key,
+            handle,
+            state: AtomicU8::new(state_index(state)),
+            seals: AtomicU64::new(0),
+        }
+    }
+
+    /// Fails unless the key is enabled, with the code of the state it is in.
+    pub(crate) fn require_enabled(&self) -> Result<()> {
+        require_enabled(state_from_index(self.state.load(Ordering::Acquire)))
+    }
+
+    /// Counts one more encryption, refusing past [`MAX_SEALS_PER_KEY`].
+    pub(crate) fn count_seal(&self) -> Result<()> {
+        if self.seals.fetch_add(1, Ordering::Relaxed) >= MAX_SEALS_PER_KEY {
+            return Err(KmsError::KeyUsageLimitReached);
+        }
+        Ok(())
+    }
+}
+
+/// Fails unless `state` is enabled, with the code of the state.
+pub(crate) fn require_enabled(state: KeyState) -> Result<()> {
+    match state {
+        KeyState::Enabled => Ok(()),
+        KeyState::Disabled => Err(KmsError::KeyDisabled),
+        KeyState::PendingDeletion => Err(KmsError::KeyPendingDeletion),
+        KeyState::PendingImport => Err(KmsError::KeyNotEnabled),
+    }
+}
+
+fn state_index(state: KeyState) -> u8 {
+    KeyState::ALL
+        .iter()
+        .position(|s| *s == state)
+        .and_then(|at| u8::try_from(at).ok())
+        .unwrap_or(u8::MAX)
+}
+
+fn state_from_index(index: u8) -> KeyState {
+    // Only indexes written by `state_index` are ever stored; anything else reads as
+    // disabled, which refuses crypto.
+    KeyState::ALL
+        .get(usize::from(index))
+        .copied()
+        .unwrap_or(KeyState::Disabled)
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache {
+    keys: RwLock<HashMap<KeyId, Arc<HotKey>>>,
+    epoch: AtomicU64,
+}
+
+impl KeyCache {
+    pub(crate) fn get(&self, key_id: &KeyId) -> Option<Arc<HotKey>> {
+        // A poisoned lock only means another thread panicked mid-insert; the map is still
+        // consistent, so read through it.
+        let keys = self
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.get(key_id).cloned()
+    }
+
+    /// The epoch to pass to [`insert_if_current`](Self::insert_if_current) for a load that
+    /// starts now.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Caches `key` unless a state change happened since `epoch` was read.
+    pub(crate) fn insert_if_current(&self, key_id: KeyId, key: Arc<HotKey>, epoch: u64) {
+        let mut keys = self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            keys.entry(key_id).or_insert(key);
+        }
+    }
+
+    /// Records a state change the engine made in the store.
+    pub(crate) fn set_state(&self, key_id: &KeyId, state: KeyState) {
+        let keys = self
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        if let Some(key) = keys.get(key_id) {
+            key.state.store(state_index(state), Ordering::Release);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_indexes_round_trip() {
+        for state in KeyState::ALL {
+            assert_eq!(state_from_index(state_index(*state)), *state);
+        }
+    }
+
+    #[test]
+    fn each_unusable_state_has_its_code() {
+        assert!(require_enabled(KeyState::Enabled).is_ok());
+        assert_eq!(
+            require_enabled(KeyState::Disabled).unwrap_err().code(),
+            "KMS.0209"
+        );
+        assert_eq!(
+            require_enabled(KeyState::PendingDeletion)
+                .unwrap_err()
+                .code(),
+            "KMS.0210"
+        );
+        assert_eq!(
+            require_enabled(KeyState::PendingImport).unwrap_err().code(),
+            "KMS.1301"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! Validation of the fields many requests share: key IDs, sequences, AAD, decimal strings,
+//! and the level-4 testing fields this engine does not offer.
+
+use crate::ciphertext::MAX_AAD_LEN;
+use crate::error::{KmsError, Result};
+use crate::key_id::KeyId;
+use crate::secret::SecretString;
+
+/// Length a `sequence` must have, in bytes.
+pub const SEQUENCE_LEN: usize = 36;
+
+/// The value of a mandatory field.
+pub(crate) fn required<'a>(value: Option<&'a str>, name: &'static str) -> Result<&'a str> {
+    value.ok_or(KmsError::MissingParameter(name))
+}
+
+/// The mandatory `key_id`, validated (KMS.0204 when absent, KMS.0205 when malformed).
+pub(crate) fn key_id(value: Option<&str>) -> Result<KeyId> {
+    KeyId::parse(required(value, "key_id")?)
+}
+
+/// The optional `sequence`: when present, exactly 36 bytes (KMS.0206).
+pub(crate) fn sequence(value: Option<&str>) -> Result<()> {
+    match value {
+        Some(text) if text.len() != SEQUENCE_LEN => Err(KmsError::InvalidSequence),
+        _ => Ok(()),
+    }
+}
+
+/// The optional `additional_authenticated_data` as bytes: at most 128 (KMS.0308).
+pub(crate) fn aad(value: Option<&str>) -> Result<&[u8]> {
+    let bytes = value.unwrap_or_default().as_bytes();
+    if bytes.len() > MAX_AAD_LEN {
+        return Err(KmsError::InvalidParameter(format!(
+            "additional_authenticated_data must be at most {MAX_AAD_LEN} bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// A decimal string of at most nine digits (no sign, no spaces), as lengths are sent.
+pub(crate) fn decimal(text: &str) -> Option<u32> {
+    if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Refuses the level-4 cryptography testing fields (`pin`, `pin_type`, and `key_spec` of
+/// encrypt-datakey): this engine has no such scenario, and silently ignoring a PIN would be
+/// worse than saying so.
+pub(crate) fn refuse_level4_fields(
+    pin: Option<&SecretString>,
+    pin_type: Option<&str>,
+    key_spec: Option<&str>,
+) -> Result<()> {
+    let refused = if pin.is_some() {
+        Some("pin")
+    } else if pin_type.is_some() {
+        Some("pin_type")
+    } else if key_spec.is_some() {
+        Some("key_spec")
+    } else {
+        None
+    };
+    match refused {
+        Some(field) => Err(KmsError::Unsupported(format!(
+            "{field} (the level-4 cryptography testing scenario) is not supported"
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_must_be_exactly_36_bytes() {
+        assert!(sequence(None).is_ok());
+        assert!(sequence(Some("919c82d4-8046-4722-9094-35c3c6524cff")).is_ok());
+        assert_eq!(sequence(Some("sequence")).unwrap_err().code(), "KMS.0206");
+        assert_eq!(sequence(Some("")).unwrap_err().code(), "KMS.0206");
+    }
+
+    #[test]
+    fn decimal_accepts_only_plain_digits() {
+        assert_eq!(decimal("64"), Some(64));
+        assert_eq!(decimal("0"), Some(0));
+        for bad in ["", "+64", "-1", " 64", "6 4", "0x40", "1234567890", "６４"] {
+            assert_eq!(decimal(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn aad_is_limited_to_128_bytes() {
+        assert_eq!(aad(None).unwrap(), b"");
+        assert_eq!(aad(Some(&"a".repeat(128))).unwrap().len(), 128);
+        assert_eq!(aad(Some(&"a".repeat(129))).unwrap_err().code(), "KMS.0308");
+    }
+
+    #[test]
+    fn level4_fields_are_refused_by_name() {
+        let pin = SecretString::from("123456");
+        let err = refuse_level4_fields(Some(&pin), None, None).unwrap_err();
+        assert_eq!(err.code(), "KMS.9001");
+        assert!(err.to_string().contains("pin "), "{err}");
+        assert!(!err.to_string().contains("123456"));
+        let err = refuse_level4_fields(None, Some("CipherText"), None).unwrap_err();
+        assert!(err.to_string().contains("pin_type"));
+        let err = refuse_level4_fields(None, None, Some("SM2")).unwrap_err();
+        assert!(err.to_string().contains("key_spec"));
+    }
+}

@@ -1,0 +1,438 @@
+//! The CMK lifecycle: create-key, describe-key, list-keys, enable-key, disable-key,
+//! schedule-key-deletion, cancel-key-deletion.
+
+use serde::{Deserialize, Serialize};
+
+use super::fields::{decimal, key_id, required, sequence};
+use crate::error::{KmsError, Result};
+use crate::key_id::KeyId;
+use crate::spec::{CmkSpec, KeyOrigin, KeyState, KeyUsage};
+
+/// Longest `key_alias`, in characters.
+pub const MAX_ALIAS_LEN: usize = 255;
+/// Longest `key_description`, in characters.
+pub const MAX_DESCRIPTION_LEN: usize = 255;
+/// Shortest and longest `pending_days` of schedule-key-deletion.
+pub const PENDING_DAYS: core::ops::RangeInclusive<u32> = 7..=1096;
+/// Largest `limit` of list-keys, and its default.
+pub const MAX_LIST_LIMIT: u32 = 1000;
+
+/// Body of `create-key`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    /// Alias, `^[a-zA-Z0-9:/_-]{1,255}$`; unique.
+    pub key_alias: Option<String>,
+    /// `AES_256` (default) or `SM4`.
+    pub key_spec: Option<String>,
+    /// `ENCRYPT_DECRYPT` (default).
+    pub key_usage: Option<String>,
+    /// Free text, at most 255 characters.
+    pub key_description: Option<String>,
+    /// `kms` (default) or `external` (the key then waits for imported material).
+    pub origin: Option<String>,
+    /// Only the default project `0` is supported.
+    pub enterprise_project_id: Option<String>,
+    /// Request serial number, 36 bytes.
+    pub sequence: Option<String>,
+    /// Only the default key store `0` is supported.
+    pub keystore_id: Option<String>,
+    /// Not supported.
+    pub vm_id: Option<String>,
+}
+
+/// A validated create-key request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    /// The alias.
+    pub alias: String,
+    /// The description (empty when absent).
+    pub description: String,
+    /// The CMK spec.
+    pub spec: CmkSpec,
+    /// The usage.
+    pub usage: KeyUsage,
+    /// The origin.
+    pub origin: KeyOrigin,
+}
+
+impl CreateKeyRequest {
+    /// Validates every field.
+    ///
+    /// # Errors
+    /// KMS.0204 without `key_alias`; KMS.1101 for a bad alias; KMS.1103 for a long
+    /// description; KMS.0308 for an unknown spec, usage or origin; KMS.0206 for a bad
+    /// sequence; KMS.9001 for a project, key store or VM this engine does not have.
+    pub fn validate(&self) -> Result<NewKey> {
+        sequence(self.sequence.as_deref())?;
+        let alias = required(self.key_alias.as_deref(), "key_alias")?;
+        let alias_ok = !alias.is_empty()
+            && alias.len() <= MAX_ALIAS_LEN
+            && alias
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b))
+            && !alias.ends_with("/default");
+        if !alias_ok {
+            return Err(KmsError::InvalidKeyAlias);
+        }
+        let description = self.key_description.clone().unwrap_or_default();
+        if description.chars().count() > MAX_DESCRIPTION_LEN {
+            return Err(KmsError::InvalidKeyDescription);
+        }
+        let spec = match self.key_spec.as_deref() {
+            None => CmkSpec::Aes256,
+            Some(text) => CmkSpec::from_wire(text).ok_or_else(|| {
+                KmsError::InvalidParameter("key_spec must be AES_256 or SM4".into())
+            })?,
+        };
+        let usage = match self.key_usage.as_deref() {
+            None => KeyUsage::EncryptDecrypt,
+            Some(text) => KeyUsage::from_wire(text).ok_or_else(|| {
+                KmsError::InvalidParameter("key_usage must be ENCRYPT_DECRYPT".into())
+            })?,
+        };
+        let origin = match self.origin.as_deref() {
+            None => KeyOrigin::Kms,
+            Some(text) => KeyOrigin::from_wire(text).ok_or_else(|| {
+                KmsError::InvalidParameter("origin must be kms or external".into())
+            })?,
+        };
+        refuse_non_default(
+            "enterprise_project_id",
+            self.enterprise_project_id.as_deref(),
+        )?;
+        refuse_non_default("keystore_id", self.keystore_id.as_deref())?;
+        if self.vm_id.is_some() {
+            return Err(KmsError::Unsupported("vm_id".into()));
+        }
+        Ok(NewKey {
+            alias: alias.to_owned(),
+            description,
+            spec,
+            usage,
+            origin,
+        })
+    }
+}
+
+/// Accepts an absent field or the default `"0"`; anything else is a feature this engine lacks.
+fn refuse_non_default(field: &'static str, value: Option<&str>) -> Result<()> {
+    match value {
+        None | Some("0") => Ok(()),
+        Some(_) => Err(KmsError::Unsupported(format!(
+            "{field} other than the default \"0\""
+        ))),
+    }
+}
+
+/// `key_info` of the create-key response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// The new key's ID.
+    pub key_id: String,
+    /// The engine's domain ID.
+    pub domain_id: String,
+    /// The engine's region ID.
+    pub region_id: String,
+}
+
+/// Response of `create-key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateKeyResponse {
+    /// The new key.
+    pub key_info: KeyInfo,
+}
+
+/// Body of `describe-key`, `enable-key`, `disable-key` and `cancel-key-deletion`: a key ID.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyIdRequest {
+    /// The key.
+    pub key_id: Option<String>,
+    /// Request serial number, 36 bytes.
+    pub sequence: Option<String>,
+}
+
+impl KeyIdRequest {
+    /// Validates the key ID and sequence.
+    ///
+    /// # Errors
+    /// KMS.0204, KMS.0205, KMS.0206.
+    pub fn validate(&self) -> Result<KeyId> {
+        sequence(self.sequence.as_deref())?;
+        key_id(self.key_id.as_deref())
+    }
+}
+
+/// A key as describe-key and list-keys show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDetails {
+    /// Key ID.
+    pub key_id: String,
+    /// Domain (account) ID.
+    pub domain_id: String,
+    /// Alias.
+    pub key_alias: String,
+    /// Region the key lives in.
+    pub realm: String,
+    /// `AES_256` or `SM4`.
+    pub key_spec: String,
+    /// `ENCRYPT_DECRYPT`.
+    pub key_usage: String,
+    /// Description.
+    pub key_description: String,
+    /// Creation time, epoch milliseconds.
+    pub creation_date: String,
+    /// When a key pending deletion is deleted, epoch milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_deletion_date: Option<String>,
+    /// "2" enabled, "3" disabled, "4" pending deletion, "5" pending import.
+    pub key_state: String,
+    /// "0": not a default master key.
+    pub default_key_flag: String,
+    /// "1": a customer master key.
+    pub key_type: String,
+    /// When imported material expires, epoch milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_time: Option<String>,
+    /// `kms` or `external`.
+    pub origin: String,
+    /// "false": rotation is not offered.
+    pub key_rotation_enabled: String,
+    /// "0": the default enterprise project.
+    pub sys_enterprise_project_id: String,
+    /// "0": the default key store.
+    pub keystore_id: String,
+}
+
+/// Response of `describe-key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DescribeKeyResponse {
+    /// The key.
+    pub key_info: KeyDetails,
+}
+
+/// Body of `list-keys`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListKeysRequest {
+    /// Page size, 1..=1000 (default 1000).
+    pub limit: Option<String>,
+    /// Offset to start from, as returned in `next_marker` (default 0).
+    pub marker: Option<String>,
+    /// Only keys in this state.
+    pub key_state: Option<String>,
+    /// Only keys of this spec.
+    pub key_spec: Option<String>,
+    /// Only the default project `0` is supported.
+    pub enterprise_project_id: Option<String>,
+    /// Request serial number, 36 bytes.
+    pub sequence: Option<String>,
+}
+
+/// A validated list-keys request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyListing {
+    /// Page size.
+    pub limit: u32,
+    /// Offset of the first key.
+    pub offset: u32,
+    /// State filter.
+    pub state: Option<KeyState>,
+    /// Spec filter.
+    pub spec: Option<CmkSpec>,
+}
+
+impl ListKeysRequest {
+    /// Validates every field.
+    ///
+    /// # Errors
+    /// KMS.1601 bad limit, KMS.1602 bad marker, KMS.0308 unknown state or spec, KMS.0206,
+    /// KMS.9001 for another enterprise project.
+    pub fn validate(&self) -> Result<KeyListing> {
+        sequence(self.sequence.as_deref())?;
+        let limit = match self.limit.as_deref() {
+            None => MAX_LIST_LIMIT,
+            Some(text) => decimal(text)
+                .filter(|n| (1..=MAX_LIST_LIMIT).contains(n))
+                .ok_or(KmsError::InvalidLimit)?,
+        };
+        let offset = match self.marker.as_deref() {
+            None => 0,
+            Some(text) => decimal(text).ok_or(KmsError::InvalidMarker)?,
+        };
+        let state = self
+            .key_state
+            .as_deref()
+            .map(|text| {
+                KeyState::from_wire(text)
+                    .ok_or_else(|| KmsError::InvalidParameter("key_state must be 2 to 5".into()))
+            })
+            .transpose()?;
+        let spec = self
+            .key_spec
+            .as_deref()
+            .map(|text| {
+                CmkSpec::from_wire(text).ok_or_else(|| {
+                    KmsError::InvalidParameter("key_spec must be AES_256 or SM4".into())
+                })
+            })
+            .transpose()?;
+        refuse_non_default(
+            "enterprise_project_id",
+            self.enterprise_project_id.as_deref(),
+        )?;
+        Ok(KeyListing {
+            limit,
+            offset,
+            state,
+            spec,
+        })
+    }
+}
+
+/// Response of `list-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListKeysResponse {
+    /// IDs of the keys on this page.
+    pub keys: Vec<String>,
+    /// Details of the keys on this page.
+    pub key_details: Vec<KeyDetails>,
+    /// Marker of the next page; empty on the last page.
+    pub next_marker: String,
+    /// "true" when more pages follow.
+    pub truncated: String,
+    /// Number of keys matching the filters.
+    pub total: u64,
+}
+
+/// `key_info` of the enable-key and disable-key responses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStatusInfo {
+    /// Key ID.
+    pub key_id: String,
+    /// The state after the call.
+    pub key_state: String,
+}
+
+/// Response of `enable-key` and `disable-key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStatusResponse {
+    /// The key and its new state.
+    pub key_info: KeyStatusInfo,
+}
+
+/// Body of `schedule-key-deletion`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleKeyDeletionRequest {
+    /// The key.
+    pub key_id: Option<String>,
+    /// Days until deletion, 7..=1096.
+    pub pending_days: Option<String>,
+    /// Request serial number, 36 bytes.
+    pub sequence: Option<String>,
+}
+
+impl ScheduleKeyDeletionRequest {
+    /// Validates the key ID, the pending days and the sequence.
+    ///
+    /// # Errors
+    /// KMS.0204, KMS.0205, KMS.0206, KMS.1401.
+    pub fn validate(&self) -> Result<(KeyId, u32)> {
+        sequence(self.sequence.as_deref())?;
+        let id = key_id(self.key_id.as_deref())?;
+        let days = decimal(required(self.pending_days.as_deref(), "pending_days")?)
+            .filter(|days| PENDING_DAYS.contains(days))
+            .ok_or(KmsError::InvalidPendingDays)?;
+        Ok((id, days))
+    }
+}
+
+/// Response of `schedule-key-deletion` and `cancel-key-deletion`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStateResponse {
+    /// Key ID.
+    pub key_id: String,
+    /// The state after the call.
+    pub key_state: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(json: &str) -> Result<NewKey> {
+        serde_json::from_str::<CreateKeyRequest>(json)
+            .unwrap()
+            .validate()
+    }
+
+    #[test]
+    fn create_key_defaults_to_aes_256_encrypt_decrypt_kms() {
+        let key = create(r#"{"key_alias":"app/db-key"}"#).unwrap();
+        assert_eq!(key.spec, CmkSpec::Aes256);
+        assert_eq!(key.usage, KeyUsage::EncryptDecrypt);
+        assert_eq!(key.origin, KeyOrigin::Kms);
+    }
+
+    #[test]
+    fn create_key_checks_alias_characters_and_length() {
+        for bad in ["", "has space", "semi;colon", "x/default"] {
+            let json = serde_json::json!({ "key_alias": bad }).to_string();
+            assert_eq!(create(&json).unwrap_err().code(), "KMS.1101", "{bad}");
+        }
+        let long = serde_json::json!({ "key_alias": "a".repeat(256) }).to_string();
+        assert_eq!(create(&long).unwrap_err().code(), "KMS.1101");
+        let max = serde_json::json!({ "key_alias": "a".repeat(255) }).to_string();
+        assert!(create(&max).is_ok());
+    }
+
+    #[test]
+    fn create_key_requires_an_alias() {
+        assert_eq!(create("{}").unwrap_err().code(), "KMS.0204");
+    }
+
+    #[test]
+    fn create_key_refuses_unknown_specs_and_foreign_key_stores() {
+        let err = create(r#"{"key_alias":"a","key_spec":"RSA_2048"}"#).unwrap_err();
+        assert_eq!(err.code(), "KMS.0308");
+        let err = create(r#"{"key_alias":"a","keystore_id":"ks-1"}"#).unwrap_err();
+        assert_eq!(err.code(), "KMS.9001");
+        assert!(create(r#"{"key_alias":"a","keystore_id":"0","origin":"external"}"#).is_ok());
+    }
+
+    #[test]
+    fn schedule_key_deletion_takes_7_to_1096_days() {
+        let validate = |days: &str| {
+            ScheduleKeyDeletionRequest {
+                key_id: Some("0d0466b0-e727-4d9c-b35d-f84bb474a37f".into()),
+                pending_days: Some(days.into()),
+                sequence: None,
+            }
+            .validate()
+        };
+        assert_eq!(validate("7").unwrap().1, 7);
+        assert_eq!(validate("1096").unwrap().1, 1096);
+        for bad in ["6", "1097", "", "seven", "-7"] {
+            assert_eq!(validate(bad).unwrap_err().code(), "KMS.1401", "{bad}");
+        }
+    }
+
+    #[test]
+    fn list_keys_checks_limit_and_marker() {
+        let validate = |limit: Option<&str>, marker: Option<&str>| {
+            ListKeysRequest {
+                limit: limit.map(Into::into),
+                marker: marker.map(Into::into),
+                ..ListKeysRequest::default()
+            }
+            .validate()
+        };
+        assert_eq!(validate(None, None).unwrap().limit, 1000);
+        assert_eq!(validate(Some("0"), None).unwrap_err().code(), "KMS.1601");
+        assert_eq!(validate(Some("1001"), None).unwrap_err().code(), "KMS.1601");
+        assert_eq!(validate(None, Some("-1")).unwrap_err().code(), "KMS.1602");
+        assert_eq!(validate(Some("2"), Some("4")).unwrap().offset, 4);
+    }
+}

@@ -1,0 +1,28 @@
+//! Request and response bodies with the API's exact field names (the seeds and the public
+//! SDK models), and their validation.
+//!
+//! Every request field is optional at the serde level so that a missing mandatory field is
+//! reported as KMS.0204 naming it, and every request rejects unknown fields, so a typo such
+//! as `with_plaintext` is an error naming the field instead of a silent default.
+
+mod datakey;
+mod datakey_pair;
+mod fields;
+mod keys;
+
+pub use datakey::{
+    BlobToDecrypt, CreateDatakeyRequest, CreateDatakeyResponse,
+    CreateDatakeyWithoutPlaintextResponse, DATAKEY_BITS, DecryptDatakeyRequest,
+    DecryptDatakeyResponse, DekToEncrypt, EncryptDatakeyRequest, EncryptDatakeyResponse,
+    MAX_CIPHER_DEK_LEN, MAX_PLAIN_DEK_LEN, NewDatakey,
+};
+pub use datakey_pair::{
+    CreateEcDatakeyPairRequest, CreateRsaDatakeyPairRequest, DatakeyPairResponse, NewKeyPair,
+};
+pub use fields::SEQUENCE_LEN;
+pub use keys::{
+    CreateKeyRequest, CreateKeyResponse, DescribeKeyResponse, KeyDetails, KeyIdRequest, KeyInfo,
+    KeyListing, KeyStateResponse, KeyStatusInfo, KeyStatusResponse, ListKeysRequest,
+    ListKeysResponse, MAX_ALIAS_LEN, MAX_DESCRIPTION_LEN, MAX_LIST_LIMIT, NewKey, PENDING_DAYS,
+    ScheduleKeyDeletionRequest,
+};
