@@ -46,9 +46,8 @@ impl Kms {
     /// The response is a [`SecretString`] because several responses carry plaintext keys.
     ///
     /// # Errors
-    /// KMS.0202 when `body` is not a JSON object of the operation's fields (the message
-    /// names an unknown field or the field of the wrong type); otherwise the operation's
-    /// own errors.
+    /// KMS.0202 when `body` is not a JSON object of the operation's fields (see [`parse`]);
+    /// otherwise the operation's own errors.
     pub fn call_json(&self, operation: Operation, body: &str) -> Result<SecretString> {
         match operation {
             Operation::CreateKey => respond(self.create_key(&parse(body)?)),
@@ -70,14 +69,78 @@ impl Kms {
     }
 }
 
-/// Parses a request body, mapping every JSON error to KMS.0202 with serde's message, which
-/// names the unknown or mistyped field.
+/// Request fields whose values are secrets: a malformed one is never echoed in an error.
+const SECRET_FIELDS: &[&str] = &["plain_text", "pin"];
+
+/// Parses a request body. Every JSON error is KMS.0202; its message names the unknown,
+/// mistyped or malformed field, and never echoes the value of a secret field.
+///
+/// # Errors
+/// [`KmsError::InvalidJson`] when `body` is not one JSON object of `T`'s fields.
 pub fn parse<T: DeserializeOwned>(body: &str) -> Result<T> {
-    serde_json::from_str(body).map_err(|error| KmsError::InvalidJson(error.to_string()))
+    let mut deserializer = serde_json::Deserializer::from_str(body);
+    let parsed: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = if SECRET_FIELDS.contains(&path.as_str()) {
+            format!("{path}: must be a string")
+        } else if path == "." {
+            error.inner().to_string()
+        } else {
+            format!("{path}: {}", error.inner())
+        };
+        KmsError::InvalidJson(message)
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| KmsError::InvalidJson(error.to_string()))?;
+    Ok(parsed)
 }
 
 fn respond<T: Serialize>(response: Result<T>) -> Result<SecretString> {
     let json = serde_json::to_string(&response?)
         .map_err(|error| KmsError::Backend(format!("encoding the response: {error}")))?;
     Ok(SecretString::new(json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{CreateEcDatakeyPairRequest, EncryptDatakeyRequest};
+
+    #[test]
+    fn a_mistyped_field_is_named() {
+        let err = parse::<CreateEcDatakeyPairRequest>(r#"{"with_plain_text":"yes"}"#).unwrap_err();
+        assert_eq!(err.code(), "KMS.0202");
+        assert!(
+            err.to_string().starts_with(
+                "Invalid JSON format of the request message: with_plain_text: invalid type"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_mistyped_secret_field_is_named_but_not_echoed() {
+        for body in [r#"{"plain_text":123456789}"#, r#"{"pin":[123456789]}"#] {
+            let err = parse::<EncryptDatakeyRequest>(body).unwrap_err();
+            assert_eq!(err.code(), "KMS.0202");
+            assert!(err.to_string().contains("must be a string"), "{err}");
+            assert!(!err.to_string().contains("123456789"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_is_named() {
+        let err = parse::<CreateEcDatakeyPairRequest>(r#"{"with_plaintext":true}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `with_plaintext`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn trailing_data_after_the_object_is_refused() {
+        let err = parse::<CreateEcDatakeyPairRequest>(r#"{} {}"#).unwrap_err();
+        assert_eq!(err.code(), "KMS.0202");
+    }
 }

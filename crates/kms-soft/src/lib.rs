@@ -84,3 +84,8 @@ impl Backend for SoftBackend {
         rng::fill(out)
     }
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

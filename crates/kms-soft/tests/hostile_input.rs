@@ -1,0 +1,206 @@
+//! Arbitrary values in every field of every request, and arbitrary request bodies: the
+//! engine answers each with a result or a KMS error, never panics, and a refused request
+//! changes nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers report failure by panicking"
+)]
+
+mod common;
+
+use common::{call, create_key, encrypt, engine, plain_text};
+use kms_core::{CmkSpec, Kms, Operation};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const DEK: [u8; 32] = [9; 32];
+
+struct Fixture {
+    kms: Kms,
+    /// A valid body for each operation, so that each case varies one field of it.
+    bodies: Vec<(Operation, Value)>,
+}
+
+fn fixture() -> Fixture {
+    let kms = engine();
+    let aes = create_key(&kms, "AES_256");
+    let sm4 = create_key(&kms, "SM4");
+    let blob = encrypt(&kms, &aes, CmkSpec::Aes256, &DEK, "aad");
+    let bodies = vec![
+        (
+            Operation::CreateKey,
+            json!({"key_alias": "fuzz", "key_spec": "AES_256", "key_usage": "ENCRYPT_DECRYPT",
+                   "key_description": "d", "origin": "kms", "enterprise_project_id": "0",
+                   "sequence": "919c82d4-8046-4722-9094-35c3c6524cff", "keystore_id": "0", "vm_id": "v"}),
+        ),
+        (
+            Operation::DescribeKey,
+            json!({"key_id": aes, "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
+            Operation::ListKeys,
+            json!({"limit": "10", "marker": "0", "key_state": "2", "key_spec": "SM4",
+                   "enterprise_project_id": "0", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
+            Operation::EnableKey,
+            json!({"key_id": sm4, "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
+            Operation::DisableKey,
+            json!({"key_id": sm4, "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
+            Operation::ScheduleKeyDeletion,
+            json!({"key_id": sm4, "pending_days": "7", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
+            Operation::CancelKeyDeletion,
+            json!({"key_id": sm4, "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
+            Operation::CreateDatakey,
+            json!({"key_id": aes, "key_spec": "AES_256", "datakey_length": "256",
+                   "additional_authenticated_data": "a", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff",
+                   "pin": "1", "pin_type": "CipherText"}),
+        ),
+        (
+            Operation::CreateDatakeyWithoutPlaintext,
+            json!({"key_id": aes, "key_spec": "AES_128", "datakey_length": "128",
+                   "additional_authenticated_data": "a", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff",
+                   "pin": "1", "pin_type": "CipherText"}),
+        ),
+        (
+            Operation::EncryptDatakey,
+            json!({"key_id": aes, "plain_text": plain_text(CmkSpec::Aes256, &DEK), "datakey_plain_length": "32",
+                   "additional_authenticated_data": "aad", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff",
+                   "pin": "1", "pin_type": "CipherText", "key_spec": "SM2"}),
+        ),
+        (
+            Operation::DecryptDatakey,
+            json!({"key_id": aes, "cipher_text": blob, "datakey_cipher_length": "32",
+                   "additional_authenticated_data": "aad", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
+            Operation::CreateEcDatakeyPair,
+            json!({"key_id": sm4, "key_spec": "ECC_SECG_P256K1", "with_plain_text": false,
+                   "additional_authenticated_data": "a", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff",
+                   "pin": "1", "pin_type": "CipherText"}),
+        ),
+        (
+            Operation::CreateRsaDatakeyPair,
+            json!({"key_id": aes, "key_spec": "RSA_2048", "with_plain_text": true,
+                   "additional_authenticated_data": "a", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+    ];
+    Fixture { kms, bodies }
+}
+
+/// Every key with its state: what a refused request must leave as it was.
+fn snapshot(kms: &Kms) -> Value {
+    call(kms, Operation::ListKeys, &json!({})).unwrap()
+}
+
+fn hostile_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<String>().prop_map(Value::from),
+        "[0-9a-fA-FgG -]{0,80}".prop_map(Value::from),
+        "[0-9a-z-]{36}".prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+        Just(Value::Null),
+        Just(json!([])),
+        Just(json!({})),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn arbitrary_values_in_any_request_field_never_panic_and_refusals_change_nothing(
+        which in 0usize..13,
+        field_pick in any::<prop::sample::Index>(),
+        value in hostile_value(),
+        drop_field in any::<bool>(),
+    ) {
+        let fixture = fixture();
+        let (operation, body) = &fixture.bodies[which];
+        let mut body = body.clone();
+        let fields: Vec<String> = body.as_object().unwrap().keys().cloned().collect();
+        let field = field_pick.get(&fields).clone();
+        if drop_field {
+            body.as_object_mut().unwrap().remove(&field);
+        } else {
+            body[&field] = value;
+        }
+        let before = snapshot(&fixture.kms);
+        match call(&fixture.kms, *operation, &body) {
+            Ok(response) => prop_assert!(response.is_object()),
+            Err(err) => {
+                prop_assert!(err.code().starts_with("KMS."));
+                prop_assert!(err.status() < 500, "{operation:?} {body}: {err}");
+                prop_assert_eq!(snapshot(&fixture.kms), before);
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_request_bodies_are_refused_as_invalid_json(body in any::<String>()) {
+        let kms = engine();
+        for operation in Operation::ALL {
+            if let Err(err) = kms.call_json(*operation, &body) {
+                prop_assert!(err.code().starts_with("KMS."));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_misspelt_field_is_refused_naming_it_instead_of_defaulting() {
+    let kms = engine();
+    let key_id = create_key(&kms, "AES_256");
+    let err = call(
+        &kms,
+        Operation::CreateEcDatakeyPair,
+        &json!({"key_id": key_id, "key_spec": "ECC_NIST_P256", "with_plaintext": false}),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "KMS.0202");
+    assert!(
+        err.to_string().contains("unknown field `with_plaintext`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_field_of_the_wrong_json_type_is_refused_naming_the_problem() {
+    let kms = engine();
+    let key_id = create_key(&kms, "AES_256");
+    let err = call(
+        &kms,
+        Operation::CreateEcDatakeyPair,
+        &json!({"key_id": key_id, "key_spec": "SM2", "with_plain_text": "false"}),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "KMS.0202");
+    assert!(err.to_string().contains("expected a boolean"), "{err}");
+    let err = kms.call_json(Operation::DescribeKey, "").unwrap_err();
+    assert_eq!(err.code(), "KMS.0202");
+}
+
+#[test]
+fn a_missing_mandatory_field_is_kms_0204_naming_it() {
+    let kms = engine();
+    let err = call(
+        &kms,
+        Operation::EncryptDatakey,
+        &json!({"datakey_plain_length": "1"}),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "KMS.0204");
+    assert!(err.to_string().contains("key_id"), "{err}");
+}
