@@ -75,15 +75,7 @@ impl Capabilities {
     /// # Errors
     /// [`KmsError::BackendUnsupported`] naming the spec and the backend.
     pub fn require_cmk(&self, spec: CmkSpec) -> Result<()> {
-        if self.cmk_specs.contains(&spec) {
-            Ok(())
-        } else {
-            Err(KmsError::BackendUnsupported(format!(
-                "CMK spec {} on backend {}",
-                spec.as_str(),
-                self.name
-            )))
-        }
+        self.require(self.cmk_specs.contains(&spec), "CMK spec", spec.as_str())
     }
 
     /// Checks that key pairs of `spec` are supported.
@@ -91,12 +83,19 @@ impl Capabilities {
     /// # Errors
     /// [`KmsError::BackendUnsupported`] naming the spec and the backend.
     pub fn require_key_pair(&self, spec: KeyPairSpec) -> Result<()> {
-        if self.key_pair_specs.contains(&spec) {
+        self.require(
+            self.key_pair_specs.contains(&spec),
+            "key pair spec",
+            spec.as_str(),
+        )
+    }
+
+    fn require(&self, supported: bool, kind: &str, spec: &str) -> Result<()> {
+        if supported {
             Ok(())
         } else {
             Err(KmsError::BackendUnsupported(format!(
-                "key pair spec {} on backend {}",
-                spec.as_str(),
+                "{kind} {spec} on backend {}",
                 self.name
             )))
         }
@@ -165,4 +164,30 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`KmsError::Backend`] when the random source fails.
     fn random(&self, out: &mut [u8]) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unsupported_spec_is_refused_naming_spec_and_backend() {
+        let capabilities = Capabilities {
+            name: "token-a".into(),
+            cmk_specs: vec![CmkSpec::Aes256],
+            key_pair_specs: vec![KeyPairSpec::EccNistP256],
+        };
+        assert!(capabilities.require_cmk(CmkSpec::Aes256).is_ok());
+        let err = capabilities.require_cmk(CmkSpec::Sm4).unwrap_err();
+        assert_eq!(err.code(), "KMS.9002");
+        assert_eq!(
+            err.to_string(),
+            "Not supported by the backend: CMK spec SM4 on backend token-a"
+        );
+        let err = capabilities.require_key_pair(KeyPairSpec::Sm2).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("key pair spec SM2 on backend token-a")
+        );
+    }
 }

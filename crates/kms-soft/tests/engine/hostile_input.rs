@@ -1,17 +1,8 @@
 //! Arbitrary values in every field of every request, and arbitrary request bodies: the
 //! engine answers each with a result or a KMS error, never panics, and a refused request
 //! changes nothing.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers report failure by panicking"
-)]
 
-mod common;
-
-use common::{call, create_key, encrypt, engine, plain_text};
+use crate::common::{call, create_key, encrypt, engine, plain_text};
 use kms_core::{CmkSpec, Kms, Operation};
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -1,16 +1,7 @@
 //! The CMK lifecycle: create, describe, list, enable, disable, schedule and cancel deletion,
 //! and the crypto each state allows.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers report failure by panicking"
-)]
 
-mod common;
-
-use common::{call, create_key, decrypt, encrypt, engine, key_state};
+use crate::common::{call, create_key, decrypt, encrypt, engine, error_code, key_state};
 use kms_core::{CmkSpec, Kms, Operation};
 use serde_json::{Value, json};
 
@@ -26,7 +17,7 @@ fn encrypt_code(kms: &Kms, key_id: &str) -> Option<String> {
         Operation::EncryptDatakey,
         &json!({
             "key_id": key_id,
-            "plain_text": common::plain_text(CmkSpec::Aes256, &DEK),
+            "plain_text": crate::common::plain_text(CmkSpec::Aes256, &DEK),
             "datakey_plain_length": "16",
         }),
     )
@@ -50,13 +41,14 @@ fn disabled_key_refuses_encrypt_with_kms_0209_and_works_again_after_enable_key()
         decrypt(&kms, &key_id, &blob, 16, "").unwrap_err().code(),
         "KMS.0209"
     );
-    let err = call(
-        &kms,
-        Operation::CreateDatakey,
-        &json!({"key_id": key_id, "key_spec": "AES_256"}),
-    )
-    .unwrap_err();
-    assert_eq!(err.code(), "KMS.0209");
+    assert_eq!(
+        error_code(
+            &kms,
+            Operation::CreateDatakey,
+            &json!({"key_id": key_id, "key_spec": "AES_256"})
+        ),
+        "KMS.0209"
+    );
     assert_eq!(key_state(&kms, &key_id), "3");
 
     let enabled = lifecycle(&kms, Operation::EnableKey, &key_id).unwrap();
@@ -148,13 +140,15 @@ fn schedule_key_deletion_refuses_pending_days_outside_7_to_1096() {
     let kms = engine();
     let key_id = create_key(&kms, "AES_256");
     for days in ["6", "1097", "0", "abc"] {
-        let err = call(
-            &kms,
-            Operation::ScheduleKeyDeletion,
-            &json!({"key_id": key_id, "pending_days": days}),
-        )
-        .unwrap_err();
-        assert_eq!(err.code(), "KMS.1401", "{days}");
+        assert_eq!(
+            error_code(
+                &kms,
+                Operation::ScheduleKeyDeletion,
+                &json!({"key_id": key_id, "pending_days": days})
+            ),
+            "KMS.1401",
+            "{days}"
+        );
     }
     assert_eq!(key_state(&kms, &key_id), "2");
 }
@@ -229,8 +223,10 @@ fn create_key_answers_key_info_and_describe_key_shows_every_field() {
 fn create_key_refuses_a_duplicate_alias_and_stores_nothing() {
     let kms = engine();
     call(&kms, Operation::CreateKey, &json!({"key_alias": "dup"})).unwrap();
-    let err = call(&kms, Operation::CreateKey, &json!({"key_alias": "dup"})).unwrap_err();
-    assert_eq!(err.code(), "KMS.1104");
+    assert_eq!(
+        error_code(&kms, Operation::CreateKey, &json!({"key_alias": "dup"})),
+        "KMS.1104"
+    );
     let listed = call(&kms, Operation::ListKeys, &json!({})).unwrap();
     assert_eq!(listed["total"], 1);
 }

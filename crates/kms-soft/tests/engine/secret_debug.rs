@@ -1,18 +1,9 @@
 //! `format!("{:?}")` of every secret-bearing type shows no key bytes (DESIGN 8).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers report failure by panicking"
-)]
-
-mod common;
 
 use std::sync::Arc;
 
+use crate::common::{call, create_key, plain_text};
 use base64ct::{Base64, Encoding};
-use common::{call, create_key, plain_text};
 use kms_core::models::{
     CreateDatakeyRequest, CreateDatakeyResponse, DatakeyPairResponse, DecryptDatakeyResponse,
     EncryptDatakeyRequest,

@@ -1,7 +1,5 @@
 //! Shared set-up for the soft backend's integration tests: an engine over a fresh root key
 //! and an in-memory store, and JSON helpers that call it as a client would.
-#![allow(dead_code, reason = "each test binary uses its own subset")]
-
 use std::sync::Arc;
 
 use kms_core::{CmkSpec, Kms, KmsError, MemoryStore, Operation, dek_digest};
@@ -95,4 +93,12 @@ pub fn key_state(kms: &Kms, key_id: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// The code of the error `operation` answers `body` with; fails the test if it succeeds.
+pub fn error_code(kms: &Kms, operation: Operation, body: &Value) -> String {
+    match call(kms, operation, body) {
+        Ok(response) => panic!("{} succeeded: {response}", operation.as_str()),
+        Err(err) => err.code().to_owned(),
+    }
 }

@@ -1,17 +1,8 @@
 //! The seeds' "Example Requests", byte for byte, through the engine.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers report failure by panicking"
-)]
-
-mod common;
 
 use std::sync::Arc;
 
-use common::hex;
+use crate::common::hex;
 use kms_core::models::{CreateEcDatakeyPairRequest, EncryptDatakeyRequest};
 use kms_core::{
     Backend, CmkSpec, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, Kms, MemoryStore,
@@ -115,7 +106,7 @@ fn seed_encrypt_datakey_example_deserializes_and_encrypts_unchanged() {
     assert_eq!(response["datakey_length"], "64");
 
     let plain = kms_core::decode_hex(request.plain_text.unwrap().expose_secret()).unwrap();
-    let opened = common::decrypt(
+    let opened = crate::common::decrypt(
         &kms,
         SEED_KEY_ID,
         response["cipher_text"].as_str().unwrap(),

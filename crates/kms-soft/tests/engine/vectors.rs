@@ -1,12 +1,5 @@
 //! Standard vectors through the code the engine uses: the soft CMK's AEADs, the DEK
 //! digests, and the SM4 block cipher SM4-GCM is built on.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers report failure by panicking"
-)]
 
 use kms_core::{CmkHandle, CmkSpec, SecretBytes, dek_digest};
 use kms_soft::SoftCmk;

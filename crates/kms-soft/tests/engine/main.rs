@@ -1,0 +1,17 @@
+//! Integration tests of the engine over the soft backend, one test binary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests report failure by panicking"
+)]
+
+mod common;
+mod envelope;
+mod hostile_input;
+mod key_lifecycle;
+mod key_pairs;
+mod secret_debug;
+mod seed_examples;
+mod vectors;
