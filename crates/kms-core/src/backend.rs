@@ -6,7 +6,7 @@ use core::fmt;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::secret::SecretBytes;
-use crate::spec::{CmkSpec, KeyPairSpec};
+use crate::spec::{CmkSpec, KeyPairSpec, WrappingAlgorithm, WrappingKeySpec};
 
 /// Length of an AEAD nonce in bytes (96 bits, NIST SP 800-38D).
 pub const NONCE_LEN: usize = 12;
@@ -58,6 +58,35 @@ impl fmt::Debug for KeyPair {
     }
 }
 
+/// A key pair that receives wrapped key material: the backend's reference to the private
+/// half, and the public half for the customer.
+pub struct WrappingKey {
+    /// The backend's persistable reference to the private key (never plaintext).
+    pub private_key: KeyBlob,
+    /// SubjectPublicKeyInfo DER of the public key.
+    pub public_key_spki: Vec<u8>,
+}
+
+impl fmt::Debug for WrappingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WrappingKey")
+            .field("private_key", &self.private_key)
+            .field("public_key_spki_len", &self.public_key_spki.len())
+            .finish()
+    }
+}
+
+/// Key material as the customer wrapped it, base64-decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct WrappedMaterial<'a> {
+    /// `encrypted_key_material`: the whole wrapped material, or for RSA_AES_KEY_WRAP either
+    /// the OAEP-wrapped temporary AES key followed by the AES-KWP-wrapped material, or only
+    /// the former when `encrypted_privatekey` holds the latter.
+    pub encrypted_key_material: &'a [u8],
+    /// `encrypted_privatekey`: the AES-KWP-wrapped material, when sent as a second field.
+    pub encrypted_privatekey: Option<&'a [u8]>,
+}
+
 /// What a backend can do, as data: the engine refuses anything else before calling it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
@@ -67,6 +96,10 @@ pub struct Capabilities {
     pub cmk_specs: Vec<CmkSpec>,
     /// Data key pair specs the backend can generate.
     pub key_pair_specs: Vec<KeyPairSpec>,
+    /// Wrapping key specs the backend can create for import.
+    pub wrapping_key_specs: Vec<WrappingKeySpec>,
+    /// Wrapping algorithms the backend can unwrap imported material with.
+    pub wrapping_algorithms: Vec<WrappingAlgorithm>,
 }
 
 impl Capabilities {
@@ -86,6 +119,27 @@ impl Capabilities {
         self.require(
             self.key_pair_specs.contains(&spec),
             "key pair spec",
+            spec.as_str(),
+        )
+    }
+
+    /// Checks that import with `algorithm` under a wrapping key of `spec` is supported.
+    ///
+    /// # Errors
+    /// [`KmsError::BackendUnsupported`] naming what is missing and the backend.
+    pub fn require_import(
+        &self,
+        algorithm: WrappingAlgorithm,
+        spec: WrappingKeySpec,
+    ) -> Result<()> {
+        self.require(
+            self.wrapping_algorithms.contains(&algorithm),
+            "wrapping algorithm",
+            algorithm.as_str(),
+        )?;
+        self.require(
+            self.wrapping_key_specs.contains(&spec),
+            "wrapping key spec",
             spec.as_str(),
         )
     }
@@ -164,6 +218,68 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`KmsError::Backend`] when the random source fails.
     fn random(&self, out: &mut [u8]) -> Result<()>;
+
+    /// Creates a key pair that receives wrapped key material for import.
+    ///
+    /// # Errors
+    /// [`KmsError::BackendUnsupported`] by default and for specs it cannot do;
+    /// [`KmsError::Backend`] when generation fails.
+    fn create_wrapping_key(&self, spec: WrappingKeySpec) -> Result<WrappingKey> {
+        Err(self.unsupported(&format!("wrapping key spec {}", spec.as_str())))
+    }
+
+    /// Unwraps imported material with the wrapping private key and makes it CMK `id` of
+    /// `cmk_spec`, without the material leaving the backend (where the backend can).
+    ///
+    /// # Errors
+    /// [`KmsError::UnwrapFailed`], one opaque error for every way the wrapped material or
+    /// its length can be wrong; [`KmsError::BackendUnsupported`] by default;
+    /// [`KmsError::Backend`] when the backend fails.
+    fn unwrap_cmk(
+        &self,
+        wrapping_key: &KeyBlob,
+        wrapping_key_spec: WrappingKeySpec,
+        algorithm: WrappingAlgorithm,
+        wrapped: &WrappedMaterial<'_>,
+        id: &KeyId,
+        cmk_spec: CmkSpec,
+    ) -> Result<KeyBlob> {
+        let _ = (wrapping_key, wrapping_key_spec, wrapped, id, cmk_spec);
+        Err(self.unsupported(&format!("wrapping algorithm {}", algorithm.as_str())))
+    }
+
+    /// Wraps `plaintext` (a PKCS#8 private key) to a recipient's public key (SPKI DER).
+    ///
+    /// # Errors
+    /// [`KmsError::InvalidParameter`] for a recipient key that is malformed, off its curve,
+    /// of the wrong kind for `algorithm`, or RSA under 2048 bits;
+    /// [`KmsError::RecipientWrapTooLong`] when `plaintext` does not fit RSAES_OAEP_SHA_256;
+    /// [`KmsError::BackendUnsupported`] by default.
+    fn wrap_for_recipient(
+        &self,
+        recipient_spki: &[u8],
+        algorithm: WrappingAlgorithm,
+        plaintext: &SecretBytes,
+    ) -> Result<Vec<u8>> {
+        let _ = (recipient_spki, plaintext);
+        Err(self.unsupported(&format!("recipient algorithm {}", algorithm.as_str())))
+    }
+
+    /// Destroys a key the engine no longer needs: a used or expired wrapping key, or a CMK
+    /// whose import was refused. Self-contained blobs need nothing, so the default does
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`KmsError::Backend`] when the backend fails to destroy it.
+    fn destroy_key(&self, key: &KeyBlob) -> Result<()> {
+        let _ = key;
+        Ok(())
+    }
+
+    /// The error for an optional operation this backend does not offer.
+    fn unsupported(&self, what: &str) -> KmsError {
+        KmsError::BackendUnsupported(format!("{what} on backend {}", self.capabilities().name))
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +292,8 @@ mod tests {
             name: "token-a".into(),
             cmk_specs: vec![CmkSpec::Aes256],
             key_pair_specs: vec![KeyPairSpec::EccNistP256],
+            wrapping_key_specs: vec![WrappingKeySpec::Rsa2048],
+            wrapping_algorithms: vec![WrappingAlgorithm::RsaesOaepSha1],
         };
         assert!(capabilities.require_cmk(CmkSpec::Aes256).is_ok());
         let err = capabilities.require_cmk(CmkSpec::Sm4).unwrap_err();

@@ -42,6 +42,17 @@ pub enum KmsError {
     /// KMS.0308: a field holds a value outside its range or enumeration (the message says which).
     #[error("Invalid parameter: {0}")]
     InvalidParameter(String),
+    /// KMS.0309: the operation needs a key of origin `external`.
+    #[error("External keys required.")]
+    NotExternalKey,
+    /// KMS.0310: the key is not waiting for imported material.
+    #[error("The key is not in Pending import state.")]
+    NotPendingImport,
+    /// KMS.0311: the wrapped key material could not be unwrapped. One message for every
+    /// cause (padding, hash, label, length, point, C3, wrapping key, garbage), so the import
+    /// path is no padding oracle.
+    #[error("Failed to decrypt the key material with the wrapping key.")]
+    UnwrapFailed,
     /// KMS.1101: `key_alias` is empty, too long, or has characters outside `[a-zA-Z0-9:/_-]`.
     #[error("Invalid key_alias.")]
     InvalidKeyAlias,
@@ -90,6 +101,10 @@ pub enum KmsError {
     /// KMS.2104: `plain_text` does not hold `datakey_plain_length` bytes plus a 32-byte digest.
     #[error("The length of plain_text does not match datakey_plain_length.")]
     PlainTextLengthMismatch,
+    /// KMS.1904: the private key is too long for RSAES_OAEP_SHA_256 under the recipient's
+    /// key (the message gives the sizes and the algorithm to use instead).
+    #[error("The rsa wrapping data key is over length: {0}")]
+    RecipientWrapTooLong(String),
     /// KMS.2201: the ciphertext cannot be opened with this key and AAD. One message for every
     /// cause (malformed, tampered, wrong key, wrong AAD, truncated), so it is no oracle.
     #[error("Invalid cipher_text.")]
@@ -97,6 +112,26 @@ pub enum KmsError {
     /// KMS.2204: the ciphertext opened, but its DEK is not `datakey_cipher_length` bytes.
     #[error("The length of cipher_text does not match datakey_cipher_length.")]
     CipherTextLengthMismatch,
+    /// KMS.2601: the import token has expired.
+    #[error("Token expired.")]
+    ImportTokenExpired,
+    /// KMS.2602: `expiration_time` of import-key-material is not in the future.
+    #[error("Key expiration time must be later than the current time.")]
+    MaterialExpiryInPast,
+    /// KMS.2603: the import token was issued for another key.
+    #[error("Key IDs in the imported key and token do not match.")]
+    ImportTokenKeyMismatch,
+    /// KMS.2605: the import token is malformed, forged, tampered with or already used.
+    #[error("Token verification failed.")]
+    ImportTokenInvalid,
+    /// KMS.2606: re-import after delete-imported-key-material must present the same material.
+    #[error(
+        "You are importing a deleted key again. The imported plaintext must be the same as the deleted key plaintext."
+    )]
+    MaterialMismatch,
+    /// KMS.2701: delete-imported-key-material on a key without material.
+    #[error("Key material is not in Enabled or Disabled state and cannot be deleted.")]
+    MaterialNotDeletable,
     /// KMS.9001: a field or feature this engine does not offer (the message says which).
     #[error("Not supported by this engine: {0}")]
     Unsupported(String),
@@ -129,6 +164,9 @@ impl KmsError {
             Self::KeyDisabled => "KMS.0209",
             Self::KeyPendingDeletion => "KMS.0210",
             Self::InvalidParameter(_) => "KMS.0308",
+            Self::NotExternalKey => "KMS.0309",
+            Self::NotPendingImport => "KMS.0310",
+            Self::UnwrapFailed => "KMS.0311",
             Self::InvalidKeyAlias => "KMS.1101",
             Self::InvalidKeyDescription => "KMS.1103",
             Self::DuplicateKeyAlias => "KMS.1104",
@@ -145,8 +183,15 @@ impl KmsError {
             Self::InvalidPlainText(_) => "KMS.2101",
             Self::DekDigestMismatch => "KMS.2103",
             Self::PlainTextLengthMismatch => "KMS.2104",
+            Self::RecipientWrapTooLong(_) => "KMS.1904",
             Self::InvalidCipherText => "KMS.2201",
             Self::CipherTextLengthMismatch => "KMS.2204",
+            Self::ImportTokenExpired => "KMS.2601",
+            Self::MaterialExpiryInPast => "KMS.2602",
+            Self::ImportTokenKeyMismatch => "KMS.2603",
+            Self::ImportTokenInvalid => "KMS.2605",
+            Self::MaterialMismatch => "KMS.2606",
+            Self::MaterialNotDeletable => "KMS.2701",
             Self::Unsupported(_) => "KMS.9001",
             Self::BackendUnsupported(_) => "KMS.9002",
             Self::KeyUsageLimitReached => "KMS.9003",

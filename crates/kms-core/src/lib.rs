@@ -30,10 +30,12 @@ mod wire_enum;
 
 mod backend;
 mod ciphertext;
+mod clock;
 mod codec;
 mod dek_digest;
 mod engine;
 mod error;
+mod import_token;
 mod key_id;
 mod memory_store;
 pub mod models;
@@ -42,21 +44,27 @@ mod secret;
 mod spec;
 mod store;
 
-pub use backend::{Backend, Capabilities, CmkHandle, KeyBlob, KeyPair, NONCE_LEN, TAG_LEN};
+pub use backend::{
+    Backend, Capabilities, CmkHandle, KeyBlob, KeyPair, NONCE_LEN, TAG_LEN, WrappedMaterial,
+    WrappingKey,
+};
 pub use ciphertext::{
     BLOB_OVERHEAD, BLOB_VERSION, BlobKey, HEADER_LEN, MAX_AAD_LEN, open_blob, plaintext_len,
     seal_blob,
 };
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{
     HexError, decode_hex, decode_hex_secret, encode_base64, encode_base64_secret, encode_hex,
     encode_hex_secret,
 };
 pub use dek_digest::{DEK_DIGEST_LEN, dek_digest, verify_dek_digest};
-pub use engine::{Kms, KmsConfig};
+pub use engine::{Kms, KmsConfig, PoolStats};
 pub use error::{KmsError, Result};
 pub use key_id::{KEY_ID_LEN, KeyId};
 pub use memory_store::MemoryStore;
 pub use operation::{Operation, parse};
 pub use secret::{SecretBytes, SecretString};
-pub use spec::{CmkSpec, KeyOrigin, KeyPairSpec, KeyState, KeyUsage};
-pub use store::{KeyRecord, KeyStore, StateChange};
+pub use spec::{
+    CmkSpec, KeyOrigin, KeyPairSpec, KeyState, KeyUsage, WrappingAlgorithm, WrappingKeySpec,
+};
+pub use store::{ImportRecord, KeyRecord, KeyStore, NewMaterial, StateChange};

@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::backend::KeyBlob;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
-use crate::store::{KeyRecord, KeyStore, StateChange};
+use crate::spec::KeyState;
+use crate::store::{ImportRecord, KeyRecord, KeyStore, NewMaterial, StateChange};
 
 /// Keys in memory, in creation order.
 #[derive(Debug, Default)]
@@ -18,6 +20,8 @@ pub struct MemoryStore {
 struct Keys {
     by_id: HashMap<KeyId, KeyRecord>,
     order: Vec<KeyId>,
+    imports: HashMap<[u8; 16], ImportRecord>,
+    engine_keys: HashMap<String, KeyBlob>,
 }
 
 impl MemoryStore {
@@ -71,5 +75,68 @@ impl KeyStore for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    fn set_material(&self, key_id: &KeyId, from: KeyState, material: &NewMaterial) -> Result<bool> {
+        let mut keys = self.lock()?;
+        match keys.by_id.get_mut(key_id) {
+            Some(key) if key.state == from => {
+                key.state = KeyState::Enabled;
+                key.key_blob = Some(material.key_blob.clone());
+                key.material_fingerprint = Some(material.fingerprint.clone());
+                key.material_expiry_ms = material.expiry_ms;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn delete_material(&self, key_id: &KeyId, from: KeyState) -> Result<bool> {
+        let mut keys = self.lock()?;
+        match keys.by_id.get_mut(key_id) {
+            Some(key) if key.state == from => {
+                key.state = KeyState::PendingImport;
+                key.material_expiry_ms = None;
+                key.key_blob = None;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn insert_import(&self, record: &ImportRecord) -> Result<()> {
+        self.lock()?.imports.insert(record.token_id, record.clone());
+        Ok(())
+    }
+
+    fn take_import(&self, token_id: &[u8; 16]) -> Result<Option<ImportRecord>> {
+        Ok(self.lock()?.imports.remove(token_id))
+    }
+
+    fn take_expired_imports(&self, now_ms: u64) -> Result<Vec<ImportRecord>> {
+        let mut keys = self.lock()?;
+        let expired: Vec<[u8; 16]> = keys
+            .imports
+            .values()
+            .filter(|import| import.expires_ms <= now_ms)
+            .map(|import| import.token_id)
+            .collect();
+        Ok(expired
+            .iter()
+            .filter_map(|token_id| keys.imports.remove(token_id))
+            .collect())
+    }
+
+    fn engine_key(&self, name: &str) -> Result<Option<KeyBlob>> {
+        Ok(self.lock()?.engine_keys.get(name).cloned())
+    }
+
+    fn insert_engine_key(&self, name: &str, key: &KeyBlob) -> Result<KeyBlob> {
+        Ok(self
+            .lock()?
+            .engine_keys
+            .entry(name.to_owned())
+            .or_insert_with(|| key.clone())
+            .clone())
     }
 }

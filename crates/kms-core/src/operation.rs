@@ -37,6 +37,12 @@ wire_enum! {
         CreateEcDatakeyPair = "create-ec-datakey-pair",
         /// `create-rsa-datakey-pair`
         CreateRsaDatakeyPair = "create-rsa-datakey-pair",
+        /// `get-parameters-for-import`
+        GetParametersForImport = "get-parameters-for-import",
+        /// `import-key-material`
+        ImportKeyMaterial = "import-key-material",
+        /// `delete-imported-key-material`
+        DeleteImportedKeyMaterial = "delete-imported-key-material",
     }
 }
 
@@ -65,12 +71,24 @@ impl Kms {
             Operation::DecryptDatakey => respond(self.decrypt_datakey(&parse(body)?)),
             Operation::CreateEcDatakeyPair => respond(self.create_ec_datakey_pair(&parse(body)?)),
             Operation::CreateRsaDatakeyPair => respond(self.create_rsa_datakey_pair(&parse(body)?)),
+            Operation::GetParametersForImport => {
+                respond(self.get_parameters_for_import(&parse(body)?))
+            }
+            Operation::ImportKeyMaterial => respond(self.import_key_material(&parse(body)?)),
+            Operation::DeleteImportedKeyMaterial => {
+                respond(self.delete_imported_key_material(&parse(body)?))
+            }
         }
     }
 }
 
 /// Request fields whose values are secrets: a malformed one is never echoed in an error.
-const SECRET_FIELDS: &[&str] = &["plain_text", "pin"];
+const SECRET_FIELDS: &[&str] = &[
+    "plain_text",
+    "pin",
+    "encrypted_key_material",
+    "encrypted_privatekey",
+];
 
 /// Parses a request body. Every JSON error is KMS.0202; its message names the unknown,
 /// mistyped or malformed field, and never echoes the value of a secret field.

@@ -84,6 +84,66 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// How customer key material is wrapped for import (and private keys for a recipient).
+    WrappingAlgorithm {
+        /// RSA-OAEP with SHA-256 and MGF1-SHA-256, empty label (the default).
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        /// RSA-OAEP with SHA-1 and MGF1-SHA-1 (legacy).
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        /// SM2 public-key encryption (GB/T 32918.4), C1C3C2, DER or raw.
+        Sm2Encrypt = "SM2_ENCRYPT",
+        /// A temporary AES key under RSA-OAEP-SHA-256, then AES-KWP (RFC 5649) of the material.
+        RsaAesKeyWrapSha256 = "RSA_AES_KEY_WRAP_SHA_256",
+        /// A temporary AES key under RSA-OAEP-SHA-1, then AES-KWP (RFC 5649) of the material.
+        RsaAesKeyWrapSha1 = "RSA_AES_KEY_WRAP_SHA_1",
+    }
+}
+
+impl WrappingAlgorithm {
+    /// The wrapping key spec used when the request names none.
+    #[must_use]
+    pub fn default_key_spec(self) -> WrappingKeySpec {
+        match self {
+            Self::Sm2Encrypt => WrappingKeySpec::Sm2,
+            _ => WrappingKeySpec::Rsa2048,
+        }
+    }
+
+    /// Whether a wrapping key of `spec` can serve this algorithm.
+    #[must_use]
+    pub fn accepts(self, spec: WrappingKeySpec) -> bool {
+        (self == Self::Sm2Encrypt) == (spec == WrappingKeySpec::Sm2)
+    }
+}
+
+wire_enum! {
+    /// The key pair that receives wrapped key material.
+    WrappingKeySpec {
+        /// RSA with a 2048-bit modulus (the default).
+        Rsa2048 = "RSA_2048",
+        /// RSA with a 3072-bit modulus.
+        Rsa3072 = "RSA_3072",
+        /// RSA with a 4096-bit modulus.
+        Rsa4096 = "RSA_4096",
+        /// SM2 on its recommended curve.
+        Sm2 = "SM2",
+    }
+}
+
+impl WrappingKeySpec {
+    /// The RSA modulus size in bits, for RSA specs.
+    #[must_use]
+    pub fn rsa_bits(self) -> Option<usize> {
+        match self {
+            Self::Rsa2048 => Some(2048),
+            Self::Rsa3072 => Some(3072),
+            Self::Rsa4096 => Some(4096),
+            Self::Sm2 => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +166,15 @@ mod tests {
         let ec: Vec<_> = KeyPairSpec::ALL.iter().filter(|s| s.is_ec()).collect();
         assert_eq!(ec.len(), 5);
         assert!(!KeyPairSpec::Rsa4096.is_ec());
+    }
+
+    #[test]
+    fn sm2_encrypt_needs_an_sm2_wrapping_key_and_rsa_algorithms_an_rsa_one() {
+        for algorithm in WrappingAlgorithm::ALL {
+            assert!(algorithm.accepts(algorithm.default_key_spec()));
+        }
+        assert!(!WrappingAlgorithm::Sm2Encrypt.accepts(WrappingKeySpec::Rsa2048));
+        assert!(!WrappingAlgorithm::RsaesOaepSha256.accepts(WrappingKeySpec::Sm2));
+        assert!(WrappingAlgorithm::RsaAesKeyWrapSha1.accepts(WrappingKeySpec::Rsa4096));
     }
 }

@@ -6,7 +6,7 @@ use core::fmt;
 use crate::backend::KeyBlob;
 use crate::error::Result;
 use crate::key_id::KeyId;
-use crate::spec::{CmkSpec, KeyOrigin, KeyState, KeyUsage};
+use crate::spec::{CmkSpec, KeyOrigin, KeyState, KeyUsage, WrappingAlgorithm, WrappingKeySpec};
 
 /// Everything the engine persists about one CMK.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,40 @@ pub struct KeyRecord {
     pub generation: u32,
     /// The backend's reference to the material; `None` while an external key waits for it.
     pub key_blob: Option<KeyBlob>,
+    /// When imported material expires, epoch milliseconds; the key then refuses crypto as
+    /// if it waited for material.
+    pub material_expiry_ms: Option<u64>,
+    /// Keyed fingerprint of imported material, kept after the material is deleted so that
+    /// only the same material can be imported again.
+    pub material_fingerprint: Option<Vec<u8>>,
+}
+
+/// Imported material to attach to an external key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMaterial {
+    /// The backend's reference to the imported CMK.
+    pub key_blob: KeyBlob,
+    /// Its keyed fingerprint.
+    pub fingerprint: Vec<u8>,
+    /// When it expires, epoch milliseconds.
+    pub expiry_ms: Option<u64>,
+}
+
+/// One issued import token: what it may import and the wrapping key it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRecord {
+    /// The token's random ID.
+    pub token_id: [u8; 16],
+    /// The key the token imports into.
+    pub key_id: KeyId,
+    /// How the material is wrapped.
+    pub algorithm: WrappingAlgorithm,
+    /// The wrapping key's spec.
+    pub wrapping_key_spec: WrappingKeySpec,
+    /// The backend's reference to the wrapping private key.
+    pub wrapping_key: KeyBlob,
+    /// When the token expires, epoch milliseconds.
+    pub expires_ms: u64,
 }
 
 /// A change of lifecycle state, applied only if the key is still in `from`.
@@ -73,4 +107,51 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn change_state(&self, key_id: &KeyId, change: StateChange) -> Result<bool>;
+
+    /// Attaches imported material and enables the key, if it is still in state `from`;
+    /// returns whether it did.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn set_material(&self, key_id: &KeyId, from: KeyState, material: &NewMaterial) -> Result<bool>;
+
+    /// Removes a key's material and expiry (keeping its fingerprint) and puts it back to
+    /// pending import, if it is still in state `from`; returns whether it did.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn delete_material(&self, key_id: &KeyId, from: KeyState) -> Result<bool>;
+
+    /// Records an issued import token.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn insert_import(&self, record: &ImportRecord) -> Result<()>;
+
+    /// Removes and returns the import token `token_id`, atomically: of concurrent callers
+    /// at most one gets it, which makes tokens single use.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn take_import(&self, token_id: &[u8; 16]) -> Result<Option<ImportRecord>>;
+
+    /// Removes and returns every import token expired at `now_ms`, so their wrapping keys
+    /// can be destroyed.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn take_expired_imports(&self, now_ms: u64) -> Result<Vec<ImportRecord>>;
+
+    /// The engine's own key named `name` (such as the import token key), if created.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn engine_key(&self, name: &str) -> Result<Option<KeyBlob>>;
+
+    /// Stores the engine key `name` unless one exists, and returns the one stored: of
+    /// concurrent callers every one gets the same key.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn insert_engine_key(&self, name: &str, key: &KeyBlob) -> Result<KeyBlob>;
 }

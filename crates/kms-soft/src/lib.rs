@@ -27,13 +27,16 @@
 
 mod cmk;
 mod key_pair;
+mod recipient;
 mod rng;
 mod root_key;
+mod wrapping;
 
 use kms_core::{
     Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, Result,
-    SecretBytes,
+    SecretBytes, WrappedMaterial, WrappingAlgorithm, WrappingKey, WrappingKeySpec,
 };
+use root_key::cmk_label;
 
 pub use cmk::{Sm4Gcm, SoftCmk};
 pub use root_key::{ROOT_KEY_LEN, RootKey};
@@ -55,6 +58,8 @@ impl SoftBackend {
                 name: "soft".into(),
                 cmk_specs: CmkSpec::ALL.to_vec(),
                 key_pair_specs: KeyPairSpec::ALL.to_vec(),
+                wrapping_key_specs: WrappingKeySpec::ALL.to_vec(),
+                wrapping_algorithms: WrappingAlgorithm::ALL.to_vec(),
             },
         }
     }
@@ -68,11 +73,13 @@ impl Backend for SoftBackend {
     fn generate_cmk(&self, id: &KeyId, spec: CmkSpec) -> Result<KeyBlob> {
         let mut material = SecretBytes::zeroed(spec.material_len());
         rng::fill(material.expose_secret_mut())?;
-        self.root_key.seal(id, spec, &material)
+        self.root_key.seal(&cmk_label(id, spec), &material)
     }
 
     fn load_cmk(&self, id: &KeyId, spec: CmkSpec, blob: &KeyBlob) -> Result<Box<dyn CmkHandle>> {
-        let material = self.root_key.open(id, spec, blob)?;
+        let material = self
+            .root_key
+            .open(&cmk_label(id, spec), blob, &format!("CMK {id}"))?;
         Ok(Box::new(SoftCmk::new(spec, &material)?))
     }
 
@@ -82,6 +89,33 @@ impl Backend for SoftBackend {
 
     fn random(&self, out: &mut [u8]) -> Result<()> {
         rng::fill(out)
+    }
+
+    fn create_wrapping_key(&self, spec: WrappingKeySpec) -> Result<WrappingKey> {
+        wrapping::create(&self.root_key, spec)
+    }
+
+    fn unwrap_cmk(
+        &self,
+        wrapping_key: &KeyBlob,
+        wrapping_key_spec: WrappingKeySpec,
+        algorithm: WrappingAlgorithm,
+        wrapped: &WrappedMaterial<'_>,
+        id: &KeyId,
+        cmk_spec: CmkSpec,
+    ) -> Result<KeyBlob> {
+        let private_key = wrapping::open(&self.root_key, wrapping_key, wrapping_key_spec)?;
+        let material = wrapping::unwrap(&private_key, algorithm, wrapped, cmk_spec.material_len())?;
+        self.root_key.seal(&cmk_label(id, cmk_spec), &material)
+    }
+
+    fn wrap_for_recipient(
+        &self,
+        recipient_spki: &[u8],
+        algorithm: WrappingAlgorithm,
+        plaintext: &SecretBytes,
+    ) -> Result<Vec<u8>> {
+        recipient::wrap(recipient_spki, algorithm, plaintext)
     }
 }
 

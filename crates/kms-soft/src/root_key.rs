@@ -1,21 +1,39 @@
-//! The soft backend's root key and the CMK blobs sealed under it: the software counterpart
-//! of an HSM's key blob. A stolen key store without the root key reveals no CMK.
+//! The soft backend's root key and the key blobs sealed under it: the software counterpart
+//! of an HSM's key blobs. A stolen key store without the root key reveals no key.
 //!
-//! CMK blob: `0x01 ‖ nonce (12) ‖ AES-256-GCM(material) ‖ tag (16)`, with associated data
-//! `"kms-soft-cmk-v1" ‖ key_id ‖ spec`, so a blob cannot be moved to another key or spec.
+//! Blob: `0x01 ‖ nonce (12) ‖ AES-256-GCM(secret) ‖ tag (16)`, with a label as associated
+//! data that names what the secret is: `"kms-soft-cmk-v1" ‖ key_id ‖ spec` for a CMK, so a
+//! blob cannot be moved to another key or spec, and `"kms-soft-wrapping-v1" ‖ spec` for the
+//! PKCS#8 private key of a wrapping key.
 
 use core::fmt;
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
-use kms_core::{CmkSpec, KeyBlob, KeyId, KmsError, NONCE_LEN, Result, SecretBytes, TAG_LEN};
+use kms_core::{
+    CmkSpec, KeyBlob, KeyId, KmsError, NONCE_LEN, Result, SecretBytes, TAG_LEN, WrappingKeySpec,
+};
 
 use crate::rng;
 
 /// Length of the root key in bytes.
 pub const ROOT_KEY_LEN: usize = 32;
 const BLOB_VERSION: u8 = 0x01;
-const DOMAIN: &[u8] = b"kms-soft-cmk-v1";
+
+/// The label of CMK `id` of `spec`.
+pub(crate) fn cmk_label(id: &KeyId, spec: CmkSpec) -> Vec<u8> {
+    [
+        b"kms-soft-cmk-v1".as_slice(),
+        id.as_bytes(),
+        spec.as_str().as_bytes(),
+    ]
+    .concat()
+}
+
+/// The label of a wrapping private key of `spec`.
+pub(crate) fn wrapping_label(spec: WrappingKeySpec) -> Vec<u8> {
+    [b"kms-soft-wrapping-v1".as_slice(), spec.as_str().as_bytes()].concat()
+}
 
 /// The key that seals every soft CMK. Keep it outside the key store (a file readable only
 /// by the service, a secrets manager); production deployments keep CMKs in an HSM instead.
@@ -45,55 +63,44 @@ impl RootKey {
         Self::from_bytes(&bytes)
     }
 
-    /// Seals CMK material for key `id` of `spec`.
-    pub(crate) fn seal(
-        &self,
-        id: &KeyId,
-        spec: CmkSpec,
-        material: &SecretBytes,
-    ) -> Result<KeyBlob> {
+    /// Seals `secret` under the root key, bound to `label`.
+    pub(crate) fn seal(&self, label: &[u8], secret: &SecretBytes) -> Result<KeyBlob> {
         let mut nonce = [0u8; NONCE_LEN];
         rng::fill(&mut nonce)?;
-        let mut blob = Vec::with_capacity(1 + NONCE_LEN + material.len() + TAG_LEN);
+        let mut blob = Vec::with_capacity(1 + NONCE_LEN + secret.len() + TAG_LEN);
         blob.push(BLOB_VERSION);
         blob.extend_from_slice(&nonce);
-        blob.extend_from_slice(material.expose_secret());
+        blob.extend_from_slice(secret.expose_secret());
         let body = blob.get_mut(1 + NONCE_LEN..).unwrap_or_default();
         let tag = self
             .0
-            .encrypt_inout_detached(&Nonce::from(nonce), &associated_data(id, spec), body.into())
-            .map_err(|_| KmsError::Backend("sealing a CMK under the root key".into()))?;
+            .encrypt_inout_detached(&Nonce::from(nonce), label, body.into())
+            .map_err(|_| KmsError::Backend("sealing a key under the root key".into()))?;
         blob.extend_from_slice(&tag);
         Ok(KeyBlob::new(blob))
     }
 
-    /// Opens a CMK blob made by [`seal`](Self::seal) for the same key and spec.
-    pub(crate) fn open(&self, id: &KeyId, spec: CmkSpec, blob: &KeyBlob) -> Result<SecretBytes> {
+    /// Opens a blob made by [`seal`](Self::seal) with the same label; `what` names the key
+    /// in the error.
+    pub(crate) fn open(&self, label: &[u8], blob: &KeyBlob, what: &str) -> Result<SecretBytes> {
         let damaged = || {
             KmsError::Backend(format!(
-                "the CMK blob of key {id} does not open under this root key"
+                "the blob of {what} does not open under this root key"
             ))
         };
         let bytes = blob.as_bytes();
-        if bytes.len() != 1 + NONCE_LEN + spec.material_len() + TAG_LEN
-            || bytes.first() != Some(&BLOB_VERSION)
-        {
+        if bytes.len() < 1 + NONCE_LEN + TAG_LEN || bytes.first() != Some(&BLOB_VERSION) {
             return Err(damaged());
         }
         let (nonce, rest) = bytes.get(1..).unwrap_or_default().split_at(NONCE_LEN);
         let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
-        let mut material = SecretBytes::new(body.to_vec());
+        let mut secret = SecretBytes::new(body.to_vec());
         let nonce = Nonce::try_from(nonce).map_err(|_| damaged())?;
         let tag = Tag::try_from(tag).map_err(|_| damaged())?;
         self.0
-            .decrypt_inout_detached(
-                &nonce,
-                &associated_data(id, spec),
-                material.expose_secret_mut().into(),
-                &tag,
-            )
+            .decrypt_inout_detached(&nonce, label, secret.expose_secret_mut().into(), &tag)
             .map_err(|_| damaged())?;
-        Ok(material)
+        Ok(secret)
     }
 }
 
@@ -101,8 +108,4 @@ impl fmt::Debug for RootKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RootKey([REDACTED])")
     }
-}
-
-fn associated_data(id: &KeyId, spec: CmkSpec) -> Vec<u8> {
-    [DOMAIN, id.as_bytes(), spec.as_str().as_bytes()].concat()
 }

@@ -13,7 +13,8 @@ impl Kms {
     /// # Errors
     /// The validation errors of [`CreateEcDatakeyPairRequest::validate`]; KMS.0207 unknown
     /// key; KMS.0209 / KMS.0210 / KMS.1301 for a key that is not enabled; KMS.9002 when the
-    /// backend cannot generate the spec; backend failures.
+    /// backend cannot generate the spec; KMS.0308 / KMS.1904 for a recipient key the private
+    /// key cannot be wrapped to; backend failures.
     pub fn create_ec_datakey_pair(
         &self,
         request: &CreateEcDatakeyPairRequest,
@@ -37,14 +38,26 @@ impl Kms {
         self.backend.capabilities().require_key_pair(valid.spec)?;
         let pair = self.backend.generate_key_pair(valid.spec)?;
         let sealed = self.seal(&key, valid.aad, pair.private_key_pkcs8.expose_secret())?;
+        let wrapped_private_key = valid
+            .recipient
+            .as_ref()
+            .map(|recipient| {
+                self.backend.wrap_for_recipient(
+                    &recipient.public_key_spki,
+                    recipient.algorithm,
+                    &pair.private_key_pkcs8,
+                )
+            })
+            .transpose()?;
+        let with_plain_text = valid.with_plain_text && valid.recipient.is_none();
         Ok(DatakeyPairResponse {
             key_id: valid.key_id.to_string(),
             key_spec: valid.spec.as_str().into(),
             public_key: encode_base64(&pair.public_key_spki),
             private_key_cipher_text: encode_hex(&sealed),
-            private_key_plain_text: valid
-                .with_plain_text
+            private_key_plain_text: with_plain_text
                 .then(|| encode_base64_secret(&pair.private_key_pkcs8)),
+            wrapped_private_key: wrapped_private_key.as_deref().map(encode_base64),
         })
     }
 }

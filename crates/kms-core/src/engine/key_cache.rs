@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::backend::CmkHandle;
 use crate::ciphertext::BlobKey;
+use crate::clock::Clock;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::spec::KeyState;
@@ -24,21 +25,35 @@ pub(crate) struct HotKey {
     pub(crate) blob_key: BlobKey,
     pub(crate) handle: Box<dyn CmkHandle>,
     state: AtomicU8,
+    material_expiry_ms: Option<u64>,
     seals: AtomicU64,
 }
 
 impl HotKey {
-    pub(crate) fn new(blob_key: BlobKey, handle: Box<dyn CmkHandle>, state: KeyState) -> Self {
+    pub(crate) fn new(
+        blob_key: BlobKey,
+        handle: Box<dyn CmkHandle>,
+        state: KeyState,
+        material_expiry_ms: Option<u64>,
+    ) -> Self {
         Self {
             blob_key,
             handle,
             state: AtomicU8::new(state_index(state)),
+            material_expiry_ms,
             seals: AtomicU64::new(0),
         }
     }
 
-    /// Fails unless the key is enabled, with the code of the state it is in.
-    pub(crate) fn require_enabled(&self) -> Result<()> {
+    /// Fails unless the key is enabled and its material has not expired, with the code of
+    /// the state it is in. Reads the clock only for keys whose material expires.
+    pub(crate) fn require_usable(&self, clock: &dyn Clock) -> Result<()> {
+        if self
+            .material_expiry_ms
+            .is_some_and(|expiry| expiry <= clock.now_ms())
+        {
+            return Err(KmsError::KeyNotEnabled);
+        }
         require_enabled(state_from_index(self.state.load(Ordering::Acquire)))
     }
 
@@ -110,6 +125,16 @@ impl KeyCache {
         if self.epoch.load(Ordering::Acquire) == epoch {
             keys.entry(key_id).or_insert(key);
         }
+    }
+
+    /// Forgets `key_id`, after its material changed.
+    pub(crate) fn remove(&self, key_id: &KeyId) {
+        let mut keys = self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        keys.remove(key_id);
     }
 
     /// Records a state change the engine made in the store.

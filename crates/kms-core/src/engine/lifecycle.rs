@@ -1,6 +1,6 @@
 //! The CMK lifecycle operations.
 
-use super::{Kms, now_ms};
+use super::Kms;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::models::{
@@ -43,10 +43,12 @@ impl Kms {
             usage: new_key.usage,
             origin: new_key.origin,
             state,
-            created_ms: now_ms(),
+            created_ms: self.now_ms(),
             scheduled_deletion_ms: None,
             generation: 0,
             key_blob,
+            material_expiry_ms: None,
+            material_fingerprint: None,
         })?;
         Ok(CreateKeyResponse {
             key_info: KeyInfo {
@@ -79,7 +81,11 @@ impl Kms {
             .store
             .list_keys()?
             .into_iter()
-            .filter(|key| listing.state.is_none_or(|state| key.state == state))
+            .filter(|key| {
+                listing
+                    .state
+                    .is_none_or(|state| self.effective_state(key) == state)
+            })
             .filter(|key| listing.spec.is_none_or(|spec| key.spec == spec))
             .collect();
         let total = matching.len();
@@ -141,7 +147,7 @@ impl Kms {
         request: &ScheduleKeyDeletionRequest,
     ) -> Result<KeyStateResponse> {
         let (key_id, days) = request.validate()?;
-        let deletion_ms = now_ms().saturating_add(u64::from(days) * MS_PER_DAY);
+        let deletion_ms = self.now_ms().saturating_add(u64::from(days) * MS_PER_DAY);
         let state = self.change_state(&key_id, |key| match key.state {
             KeyState::PendingDeletion => Err(KmsError::AlreadyPendingDeletion),
             _ => Ok((KeyState::PendingDeletion, Some(deletion_ms))),
@@ -174,10 +180,13 @@ impl Kms {
         decide: impl Fn(&KeyRecord) -> Result<(KeyState, Option<u64>)>,
     ) -> Result<KeyState> {
         for _ in 0..STATE_CHANGE_ATTEMPTS {
-            let record = self.store.get_key(key_id)?.ok_or(KmsError::KeyNotFound)?;
+            let mut record = self.store.get_key(key_id)?.ok_or(KmsError::KeyNotFound)?;
+            let stored = record.state;
+            // Rules look at the state the key is in now; the swap compares the stored one.
+            record.state = self.effective_state(&record);
             let (to, scheduled_deletion_ms) = decide(&record)?;
             let change = StateChange {
-                from: record.state,
+                from: stored,
                 to,
                 scheduled_deletion_ms,
             };
@@ -202,10 +211,10 @@ impl Kms {
             key_description: key.description.clone(),
             creation_date: key.created_ms.to_string(),
             scheduled_deletion_date: key.scheduled_deletion_ms.map(|ms| ms.to_string()),
-            key_state: key.state.as_str().into(),
+            key_state: self.effective_state(key).as_str().into(),
             default_key_flag: "0".into(),
             key_type: "1".into(),
-            expiration_time: None,
+            expiration_time: key.material_expiry_ms.map(|ms| ms.to_string()),
             origin: key.origin.as_str().into(),
             key_rotation_enabled: "false".into(),
             sys_enterprise_project_id: "0".into(),

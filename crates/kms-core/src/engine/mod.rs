@@ -3,27 +3,40 @@
 
 mod datakey;
 mod datakey_pair;
+mod import;
 mod key_cache;
 mod lifecycle;
+mod wrapping_key_pool;
 
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, OnceLock};
 
 use key_cache::{HotKey, KeyCache, require_enabled};
+pub use wrapping_key_pool::PoolStats;
+use wrapping_key_pool::WrappingKeyPool;
 
-use crate::backend::{Backend, NONCE_LEN};
+use crate::backend::{Backend, CmkHandle, NONCE_LEN};
 use crate::ciphertext::{BlobKey, seal_blob};
+use crate::clock::{Clock, SystemClock};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
-use crate::store::KeyStore;
+use crate::spec::KeyState;
+use crate::store::{KeyRecord, KeyStore};
 
 /// Settings of an engine that are not key material.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct KmsConfig {
     /// Reported as `domain_id` of keys (the account).
     pub domain_id: String,
     /// Reported as `region_id` / `realm` of keys.
     pub region_id: String,
+    /// How long an import token and its wrapping key stay valid, in milliseconds
+    /// (default 24 hours).
+    pub import_token_validity_ms: u64,
+    /// How many RSA wrapping keys of each spec a background thread keeps ready for
+    /// get-parameters-for-import (default 2; 0 generates every key on request, no thread).
+    pub wrapping_key_pool_size: usize,
+    /// Where the engine reads the time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for KmsConfig {
@@ -31,6 +44,9 @@ impl Default for KmsConfig {
         Self {
             domain_id: "local".into(),
             region_id: "local".into(),
+            import_token_validity_ms: 24 * 60 * 60 * 1000,
+            wrapping_key_pool_size: 2,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -43,6 +59,8 @@ pub struct Kms {
     store: Arc<dyn KeyStore>,
     config: KmsConfig,
     cache: KeyCache,
+    token_key: OnceLock<Box<dyn CmkHandle>>,
+    wrapping_key_pool: WrappingKeyPool,
 }
 
 impl Kms {
@@ -59,11 +77,15 @@ impl Kms {
         store: Arc<dyn KeyStore>,
         config: KmsConfig,
     ) -> Self {
+        let wrapping_key_pool =
+            WrappingKeyPool::new(Arc::clone(&backend), config.wrapping_key_pool_size);
         Self {
             backend,
             store,
             config,
             cache: KeyCache::default(),
+            token_key: OnceLock::new(),
+            wrapping_key_pool,
         }
     }
 
@@ -73,15 +95,33 @@ impl Kms {
         self.backend.as_ref()
     }
 
+    /// What the wrapping key pool has done so far.
+    #[must_use]
+    pub fn wrapping_key_pool_stats(&self) -> PoolStats {
+        self.wrapping_key_pool.stats()
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.config.clock.now_ms()
+    }
+
+    /// The state `key` is in now: imported material past its expiry counts as gone.
+    fn effective_state(&self, key: &KeyRecord) -> KeyState {
+        match key.material_expiry_ms {
+            Some(expiry) if expiry <= self.now_ms() => KeyState::PendingImport,
+            _ => key.state,
+        }
+    }
+
     /// The enabled CMK `key_id`, from the cache or loaded from the store into it.
     fn enabled_key(&self, key_id: &KeyId) -> Result<Arc<HotKey>> {
         if let Some(key) = self.cache.get(key_id) {
-            key.require_enabled()?;
+            key.require_usable(self.config.clock.as_ref())?;
             return Ok(key);
         }
         let epoch = self.cache.epoch();
         let record = self.store.get_key(key_id)?.ok_or(KmsError::KeyNotFound)?;
-        require_enabled(record.state)?;
+        require_enabled(self.effective_state(&record))?;
         let blob = record.key_blob.as_ref().ok_or(KmsError::KeyNotEnabled)?;
         let handle = self.backend.load_cmk(key_id, record.spec, blob)?;
         let blob_key = BlobKey {
@@ -89,7 +129,12 @@ impl Kms {
             spec: record.spec,
             generation: record.generation,
         };
-        let key = Arc::new(HotKey::new(blob_key, handle, record.state));
+        let key = Arc::new(HotKey::new(
+            blob_key,
+            handle,
+            record.state,
+            record.material_expiry_ms,
+        ));
         self.cache
             .insert_if_current(*key_id, Arc::clone(&key), epoch);
         Ok(key)
@@ -102,13 +147,4 @@ impl Kms {
         self.backend.random(&mut nonce)?;
         seal_blob(key.handle.as_ref(), &key.blob_key, &nonce, aad, plaintext)
     }
-}
-
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
 }

@@ -8,6 +8,7 @@
 mod datakey;
 mod datakey_pair;
 mod fields;
+mod import;
 mod keys;
 
 pub use datakey::{
@@ -18,8 +19,13 @@ pub use datakey::{
 };
 pub use datakey_pair::{
     CreateEcDatakeyPairRequest, CreateRsaDatakeyPairRequest, DatakeyPairResponse, NewKeyPair,
+    Recipient,
 };
 pub use fields::SEQUENCE_LEN;
+pub use import::{
+    EmptyResponse, GetParametersForImportRequest, GetParametersForImportResponse,
+    ImportKeyMaterialRequest, ImportParameters, MaterialToImport, NumberOrString,
+};
 pub use keys::{
     CreateKeyRequest, CreateKeyResponse, DescribeKeyResponse, KeyDetails, KeyIdRequest, KeyInfo,
     KeyListing, KeyStateResponse, KeyStatusInfo, KeyStatusResponse, ListKeysRequest,

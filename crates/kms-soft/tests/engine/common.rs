@@ -2,15 +2,25 @@
 //! and an in-memory store, and JSON helpers that call it as a client would.
 use std::sync::Arc;
 
-use kms_core::{CmkSpec, Kms, KmsError, MemoryStore, Operation, dek_digest};
+use kms_core::{CmkSpec, Kms, KmsConfig, KmsError, MemoryStore, Operation, dek_digest};
 use kms_soft::{RootKey, SoftBackend};
 use serde_json::{Value, json};
 
-/// A fresh engine over the soft backend and an in-memory store.
+/// A fresh engine over the soft backend and an in-memory store, without a wrapping key
+/// pool (tests make thousands of engines; a pool would generate RSA keys for each).
 pub fn engine() -> Kms {
-    Kms::new(
+    engine_with(KmsConfig {
+        wrapping_key_pool_size: 0,
+        ..KmsConfig::default()
+    })
+}
+
+/// A fresh engine over the soft backend and an in-memory store, with `config`.
+pub fn engine_with(config: KmsConfig) -> Kms {
+    Kms::with_config(
         Arc::new(SoftBackend::new(RootKey::generate().unwrap())),
         Arc::new(MemoryStore::new()),
+        config,
     )
 }
 

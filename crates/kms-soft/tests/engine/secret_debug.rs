@@ -99,6 +99,7 @@ fn debug_of_every_secret_bearing_type_shows_no_key_bytes() {
         public_key: String::new(),
         private_key_cipher_text: String::new(),
         private_key_plain_text: Some(SecretString::new(Base64::encode_string(&SECRET))),
+        wrapped_private_key: None,
     };
     assert_hides_secret("DatakeyPairResponse", &format!("{pair_response:?}"));
 }

@@ -51,6 +51,8 @@ fn engine_with_seed_key() -> Kms {
             scheduled_deletion_ms: None,
             generation: 0,
             key_blob: Some(backend.generate_cmk(&key_id, CmkSpec::Aes256).unwrap()),
+            material_expiry_ms: None,
+            material_fingerprint: None,
         })
         .unwrap();
     Kms::new(backend, store)
