@@ -109,6 +109,10 @@ impl KeyStore for MemoryStore {
         Ok(())
     }
 
+    fn get_import(&self, token_id: &[u8; 16]) -> Result<Option<ImportRecord>> {
+        Ok(self.lock()?.imports.get(token_id).cloned())
+    }
+
     fn take_import(&self, token_id: &[u8; 16]) -> Result<Option<ImportRecord>> {
         Ok(self.lock()?.imports.remove(token_id))
     }

@@ -128,6 +128,12 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn insert_import(&self, record: &ImportRecord) -> Result<()>;
 
+    /// The import token `token_id`, if issued and not yet used or expired.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn get_import(&self, token_id: &[u8; 16]) -> Result<Option<ImportRecord>>;
+
     /// Removes and returns the import token `token_id`, atomically: of concurrent callers
     /// at most one gets it, which makes tokens single use.
     ///

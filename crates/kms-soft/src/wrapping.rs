@@ -175,3 +175,117 @@ fn sm2_decrypt(key: &DecryptingKey, ciphertext: &[u8]) -> Result<SecretBytes> {
         .to_vec();
     Ok(SecretBytes::new(plaintext))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// GB/T 32918.5-2017 Annex C (GM/T 0003.5-2012): key, message and ciphertext fields.
+    const ANNEX_C_KEY: &str = "3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8";
+    const ANNEX_C_X: &str = "04EBFC718E8D1798620432268E77FEB6415E2EDE0E073C0F4F640ECD2E149A73";
+    const ANNEX_C_Y: &str = "E858F9D81E5430A57B36DAAB8F950A3C64E6EE6A63094D99283AFF767E124DF0";
+    const ANNEX_C_C3: &str = "59983C18F809E262923C53AEC295D30383B54E39D609D160AFCB1908D0BD8766";
+    const ANNEX_C_C2: &str = "21886CA989CA9C7D58087307CA93092D651EFA";
+    const MESSAGE: &[u8] = b"encryption standard";
+
+    fn hex(text: &str) -> Vec<u8> {
+        kms_core::decode_hex(text).unwrap()
+    }
+
+    fn annex_c_key() -> WrappingPrivateKey {
+        let secret = sm2::SecretKey::from_slice(&hex(ANNEX_C_KEY)).unwrap();
+        WrappingPrivateKey::Sm2(DecryptingKey::new(secret))
+    }
+
+    /// GM/T 0009 DER: SEQUENCE { INTEGER x, INTEGER y, OCTET STRING C3, OCTET STRING C2 }.
+    fn annex_c_der() -> Vec<u8> {
+        hex(&format!(
+            "307C0220{ANNEX_C_X}022100{ANNEX_C_Y}0420{ANNEX_C_C3}0413{ANNEX_C_C2}"
+        ))
+    }
+
+    fn annex_c_raw(c3: &str, c2: &str) -> Vec<u8> {
+        hex(&format!("04{ANNEX_C_X}{ANNEX_C_Y}{c3}{c2}"))
+    }
+
+    fn sm2_unwrap(ciphertext: &[u8]) -> Result<SecretBytes> {
+        let wrapped = WrappedMaterial {
+            encrypted_key_material: ciphertext,
+            encrypted_privatekey: None,
+        };
+        unwrap(
+            &annex_c_key(),
+            WrappingAlgorithm::Sm2Encrypt,
+            &wrapped,
+            MESSAGE.len(),
+        )
+    }
+
+    #[test]
+    fn sm2_annex_c_ciphertext_decrypts_in_der_and_raw_form() {
+        assert_eq!(sm2_unwrap(&annex_c_der()).unwrap().expose_secret(), MESSAGE);
+        let raw = annex_c_raw(ANNEX_C_C3, ANNEX_C_C2);
+        assert_eq!(sm2_unwrap(&raw).unwrap().expose_secret(), MESSAGE);
+    }
+
+    #[test]
+    fn sm2_annex_c_bytes_read_as_c1c2c3_fail() {
+        let swapped = annex_c_raw(ANNEX_C_C2, ANNEX_C_C3);
+        assert_eq!(sm2_unwrap(&swapped).unwrap_err().code(), "KMS.0311");
+    }
+
+    #[test]
+    fn sm2_a_flipped_bit_in_c3_or_c2_fails() {
+        let raw = annex_c_raw(ANNEX_C_C3, ANNEX_C_C2);
+        for at in [1 + 64, 1 + 64 + 31, 1 + 64 + 32, raw.len() - 1] {
+            let mut tampered = raw.clone();
+            tampered[at] ^= 0x01;
+            assert_eq!(
+                sm2_unwrap(&tampered).unwrap_err().code(),
+                "KMS.0311",
+                "byte {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn sm2_a_c1_off_the_curve_or_at_infinity_fails_without_panicking() {
+        let mut off_curve = annex_c_raw(ANNEX_C_C3, ANNEX_C_C2);
+        off_curve[64] ^= 0x01;
+        assert_eq!(sm2_unwrap(&off_curve).unwrap_err().code(), "KMS.0311");
+        let mut der_off_curve = annex_c_der();
+        let last_of_y = 4 + 32 + 3 + 32;
+        der_off_curve[last_of_y] ^= 0x01;
+        assert_eq!(sm2_unwrap(&der_off_curve).unwrap_err().code(), "KMS.0311");
+        let infinity = [vec![0x00], hex(ANNEX_C_C3), hex(ANNEX_C_C2)].concat();
+        assert_eq!(sm2_unwrap(&infinity).unwrap_err().code(), "KMS.0311");
+        let compressed = [vec![0x02], hex(ANNEX_C_X), hex(ANNEX_C_C3), hex(ANNEX_C_C2)].concat();
+        assert_eq!(sm2_unwrap(&compressed).unwrap_err().code(), "KMS.0311");
+    }
+
+    #[test]
+    fn sm2_material_of_the_wrong_length_fails_like_any_other_error() {
+        let wrapped = WrappedMaterial {
+            encrypted_key_material: &annex_c_der(),
+            encrypted_privatekey: None,
+        };
+        let err = unwrap(&annex_c_key(), WrappingAlgorithm::Sm2Encrypt, &wrapped, 16).unwrap_err();
+        assert_eq!(err.code(), "KMS.0311");
+    }
+
+    #[test]
+    fn an_algorithm_for_another_kind_of_key_fails_like_any_other_error() {
+        let wrapped = WrappedMaterial {
+            encrypted_key_material: &annex_c_der(),
+            encrypted_privatekey: None,
+        };
+        let err = unwrap(
+            &annex_c_key(),
+            WrappingAlgorithm::RsaesOaepSha256,
+            &wrapped,
+            19,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "KMS.0311");
+    }
+}

@@ -112,6 +112,10 @@ impl Kms {
         if claims.expires_ms <= now {
             return Err(KmsError::ImportTokenExpired);
         }
+        // A used token is refused as such, before anything about the key is said.
+        if self.store.get_import(&claims.token_id)?.is_none() {
+            return Err(KmsError::ImportTokenInvalid);
+        }
         let record = self.importable_key(&valid.key_id)?;
         let import = self
             .store

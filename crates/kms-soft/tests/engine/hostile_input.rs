@@ -20,6 +20,22 @@ fn fixture() -> Fixture {
     let aes = create_key(&kms, "AES_256");
     let sm4 = create_key(&kms, "SM4");
     let blob = encrypt(&kms, &aes, CmkSpec::Aes256, &DEK, "aad");
+    let external = call(
+        &kms,
+        Operation::CreateKey,
+        &json!({"key_alias": "external", "origin": "external"}),
+    )
+    .unwrap()["key_info"]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = call(
+        &kms,
+        Operation::GetParametersForImport,
+        &json!({"key_id": external, "wrapping_algorithm": "SM2_ENCRYPT"}),
+    )
+    .unwrap()["import_token"]
+        .clone();
     let bodies = vec![
         (
             Operation::CreateKey,
@@ -86,6 +102,21 @@ fn fixture() -> Fixture {
             json!({"key_id": aes, "key_spec": "RSA_2048", "with_plain_text": true,
                    "additional_authenticated_data": "a", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
         ),
+        (
+            Operation::GetParametersForImport,
+            json!({"key_id": external, "wrapping_algorithm": "SM2_ENCRYPT", "wrapping_key_spec": "SM2",
+                   "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
+            Operation::ImportKeyMaterial,
+            json!({"key_id": external, "import_token": token, "encrypted_key_material": "MEUCIQ==",
+                   "encrypted_privatekey": "AAAA", "expiration_time": 4_000_000_000_u64,
+                   "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
+            Operation::DeleteImportedKeyMaterial,
+            json!({"key_id": external, "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
     ];
     Fixture { kms, bodies }
 }
@@ -113,7 +144,7 @@ proptest! {
 
     #[test]
     fn arbitrary_values_in_any_request_field_never_panic_and_refusals_change_nothing(
-        which in 0usize..13,
+        which in 0usize..16,
         field_pick in any::<prop::sample::Index>(),
         value in hostile_value(),
         drop_field in any::<bool>(),

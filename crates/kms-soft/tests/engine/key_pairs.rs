@@ -1,10 +1,7 @@
 //! Data key pairs: the public key is d·G of the private key, both DER encodings carry the
 //! right OIDs and parse in OpenSSL, and the sealed private key decrypts to the same bytes.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use crate::common::{call, create_key, decrypt, engine, error_code, hex};
+use crate::common::{call, create_key, decrypt, engine, error_code, hex, openssl};
 use base64ct::{Base64, Encoding};
 use kms_core::{Kms, Operation};
 use pkcs8::der::asn1::ObjectIdentifier;
@@ -50,22 +47,7 @@ fn create_pair(kms: &Kms, key_id: &str, operation: Operation, spec: &str, aad: &
 
 /// Runs `openssl pkey` with `args` on `der` and returns its DER output.
 fn openssl_pkey(args: &[&str], der: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("openssl")
-        .arg("pkey")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the OpenSSL CLI is required for these tests (apt-get install openssl)");
-    child.stdin.take().unwrap().write_all(der).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "openssl pkey {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    openssl(&[&["pkey"], args].concat(), der)
 }
 
 /// OpenSSL parses both encodings, and derives from the private key exactly our public key.

@@ -10,8 +10,10 @@
 mod common;
 mod envelope;
 mod hostile_input;
+mod import;
 mod key_lifecycle;
 mod key_pairs;
+mod recipient;
 mod secret_debug;
 mod seed_examples;
 mod vectors;

@@ -1,0 +1,235 @@
+//! Data key pairs wrapped to a recipient's public key: the recipient, and only it, recovers
+//! the private key (checked with the OpenSSL CLI as the recipient); bad recipient keys are
+//! refused.
+
+use base64ct::{Base64, Encoding};
+use kms_core::{Kms, Operation};
+use serde_json::{Value, json};
+
+use crate::common::{TempDir, call, create_key, engine, error_code, hex, openssl};
+
+/// A recipient key pair made by OpenSSL: the private key's file and the public SPKI DER.
+struct RecipientKey {
+    private_key_file: String,
+    public_key: Vec<u8>,
+}
+
+fn recipient_key(dir: &TempDir, name: &str, genpkey_args: &[&str]) -> RecipientKey {
+    let pem = openssl(&[&["genpkey"], genpkey_args].concat(), b"");
+    let private_key_file = dir.write(name, &pem);
+    let public_key = openssl(
+        &[
+            "pkey",
+            "-in",
+            &private_key_file,
+            "-pubout",
+            "-outform",
+            "DER",
+        ],
+        b"",
+    );
+    RecipientKey {
+        private_key_file,
+        public_key,
+    }
+}
+
+fn rsa_key(dir: &TempDir, bits: u32) -> RecipientKey {
+    recipient_key(
+        dir,
+        &format!("rsa{bits}.pem"),
+        &[
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            &format!("rsa_keygen_bits:{bits}"),
+        ],
+    )
+}
+
+fn pair_for(
+    kms: &Kms,
+    key_id: &str,
+    spec: &str,
+    recipient: &[u8],
+    algorithm: &str,
+) -> Result<Value, kms_core::KmsError> {
+    let operation = if spec.starts_with("RSA") {
+        Operation::CreateRsaDatakeyPair
+    } else {
+        Operation::CreateEcDatakeyPair
+    };
+    call(
+        kms,
+        operation,
+        &json!({
+            "key_id": key_id,
+            "key_spec": spec,
+            "recipient_public_key": Base64::encode_string(recipient),
+            "recipient_algorithm": algorithm,
+        }),
+    )
+}
+
+/// The recipient opens `wrapped_private_key` with OpenSSL, as it would in real life.
+fn unwrap_as_recipient(recipient: &RecipientKey, algorithm: &str, wrapped: &[u8]) -> Vec<u8> {
+    let oaep = [
+        "-pkeyopt",
+        "rsa_padding_mode:oaep",
+        "-pkeyopt",
+        "rsa_oaep_md:sha256",
+        "-pkeyopt",
+        "rsa_mgf1_md:sha256",
+    ];
+    let decrypt = |extra: &[&str], input: &[u8]| {
+        openssl(
+            &[
+                &[
+                    "pkeyutl",
+                    "-decrypt",
+                    "-inkey",
+                    recipient.private_key_file.as_str(),
+                ],
+                extra,
+            ]
+            .concat(),
+            input,
+        )
+    };
+    match algorithm {
+        "SM2_ENCRYPT" => decrypt(&[], wrapped),
+        "RSAES_OAEP_SHA_256" => decrypt(&oaep, wrapped),
+        "RSA_AES_KEY_WRAP_SHA_256" => {
+            let modulus_len = 256;
+            let (oaep_part, kwp_part) = wrapped.split_at(modulus_len);
+            let temporary_key = decrypt(&oaep, oaep_part);
+            assert_eq!(temporary_key.len(), 32);
+            openssl(
+                &[
+                    "enc",
+                    "-d",
+                    "-id-aes256-wrap-pad",
+                    "-iv",
+                    "A65959A6",
+                    "-K",
+                    &hex(&temporary_key),
+                ],
+                kwp_part,
+            )
+        }
+        _ => unreachable!("{algorithm}"),
+    }
+}
+
+#[test]
+fn a_wrapped_private_key_unwraps_for_the_recipient_to_the_pair_of_public_key() {
+    let kms = engine();
+    let key_id = create_key(&kms, "SM4");
+    let dir = TempDir::new();
+    let rsa = rsa_key(&dir, 2048);
+    let sm2 = recipient_key(&dir, "sm2.pem", &["-algorithm", "SM2"]);
+    for (spec, recipient, algorithm) in [
+        ("ECC_NIST_P521", &rsa, "RSA_AES_KEY_WRAP_SHA_256"),
+        ("RSA_2048", &rsa, "RSA_AES_KEY_WRAP_SHA_256"),
+        ("ECC_NIST_P256", &rsa, "RSAES_OAEP_SHA_256"),
+        ("SM2", &sm2, "SM2_ENCRYPT"),
+        ("ECC_SECG_P256K1", &sm2, "SM2_ENCRYPT"),
+    ] {
+        let response = pair_for(&kms, &key_id, spec, &recipient.public_key, algorithm).unwrap();
+        assert!(
+            response.get("private_key_plain_text").is_none(),
+            "{spec}: {response}"
+        );
+        let wrapped =
+            Base64::decode_vec(response["wrapped_private_key"].as_str().unwrap()).unwrap();
+        let pkcs8 = unwrap_as_recipient(recipient, algorithm, &wrapped);
+        let public_of_unwrapped = openssl(
+            &["pkey", "-inform", "DER", "-pubout", "-outform", "DER"],
+            &pkcs8,
+        );
+        let public_key = Base64::decode_vec(response["public_key"].as_str().unwrap()).unwrap();
+        assert_eq!(public_of_unwrapped, public_key, "{spec} via {algorithm}");
+        // The sealed copy under the CMK is there as always.
+        assert!(response["private_key_cipher_text"].as_str().unwrap().len() > 140);
+    }
+}
+
+#[test]
+fn a_p521_private_key_does_not_fit_rsaes_oaep_sha_256_under_rsa_2048() {
+    let kms = engine();
+    let key_id = create_key(&kms, "AES_256");
+    let dir = TempDir::new();
+    let rsa = rsa_key(&dir, 2048);
+    let err = pair_for(
+        &kms,
+        &key_id,
+        "ECC_NIST_P521",
+        &rsa.public_key,
+        "RSAES_OAEP_SHA_256",
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "KMS.1904");
+    assert!(err.to_string().contains("at most 190 bytes"), "{err}");
+    assert!(
+        err.to_string().contains("use RSA_AES_KEY_WRAP_SHA_256"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_recipient_keys_are_refused() {
+    let kms = engine();
+    let key_id = create_key(&kms, "AES_256");
+    let dir = TempDir::new();
+    let rsa_1024 = rsa_key(&dir, 1024);
+    let p256 = recipient_key(
+        &dir,
+        "p256.pem",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let sm2 = recipient_key(&dir, "sm2.pem", &["-algorithm", "SM2"]);
+    let mut off_curve = sm2.public_key.clone();
+    *off_curve.last_mut().unwrap() ^= 0x01;
+    for (what, spki, algorithm) in [
+        (
+            "RSA under 2048 bits",
+            rsa_1024.public_key.clone(),
+            "RSA_AES_KEY_WRAP_SHA_256",
+        ),
+        (
+            "a P-256 key for SM2",
+            p256.public_key.clone(),
+            "SM2_ENCRYPT",
+        ),
+        (
+            "a P-256 key for RSA",
+            p256.public_key.clone(),
+            "RSA_AES_KEY_WRAP_SHA_256",
+        ),
+        (
+            "an SM2 key for RSA",
+            sm2.public_key.clone(),
+            "RSAES_OAEP_SHA_256",
+        ),
+        ("an SM2 point off the curve", off_curve, "SM2_ENCRYPT"),
+        ("garbage", vec![0x30, 0x03, 0x02, 0x01, 0x00], "SM2_ENCRYPT"),
+    ] {
+        let body = json!({
+            "key_id": key_id,
+            "key_spec": "ECC_NIST_P256",
+            "recipient_public_key": Base64::encode_string(&spki),
+            "recipient_algorithm": algorithm,
+        });
+        let err = call(&kms, Operation::CreateEcDatakeyPair, &body).unwrap_err();
+        assert_eq!(err.code(), "KMS.0308", "{what}");
+        assert!(
+            err.to_string().contains("recipient_public_key"),
+            "{what}: {err}"
+        );
+    }
+    let body = json!({"key_id": key_id, "key_spec": "SM2", "recipient_algorithm": "SM2_ENCRYPT"});
+    assert_eq!(
+        error_code(&kms, Operation::CreateEcDatakeyPair, &body),
+        "KMS.0204"
+    );
+}
