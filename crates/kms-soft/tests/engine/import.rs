@@ -432,6 +432,11 @@ impl TokenFixture {
             .to_owned()
     }
 
+    /// The key is enabled with the fixture's material.
+    fn assert_has_its_material(&self) {
+        assert_material_is(&self.kms, &self.key_id, CmkSpec::Aes256, &self.material);
+    }
+
     /// The refusal changed nothing: the key waits, and the genuine token still works.
     fn assert_nothing_changed(&self) {
         assert_eq!(key_state(&self.kms, &self.key_id), "5");
@@ -443,7 +448,7 @@ impl TokenFixture {
             None,
         )
         .unwrap();
-        assert_material_is(&self.kms, &self.key_id, CmkSpec::Aes256, &self.material);
+        self.assert_has_its_material();
     }
 }
 
@@ -538,12 +543,7 @@ fn a_token_replayed_after_a_successful_import_is_kms_2605() {
         fixture.import_with(&fixture.key_id, &fixture.params.token),
         "KMS.2605"
     );
-    assert_material_is(
-        &fixture.kms,
-        &fixture.key_id,
-        CmkSpec::Aes256,
-        &fixture.material,
-    );
+    fixture.assert_has_its_material();
 }
 
 #[test]
@@ -614,12 +614,7 @@ fn import_into_a_kms_key_or_an_enabled_external_key_is_refused_and_changes_nothi
         ),
         "KMS.0310"
     );
-    assert_material_is(
-        &fixture.kms,
-        &fixture.key_id,
-        CmkSpec::Aes256,
-        &fixture.material,
-    );
+    fixture.assert_has_its_material();
 }
 
 #[test]
@@ -720,7 +715,7 @@ fn material_past_its_expiration_time_refuses_crypto_until_imported_again() {
         described["key_info"]["expiration_time"],
         ((now_s + 100) * 1000).to_string()
     );
-    assert_material_is(kms, &fixture.key_id, CmkSpec::Aes256, &fixture.material);
+    fixture.assert_has_its_material();
 
     fixture.clock.advance_ms(100_000);
     assert_eq!(key_state(kms, &fixture.key_id), "5");
@@ -740,7 +735,7 @@ fn material_past_its_expiration_time_refuses_crypto_until_imported_again() {
         &fixture.material,
     );
     import(kms, &fixture.key_id, &params.token, &wrapped, None).unwrap();
-    assert_material_is(kms, &fixture.key_id, CmkSpec::Aes256, &fixture.material);
+    fixture.assert_has_its_material();
 }
 
 #[test]
