@@ -59,6 +59,14 @@ pub fn encode_base64(bytes: &[u8]) -> String {
     Base64::encode_string(bytes)
 }
 
+/// Decodes standard base64 (with padding) of public data such as a DER public key.
+///
+/// # Errors
+/// [`base64ct::Error`] when `text` is not canonical standard base64.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64ct::Error> {
+    Base64::decode_vec(text)
+}
+
 /// Standard base64 (with padding) of a secret such as a PKCS#8 private key.
 #[must_use]
 pub fn encode_base64_secret(secret: &SecretBytes) -> SecretString {
@@ -88,5 +96,7 @@ mod tests {
     #[test]
     fn base64_is_standard_with_padding() {
         assert_eq!(encode_base64(b"ab"), "YWI=");
+        assert_eq!(decode_base64("YWI=").unwrap(), b"ab");
+        assert!(decode_base64("YWI").is_err());
     }
 }

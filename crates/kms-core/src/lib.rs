@@ -54,8 +54,8 @@ pub use ciphertext::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{
-    HexError, decode_hex, decode_hex_secret, encode_base64, encode_base64_secret, encode_hex,
-    encode_hex_secret,
+    HexError, decode_base64, decode_hex, decode_hex_secret, encode_base64, encode_base64_secret,
+    encode_hex, encode_hex_secret,
 };
 pub use dek_digest::{DEK_DIGEST_LEN, dek_digest, verify_dek_digest};
 pub use engine::{Kms, KmsConfig, PoolStats};

@@ -30,6 +30,7 @@ mod key_pair;
 mod recipient;
 mod rng;
 mod root_key;
+mod root_key_file;
 mod wrapping;
 
 use kms_core::{

@@ -1,0 +1,199 @@
+//! What `kms --help` and `kms <operation> --help` say about each operation: a summary and
+//! its request fields (a test keeps the field lists equal to the request models).
+
+use kms_core::Operation;
+
+/// One request field and what it holds.
+pub(crate) type Field = (&'static str, &'static str);
+
+const KEY_ID: Field = ("key_id", "the key's ID (8-4-4-4-12 characters of [0-9a-z])");
+const SEQUENCE: Field = ("sequence", "request serial number, 36 bytes");
+const AAD: Field = (
+    "additional_authenticated_data",
+    "caller AAD, at most 128 bytes",
+);
+const PIN: Field = ("pin", "level-4 testing scenario: refused");
+const PIN_TYPE: Field = ("pin_type", "level-4 testing scenario: refused");
+const PROJECT: Field = ("enterprise_project_id", "only the default \"0\"");
+const WITH_PLAIN_TEXT: Field = (
+    "with_plain_text",
+    "true (default) or false: return the private key in plaintext",
+);
+const RECIPIENT_KEY: Field = (
+    "recipient_public_key",
+    "extension: base64 SPKI of an RSA >= 2048 or SM2 key to wrap the private key to",
+);
+const RECIPIENT_ALGORITHM: Field = (
+    "recipient_algorithm",
+    "extension: RSA_AES_KEY_WRAP_SHA_256, RSAES_OAEP_SHA_256 or SM2_ENCRYPT",
+);
+
+/// The summary and request fields of `operation`.
+pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field]) {
+    match operation {
+        Operation::CreateKey => (
+            "Create a customer master key (CMK)",
+            &[
+                ("key_alias", "required: [a-zA-Z0-9:/_-]{1,255}, unique"),
+                ("key_spec", "AES_256 (default) or SM4"),
+                ("key_usage", "ENCRYPT_DECRYPT (default)"),
+                ("key_description", "at most 255 characters"),
+                ("origin", "kms (default) or external (then import material)"),
+                PROJECT,
+                SEQUENCE,
+                ("keystore_id", "only the default \"0\""),
+                ("vm_id", "refused"),
+            ],
+        ),
+        Operation::DescribeKey => ("Show a key", &[KEY_ID, SEQUENCE]),
+        Operation::ListKeys => (
+            "List keys, oldest first",
+            &[
+                ("limit", "page size, 1 to 1000 (default 1000)"),
+                ("marker", "offset of the page, from next_marker"),
+                ("key_state", "only keys in this state: 2, 3, 4 or 5"),
+                ("key_spec", "only keys of this spec: AES_256 or SM4"),
+                PROJECT,
+                SEQUENCE,
+            ],
+        ),
+        Operation::EnableKey => ("Enable a disabled key", &[KEY_ID, SEQUENCE]),
+        Operation::DisableKey => ("Disable a key: it refuses crypto", &[KEY_ID, SEQUENCE]),
+        Operation::ScheduleKeyDeletion => (
+            "Schedule a key's deletion: it refuses crypto until cancelled",
+            &[KEY_ID, ("pending_days", "7 to 1096"), SEQUENCE],
+        ),
+        Operation::CancelKeyDeletion => ("Cancel a scheduled deletion", &[KEY_ID, SEQUENCE]),
+        Operation::CreateDatakey => (
+            "Create a DEK: plaintext and sealed under the CMK",
+            &[
+                KEY_ID,
+                ("key_spec", "AES_256 or AES_128 (or give datakey_length)"),
+                (
+                    "datakey_length",
+                    "DEK length in bits, 8 to 8192, a multiple of 8",
+                ),
+                AAD,
+                SEQUENCE,
+                PIN,
+                PIN_TYPE,
+            ],
+        ),
+        Operation::CreateDatakeyWithoutPlaintext => (
+            "Create a DEK, returned only sealed under the CMK",
+            &[
+                KEY_ID,
+                ("key_spec", "AES_256 or AES_128 (or give datakey_length)"),
+                (
+                    "datakey_length",
+                    "DEK length in bits, 8 to 8192, a multiple of 8",
+                ),
+                AAD,
+                SEQUENCE,
+                PIN,
+                PIN_TYPE,
+            ],
+        ),
+        Operation::EncryptDatakey => (
+            "Seal a DEK under the CMK",
+            &[
+                KEY_ID,
+                (
+                    "plain_text",
+                    "hex of the DEK then its SHA-256 (AES CMK) or SM3 (SM4 CMK)",
+                ),
+                ("datakey_plain_length", "DEK length in bytes, 1 to 1024"),
+                AAD,
+                SEQUENCE,
+                PIN,
+                PIN_TYPE,
+                ("key_spec", "level-4 testing scenario: refused"),
+            ],
+        ),
+        Operation::DecryptDatakey => (
+            "Open a sealed DEK",
+            &[
+                KEY_ID,
+                ("cipher_text", "hex of the sealed DEK"),
+                ("datakey_cipher_length", "DEK length in bytes, 1 to 4096"),
+                AAD,
+                SEQUENCE,
+            ],
+        ),
+        Operation::CreateEcDatakeyPair => (
+            "Create an EC data key pair, the private key sealed under the CMK",
+            &[
+                KEY_ID,
+                (
+                    "key_spec",
+                    "ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1 or SM2",
+                ),
+                WITH_PLAIN_TEXT,
+                AAD,
+                SEQUENCE,
+                PIN,
+                PIN_TYPE,
+                RECIPIENT_KEY,
+                RECIPIENT_ALGORITHM,
+            ],
+        ),
+        Operation::CreateRsaDatakeyPair => (
+            "Create an RSA data key pair, the private key sealed under the CMK",
+            &[
+                KEY_ID,
+                ("key_spec", "RSA_2048, RSA_3072 or RSA_4096"),
+                WITH_PLAIN_TEXT,
+                AAD,
+                SEQUENCE,
+                RECIPIENT_KEY,
+                RECIPIENT_ALGORITHM,
+            ],
+        ),
+        Operation::GetParametersForImport => (
+            "Get a wrapping public key and an import token for an external key",
+            &[
+                KEY_ID,
+                (
+                    "wrapping_algorithm",
+                    "RSAES_OAEP_SHA_256 (default), RSAES_OAEP_SHA_1, SM2_ENCRYPT, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1",
+                ),
+                (
+                    "wrapping_key_spec",
+                    "extension: RSA_2048 (default), RSA_3072, RSA_4096 or SM2",
+                ),
+                SEQUENCE,
+            ],
+        ),
+        Operation::ImportKeyMaterial => (
+            "Import wrapped key material into an external key",
+            &[
+                KEY_ID,
+                ("import_token", "the token from get-parameters-for-import"),
+                ("encrypted_key_material", "base64 of the wrapped material"),
+                (
+                    "encrypted_privatekey",
+                    "base64 of the AES-KWP part, for RSA_AES_KEY_WRAP in two fields",
+                ),
+                (
+                    "expiration_time",
+                    "when the material expires, epoch seconds",
+                ),
+                SEQUENCE,
+            ],
+        ),
+        Operation::DeleteImportedKeyMaterial => (
+            "Delete an external key's material: it waits for the same material again",
+            &[KEY_ID, SEQUENCE],
+        ),
+    }
+}
+
+/// The text `kms <operation> --help` shows under the summary.
+pub(crate) fn fields_help(fields: &[Field]) -> String {
+    let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    let lines: Vec<String> = fields
+        .iter()
+        .map(|(name, about)| format!("  {name:width$}  {about}"))
+        .collect();
+    format!("Request fields (a JSON object):\n{}", lines.join("\n"))
+}

@@ -1,0 +1,71 @@
+//! The schema and its versioned migrations.
+//!
+//! The SQL keeps to what SQLite and PostgreSQL both run: `VARCHAR`, `BIGINT`, `INTEGER`,
+//! `TEXT`, primary keys and `UNIQUE` constraints, no `AUTOINCREMENT`, no `rowid`, no
+//! `WITHOUT ROWID`. Binary values (key blobs) are stored as base64 `TEXT` for the same
+//! reason.
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+/// The migrations, in order; the schema version is how many have been applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: keys, issued import tokens, the engine's own keys.
+    "CREATE TABLE keys (
+        key_id VARCHAR(36) NOT NULL PRIMARY KEY,
+        seq BIGINT NOT NULL UNIQUE,
+        alias VARCHAR(255) NOT NULL UNIQUE,
+        description VARCHAR(255) NOT NULL,
+        spec VARCHAR(16) NOT NULL,
+        usage VARCHAR(32) NOT NULL,
+        origin VARCHAR(16) NOT NULL,
+        state VARCHAR(2) NOT NULL,
+        created_ms BIGINT NOT NULL,
+        scheduled_deletion_ms BIGINT,
+        generation BIGINT NOT NULL,
+        key_blob TEXT,
+        material_expiry_ms BIGINT,
+        material_fingerprint TEXT
+    );
+    CREATE TABLE imports (
+        token_id VARCHAR(32) NOT NULL PRIMARY KEY,
+        key_id VARCHAR(36) NOT NULL,
+        algorithm VARCHAR(32) NOT NULL,
+        wrapping_key_spec VARCHAR(16) NOT NULL,
+        wrapping_key TEXT NOT NULL,
+        expires_ms BIGINT NOT NULL
+    );
+    CREATE TABLE engine_keys (
+        name VARCHAR(64) NOT NULL PRIMARY KEY,
+        key_blob TEXT NOT NULL
+    );",
+];
+
+/// The schema version this code writes.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// Brings the schema up to [`SCHEMA_VERSION`] in one transaction, and returns the version
+/// found (greater than [`SCHEMA_VERSION`] when a newer engine wrote the store).
+pub(crate) fn migrate(connection: &mut Connection) -> rusqlite::Result<usize> {
+    connection
+        .execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    let transaction = Transaction::new(connection, TransactionBehavior::Immediate)?;
+    let version: Option<i64> =
+        transaction.query_row("SELECT MAX(version) FROM schema_version", [], |row| {
+            row.get(0)
+        })?;
+    let mut version = usize::try_from(version.unwrap_or(0)).unwrap_or(usize::MAX);
+    if version > SCHEMA_VERSION {
+        // A newer engine wrote this store: refuse rather than guess.
+        return Ok(version);
+    }
+    for migration in MIGRATIONS.iter().skip(version) {
+        transaction.execute_batch(migration)?;
+        version += 1;
+        transaction.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [version as i64],
+        )?;
+    }
+    transaction.commit()?;
+    Ok(version)
+}
