@@ -197,3 +197,54 @@ pub(crate) fn fields_help(fields: &[Field]) -> String {
         .collect();
     format!("Request fields (a JSON object):\n{}", lines.join("\n"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kms_core::{Kms, KmsConfig, MemoryStore};
+    use kms_soft::{RootKey, SoftBackend};
+
+    use super::*;
+
+    /// The request fields the engine accepts for `operation`, from the message it gives
+    /// for an unknown one ("unknown field `x`, expected one of `a`, `b`, ..." or
+    /// "expected `a` or `b`").
+    fn accepted_fields(kms: &Kms, operation: Operation) -> Vec<String> {
+        let err = kms
+            .call_json(operation, r#"{"__probe__":null}"#)
+            .unwrap_err()
+            .to_string();
+        let (_, expected) = err.split_once(", expected ").unwrap();
+        // Names are the odd pieces between backticks.
+        expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn help_lists_exactly_the_fields_each_request_accepts() {
+        let kms = Kms::with_config(
+            Arc::new(SoftBackend::new(RootKey::generate().unwrap())),
+            Arc::new(MemoryStore::new()),
+            KmsConfig {
+                wrapping_key_pool_size: 0,
+                ..KmsConfig::default()
+            },
+        );
+        for operation in Operation::ALL {
+            let mut documented: Vec<String> = describe(*operation)
+                .1
+                .iter()
+                .map(|(name, _)| (*name).to_owned())
+                .collect();
+            let mut accepted = accepted_fields(&kms, *operation);
+            documented.sort();
+            accepted.sort();
+            assert_eq!(documented, accepted, "{}", operation.as_str());
+        }
+    }
+}

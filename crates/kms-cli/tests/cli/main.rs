@@ -1,0 +1,13 @@
+//! Integration tests of the `kms` command: every operation, the exit codes, and what the
+//! store keeps across restarts, crashes and concurrent processes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests report failure by panicking"
+)]
+
+mod common;
+mod durability;
+mod operations;

@@ -1,0 +1,235 @@
+//! Every operation through the command, its output, and its exit codes.
+
+use std::os::unix::fs::PermissionsExt;
+
+use kms_core::{WrappingAlgorithm, decode_base64, encode_base64};
+use kms_soft::{RootKey, SoftBackend};
+use serde_json::json;
+
+use crate::common::{Home, code, kms, plain_text};
+
+#[test]
+fn every_lifecycle_operation_works_from_the_shell() {
+    let home = Home::new();
+    let key_id = home.create_key("cli/lifecycle", "SM4");
+    let described = home.ok("describe-key", &json!({"key_id": key_id}));
+    assert_eq!(described["key_info"]["key_spec"], "SM4");
+    let listed = home.ok("list-keys", &json!({}));
+    assert_eq!(listed["keys"], json!([key_id]));
+    assert_eq!(
+        home.ok("disable-key", &json!({"key_id": key_id}))["key_info"]["key_state"],
+        "3"
+    );
+    assert_eq!(
+        home.ok("enable-key", &json!({"key_id": key_id}))["key_info"]["key_state"],
+        "2"
+    );
+    let scheduled = home.ok(
+        "schedule-key-deletion",
+        &json!({"key_id": key_id, "pending_days": "7"}),
+    );
+    assert_eq!(scheduled["key_state"], "4");
+    assert_eq!(
+        home.ok("cancel-key-deletion", &json!({"key_id": key_id}))["key_state"],
+        "3"
+    );
+}
+
+#[test]
+fn every_datakey_operation_works_from_the_shell() {
+    let home = Home::new();
+    let key_id = home.create_key("cli/datakeys", "AES_256");
+    let created = home.ok(
+        "create-datakey",
+        &json!({"key_id": key_id, "datakey_length": "256"}),
+    );
+    let opened = home.ok(
+        "decrypt-datakey",
+        &json!({"key_id": key_id, "cipher_text": created["cipher_text"], "datakey_cipher_length": "32"}),
+    );
+    assert_eq!(opened["data_key"], created["plain_text"]);
+    let without = home.ok(
+        "create-datakey-without-plaintext",
+        &json!({"key_id": key_id, "key_spec": "AES_128"}),
+    );
+    assert!(without.get("plain_text").is_none());
+    let dek = [0x11u8; 24];
+    let encrypted = home.ok(
+        "encrypt-datakey",
+        &json!({"key_id": key_id, "plain_text": plain_text(&dek), "datakey_plain_length": "24"}),
+    );
+    assert_eq!(encrypted["datakey_length"], "24");
+    let pair = home.ok(
+        "create-ec-datakey-pair",
+        &json!({"key_id": key_id, "key_spec": "SM2", "with_plain_text": false}),
+    );
+    assert!(pair.get("private_key_plain_text").is_none());
+    let rsa = home.ok(
+        "create-rsa-datakey-pair",
+        &json!({"key_id": key_id, "key_spec": "RSA_2048"}),
+    );
+    assert!(rsa["private_key_plain_text"].is_string());
+}
+
+#[test]
+fn the_import_flow_works_from_the_shell_across_processes() {
+    let home = Home::new();
+    let created = home.ok(
+        "create-key",
+        &json!({"key_alias": "cli/byok", "origin": "external"}),
+    );
+    let key_id = created["key_info"]["key_id"].as_str().unwrap().to_owned();
+    let parameters = home.ok("get-parameters-for-import", &json!({"key_id": key_id}));
+    let material = kms_core::SecretBytes::new(vec![0x5A; 32]);
+    let public_key = decode_base64(parameters["public_key"].as_str().unwrap()).unwrap();
+    let client = SoftBackend::new(RootKey::generate().unwrap());
+    let wrapped = kms_core::Backend::wrap_for_recipient(
+        &client,
+        &public_key,
+        WrappingAlgorithm::RsaesOaepSha256,
+        &material,
+    )
+    .unwrap();
+    let import = json!({
+        "key_id": key_id,
+        "import_token": parameters["import_token"],
+        "encrypted_key_material": encode_base64(&wrapped),
+    });
+    assert_eq!(home.ok("import-key-material", &import), json!({}));
+    // A later process sees the token used.
+    let (exit, error) = home.fails("import-key-material", &import);
+    assert_eq!((exit, code(&error)), (1, "KMS.2605"));
+    assert_eq!(
+        home.ok("delete-imported-key-material", &json!({"key_id": key_id})),
+        json!({})
+    );
+    let (exit, error) = home.fails("import-key-material", &import);
+    assert_eq!((exit, code(&error)), (1, "KMS.2605"));
+}
+
+#[test]
+fn the_request_comes_from_standard_input_when_no_argument_is_given() {
+    let home = Home::new();
+    let output = home.run(&["create-key"], Some(r#"{"key_alias":"from-stdin"}"#));
+    assert_eq!(output.status.code(), Some(0));
+    let created: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(created["key_info"]["key_id"].as_str().unwrap().len(), 36);
+}
+
+#[test]
+fn a_caller_error_exits_1_with_the_error_json_on_standard_error() {
+    let home = Home::new();
+    let (exit, error) = home.fails(
+        "describe-key",
+        &json!({"key_id": "0d0466b0-e727-4d9c-b35d-f84bb474a37f"}),
+    );
+    assert_eq!(exit, 1);
+    assert_eq!(
+        error,
+        json!({"error": {"error_code": "KMS.0207", "error_msg": "The key does not exist."}})
+    );
+    let (exit, error) = home.fails(
+        "create-key",
+        &json!({"key_alias": "x", "with_plaintext": true}),
+    );
+    assert_eq!((exit, code(&error)), (1, "KMS.0202"));
+    let output = home.run(&["describe-key", "not json"], None);
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn an_engine_failure_exits_2() {
+    let home = Home::new();
+    home.create_key("cli/first", "AES_256");
+    let root_key = home.path().join("root.key");
+    std::fs::set_permissions(&root_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (exit, error) = home.fails("list-keys", &json!({}));
+    assert_eq!((exit, code(&error)), (2, "KMS.0103"));
+    assert!(
+        error["error"]["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains("chmod 600")
+    );
+}
+
+#[test]
+fn a_usage_error_exits_1_and_help_exits_0() {
+    let output = kms().arg("no-such-operation").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let output = kms().arg("--help").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8(output.stdout).unwrap();
+    for operation in kms_core::Operation::ALL {
+        assert!(
+            help.contains(operation.as_str()),
+            "--help lacks {}",
+            operation.as_str()
+        );
+    }
+    assert!(help.contains("demo"));
+    let output = kms().args(["encrypt-datakey", "--help"]).output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        help.contains("datakey_plain_length") && help.contains("plain_text"),
+        "{help}"
+    );
+}
+
+#[test]
+fn pretty_output_is_the_same_json_indented() {
+    let home = Home::new();
+    home.create_key("cli/pretty", "AES_256");
+    let output = home.run(&["--pretty", "list-keys", "{}"], None);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("\n  \"keys\": ["), "{text}");
+    let listed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed["total"], 1);
+}
+
+#[test]
+fn the_home_comes_from_kms_home_when_not_given() {
+    let home = Home::new();
+    let output = kms()
+        .env("KMS_HOME", home.path())
+        .args(["create-key", r#"{"key_alias":"via-env"}"#])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(home.path().join("keys.db").exists());
+    assert!(home.path().join("root.key").exists());
+}
+
+#[test]
+fn demo_runs_the_whole_api_and_cleans_up() {
+    let output = kms().arg("demo").output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    for operation in [
+        "create-key",
+        "create-ec-datakey-pair",
+        "encrypt-datakey",
+        "decrypt-datakey",
+        "get-parameters-for-import",
+        "import-key-material",
+    ] {
+        assert!(
+            text.contains(&format!("$ kms {operation} ")),
+            "demo lacks {operation}"
+        );
+    }
+    let home = text
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# a fresh home: ");
+    assert!(
+        !std::path::Path::new(home).exists(),
+        "the demo home {home} was left behind"
+    );
+}

@@ -1,0 +1,187 @@
+//! One contract, two stores: `SqliteStore` behaves as `MemoryStore` does, call for call.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "tests panic to fail"
+)]
+
+use kms_core::{
+    CmkSpec, ImportRecord, KeyBlob, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage,
+    MemoryStore, NewMaterial, StateChange, WrappingAlgorithm, WrappingKeySpec,
+};
+use kms_store::SqliteStore;
+
+fn key(n: u8, alias: &str) -> KeyRecord {
+    KeyRecord {
+        key_id: KeyId::from_random([n; 16]),
+        alias: alias.into(),
+        description: format!("key {n}"),
+        spec: if n.is_multiple_of(2) {
+            CmkSpec::Aes256
+        } else {
+            CmkSpec::Sm4
+        },
+        usage: KeyUsage::EncryptDecrypt,
+        origin: KeyOrigin::External,
+        state: KeyState::PendingImport,
+        created_ms: 1_700_000_000_000 + u64::from(n),
+        scheduled_deletion_ms: None,
+        generation: 0,
+        key_blob: None,
+        material_expiry_ms: None,
+        material_fingerprint: None,
+    }
+}
+
+fn import(n: u8, key_id: KeyId, expires_ms: u64) -> ImportRecord {
+    ImportRecord {
+        token_id: [n; 16],
+        key_id,
+        algorithm: WrappingAlgorithm::RsaAesKeyWrapSha1,
+        wrapping_key_spec: WrappingKeySpec::Rsa3072,
+        wrapping_key: KeyBlob::new(vec![n; 40]),
+        expires_ms,
+    }
+}
+
+fn keeps_the_contract(store: &dyn KeyStore) {
+    // Keys: insertion order, unique aliases, exact round trip.
+    let keys: Vec<KeyRecord> = (0..5).map(|n| key(n, &format!("alias-{n}"))).collect();
+    for record in &keys {
+        store.insert_key(record).unwrap();
+    }
+    assert_eq!(store.list_keys().unwrap(), keys);
+    let err = store.insert_key(&key(9, "alias-3")).unwrap_err();
+    assert_eq!(err.code(), "KMS.1104");
+    assert_eq!(store.list_keys().unwrap().len(), 5);
+    assert_eq!(
+        store.get_key(&keys[2].key_id).unwrap().as_ref(),
+        Some(&keys[2])
+    );
+    assert_eq!(store.get_key(&KeyId::from_random([99; 16])).unwrap(), None);
+
+    // Material: attached only from the expected state; deletion keeps the fingerprint.
+    let id = keys[1].key_id;
+    let material = NewMaterial {
+        key_blob: KeyBlob::new(vec![1, 2, 3]),
+        fingerprint: vec![7; 16],
+        expiry_ms: Some(1_900_000_000_000),
+    };
+    assert!(
+        !store
+            .set_material(&id, KeyState::Disabled, &material)
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_material(&id, KeyState::PendingImport, &material)
+            .unwrap()
+    );
+    let with_material = store.get_key(&id).unwrap().unwrap();
+    assert_eq!(with_material.state, KeyState::Enabled);
+    assert_eq!(with_material.key_blob, Some(KeyBlob::new(vec![1, 2, 3])));
+    assert_eq!(with_material.material_expiry_ms, Some(1_900_000_000_000));
+    assert!(!store.delete_material(&id, KeyState::Disabled).unwrap());
+    assert!(store.delete_material(&id, KeyState::Enabled).unwrap());
+    let deleted = store.get_key(&id).unwrap().unwrap();
+    assert_eq!(
+        (deleted.state, deleted.key_blob, deleted.material_expiry_ms),
+        (KeyState::PendingImport, None, None)
+    );
+    assert_eq!(deleted.material_fingerprint, Some(vec![7; 16]));
+
+    // State changes are compare-and-swap.
+    let change = StateChange {
+        from: KeyState::PendingImport,
+        to: KeyState::PendingDeletion,
+        scheduled_deletion_ms: Some(42),
+    };
+    assert!(store.change_state(&id, change).unwrap());
+    assert!(!store.change_state(&id, change).unwrap());
+    assert_eq!(
+        store.get_key(&id).unwrap().unwrap().scheduled_deletion_ms,
+        Some(42)
+    );
+
+    // Import tokens: readable until taken, taken once, expired ones swept.
+    store.insert_import(&import(1, id, 100)).unwrap();
+    store.insert_import(&import(2, id, 200)).unwrap();
+    store.insert_import(&import(3, id, 300)).unwrap();
+    assert_eq!(
+        store.get_import(&[1; 16]).unwrap(),
+        Some(import(1, id, 100))
+    );
+    assert_eq!(
+        store.take_import(&[1; 16]).unwrap(),
+        Some(import(1, id, 100))
+    );
+    assert_eq!(store.take_import(&[1; 16]).unwrap(), None);
+    assert_eq!(store.get_import(&[1; 16]).unwrap(), None);
+    assert_eq!(
+        store.take_expired_imports(200).unwrap(),
+        vec![import(2, id, 200)]
+    );
+    assert_eq!(
+        store.get_import(&[3; 16]).unwrap(),
+        Some(import(3, id, 300))
+    );
+
+    // Engine keys: the first stored wins.
+    assert_eq!(store.engine_key("token").unwrap(), None);
+    let first = KeyBlob::new(vec![5; 8]);
+    assert_eq!(store.insert_engine_key("token", &first).unwrap(), first);
+    assert_eq!(
+        store
+            .insert_engine_key("token", &KeyBlob::new(vec![6; 8]))
+            .unwrap(),
+        first
+    );
+    assert_eq!(store.engine_key("token").unwrap(), Some(first));
+}
+
+#[test]
+fn memory_store_keeps_the_store_contract() {
+    keeps_the_contract(&MemoryStore::new());
+}
+
+#[test]
+fn sqlite_store_keeps_the_store_contract_and_its_data_across_reopening() {
+    let dir = std::env::temp_dir().join(format!("kms-store-contract-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("keys.db");
+    let store = SqliteStore::open(&path).unwrap();
+    keeps_the_contract(&store);
+    let before = store.list_keys().unwrap();
+    drop(store);
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(reopened.list_keys().unwrap(), before);
+    assert_eq!(
+        reopened.get_import(&[3; 16]).unwrap().map(|i| i.expires_ms),
+        Some(300)
+    );
+    assert_eq!(reopened.integrity_check().unwrap(), "ok");
+    drop(reopened);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_store_from_a_newer_engine_is_refused() {
+    let dir = std::env::temp_dir().join(format!("kms-store-newer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("keys.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection
+        .execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [kms_store::SCHEMA_VERSION as i64 + 1],
+        )
+        .unwrap();
+    drop(connection);
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(err.code(), "KMS.0102");
+    assert!(err.to_string().contains("this engine knows up to"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
