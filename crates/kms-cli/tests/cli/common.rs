@@ -113,3 +113,29 @@ pub fn code(error: &Value) -> &str {
 pub fn plain_text(dek: &[u8]) -> String {
     kms_core::encode_hex(&[dek, &kms_core::dek_digest(kms_core::CmkSpec::Aes256, dek)].concat())
 }
+
+impl Home {
+    /// Creates an external key waiting for material and returns its ID.
+    pub fn create_external_key(&self, alias: &str) -> String {
+        let created = self.ok(
+            "create-key",
+            &serde_json::json!({"key_alias": alias, "origin": "external"}),
+        );
+        created["key_info"]["key_id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// What a client sends as `encrypted_key_material`: `material` wrapped with `algorithm` to
+/// the public key of a get-parameters-for-import response, base64.
+pub fn wrap_for_import(
+    parameters: &Value,
+    algorithm: kms_core::WrappingAlgorithm,
+    material: &[u8],
+) -> String {
+    let public_key = kms_core::decode_base64(parameters["public_key"].as_str().unwrap()).unwrap();
+    let client = kms_soft::SoftBackend::new(kms_soft::RootKey::generate().unwrap());
+    let secret = kms_core::SecretBytes::new(material.to_vec());
+    let wrapped =
+        kms_core::Backend::wrap_for_recipient(&client, &public_key, algorithm, &secret).unwrap();
+    kms_core::encode_base64(&wrapped)
+}

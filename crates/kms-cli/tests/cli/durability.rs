@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kms_core::models::EncryptDatakeyRequest;
-use kms_core::{Kms, KmsConfig, SecretString, WrappingAlgorithm, decode_base64, encode_base64};
+use kms_core::{Kms, KmsConfig, SecretString, WrappingAlgorithm, encode_base64};
 use kms_soft::{RootKey, SoftBackend};
 use kms_store::SqliteStore;
 use serde_json::{Value, json};
 
-use crate::common::{Home, code, plain_text};
+use crate::common::{Home, code, plain_text, wrap_for_import};
 
 /// The engine over the store and root key the command wrote in `home`.
 fn open_engine(home: &Home) -> (Kms, Arc<SqliteStore>) {
@@ -69,11 +69,7 @@ fn keys_and_their_blobs_survive_a_restart() {
 #[test]
 fn import_state_and_used_tokens_survive_a_restart() {
     let home = Home::new();
-    let created = home.ok(
-        "create-key",
-        &json!({"key_alias": "restart/byok", "origin": "external"}),
-    );
-    let key_id = created["key_info"]["key_id"].as_str().unwrap().to_owned();
+    let key_id = home.create_external_key("restart/byok");
     let first = home.ok(
         "get-parameters-for-import",
         &json!({"key_id": key_id, "wrapping_algorithm": "SM2_ENCRYPT"}),
@@ -82,18 +78,9 @@ fn import_state_and_used_tokens_survive_a_restart() {
         "get-parameters-for-import",
         &json!({"key_id": key_id, "wrapping_algorithm": "SM2_ENCRYPT"}),
     );
-    let material = kms_core::SecretBytes::new(vec![0xC3; 32]);
     let import = |parameters: &Value| {
-        let public_key = decode_base64(parameters["public_key"].as_str().unwrap()).unwrap();
-        let client = SoftBackend::new(RootKey::generate().unwrap());
-        let wrapped = kms_core::Backend::wrap_for_recipient(
-            &client,
-            &public_key,
-            WrappingAlgorithm::Sm2Encrypt,
-            &material,
-        )
-        .unwrap();
-        json!({"key_id": key_id, "import_token": parameters["import_token"], "encrypted_key_material": encode_base64(&wrapped)})
+        let wrapped = wrap_for_import(parameters, WrappingAlgorithm::Sm2Encrypt, &[0xC3; 32]);
+        json!({"key_id": key_id, "import_token": parameters["import_token"], "encrypted_key_material": wrapped})
     };
     home.ok("import-key-material", &import(&first));
     home.ok("delete-imported-key-material", &json!({"key_id": key_id}));
@@ -234,11 +221,7 @@ fn two_processes_hammering_one_home_both_succeed_and_lose_nothing() {
 #[test]
 fn imported_material_never_appears_in_the_database_or_its_wal() {
     let home = Home::new();
-    let created = home.ok(
-        "create-key",
-        &json!({"key_alias": "disk/byok", "origin": "external"}),
-    );
-    let key_id = created["key_info"]["key_id"].as_str().unwrap().to_owned();
+    let key_id = home.create_external_key("disk/byok");
     // Holding a connection keeps the WAL file from being checkpointed away when each
     // command exits, so the search below sees it.
     let connection = open_engine(&home);
@@ -246,18 +229,10 @@ fn imported_material_never_appears_in_the_database_or_its_wal() {
     let material: Vec<u8> = (0u8..32)
         .map(|i| i.wrapping_mul(37).wrapping_add(11))
         .collect();
-    let public_key = decode_base64(parameters["public_key"].as_str().unwrap()).unwrap();
-    let client = SoftBackend::new(RootKey::generate().unwrap());
-    let wrapped = kms_core::Backend::wrap_for_recipient(
-        &client,
-        &public_key,
-        WrappingAlgorithm::RsaesOaepSha256,
-        &kms_core::SecretBytes::new(material.clone()),
-    )
-    .unwrap();
+    let wrapped = wrap_for_import(&parameters, WrappingAlgorithm::RsaesOaepSha256, &material);
     home.ok(
         "import-key-material",
-        &json!({"key_id": key_id, "import_token": parameters["import_token"], "encrypted_key_material": encode_base64(&wrapped)}),
+        &json!({"key_id": key_id, "import_token": parameters["import_token"], "encrypted_key_material": wrapped}),
     );
     home.ok(
         "create-datakey",

@@ -2,11 +2,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use kms_core::{WrappingAlgorithm, decode_base64, encode_base64};
-use kms_soft::{RootKey, SoftBackend};
+use kms_core::WrappingAlgorithm;
 use serde_json::json;
 
-use crate::common::{Home, code, kms, plain_text};
+use crate::common::{Home, code, kms, plain_text, wrap_for_import};
 
 #[test]
 fn every_lifecycle_operation_works_from_the_shell() {
@@ -74,26 +73,13 @@ fn every_datakey_operation_works_from_the_shell() {
 #[test]
 fn the_import_flow_works_from_the_shell_across_processes() {
     let home = Home::new();
-    let created = home.ok(
-        "create-key",
-        &json!({"key_alias": "cli/byok", "origin": "external"}),
-    );
-    let key_id = created["key_info"]["key_id"].as_str().unwrap().to_owned();
+    let key_id = home.create_external_key("cli/byok");
     let parameters = home.ok("get-parameters-for-import", &json!({"key_id": key_id}));
-    let material = kms_core::SecretBytes::new(vec![0x5A; 32]);
-    let public_key = decode_base64(parameters["public_key"].as_str().unwrap()).unwrap();
-    let client = SoftBackend::new(RootKey::generate().unwrap());
-    let wrapped = kms_core::Backend::wrap_for_recipient(
-        &client,
-        &public_key,
-        WrappingAlgorithm::RsaesOaepSha256,
-        &material,
-    )
-    .unwrap();
+    let wrapped = wrap_for_import(&parameters, WrappingAlgorithm::RsaesOaepSha256, &[0x5A; 32]);
     let import = json!({
         "key_id": key_id,
         "import_token": parameters["import_token"],
-        "encrypted_key_material": encode_base64(&wrapped),
+        "encrypted_key_material": wrapped,
     });
     assert_eq!(home.ok("import-key-material", &import), json!({}));
     // A later process sees the token used.
