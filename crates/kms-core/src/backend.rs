@@ -100,6 +100,9 @@ pub struct Capabilities {
     pub wrapping_key_specs: Vec<WrappingKeySpec>,
     /// Wrapping algorithms the backend can unwrap imported material with.
     pub wrapping_algorithms: Vec<WrappingAlgorithm>,
+    /// Why specs or algorithms are missing, as (wire name, what the backend lacks), so the
+    /// refusal can name the mechanism.
+    pub missing: Vec<(String, String)>,
 }
 
 impl Capabilities {
@@ -146,13 +149,18 @@ impl Capabilities {
 
     fn require(&self, supported: bool, kind: &str, spec: &str) -> Result<()> {
         if supported {
-            Ok(())
-        } else {
-            Err(KmsError::BackendUnsupported(format!(
-                "{kind} {spec} on backend {}",
-                self.name
-            )))
+            return Ok(());
         }
+        let reason = self
+            .missing
+            .iter()
+            .find(|(name, _)| name == spec)
+            .map(|(_, lacking)| format!(" (needs {lacking})"))
+            .unwrap_or_default();
+        Err(KmsError::BackendUnsupported(format!(
+            "{kind} {spec} on backend {}{reason}",
+            self.name
+        )))
     }
 }
 
@@ -294,13 +302,14 @@ mod tests {
             key_pair_specs: vec![KeyPairSpec::EccNistP256],
             wrapping_key_specs: vec![WrappingKeySpec::Rsa2048],
             wrapping_algorithms: vec![WrappingAlgorithm::RsaesOaepSha1],
+            missing: vec![("SM4".into(), "CKM_SM4_KEY_GEN".into())],
         };
         assert!(capabilities.require_cmk(CmkSpec::Aes256).is_ok());
         let err = capabilities.require_cmk(CmkSpec::Sm4).unwrap_err();
         assert_eq!(err.code(), "KMS.9002");
         assert_eq!(
             err.to_string(),
-            "Not supported by the backend: CMK spec SM4 on backend token-a"
+            "Not supported by the backend: CMK spec SM4 on backend token-a (needs CKM_SM4_KEY_GEN)"
         );
         let err = capabilities.require_key_pair(KeyPairSpec::Sm2).unwrap_err();
         assert!(

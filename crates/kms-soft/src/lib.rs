@@ -61,6 +61,7 @@ impl SoftBackend {
                 key_pair_specs: KeyPairSpec::ALL.to_vec(),
                 wrapping_key_specs: WrappingKeySpec::ALL.to_vec(),
                 wrapping_algorithms: WrappingAlgorithm::ALL.to_vec(),
+                missing: Vec::new(),
             },
         }
     }

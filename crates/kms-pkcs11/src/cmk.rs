@@ -1,0 +1,121 @@
+//! CMKs in the token: created as token objects that can encrypt and decrypt and nothing
+//! else (DESIGN 6), and used with CKM_AES_GCM.
+
+use std::sync::Arc;
+
+use cryptoki::error::{Error, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+use kms_core::{CmkHandle, KmsError, NONCE_LEN, Result, TAG_LEN};
+use zeroize::Zeroizing;
+
+use crate::session_pool::SessionPool;
+
+/// GCM tag length in bits.
+const TAG_BITS: u64 = TAG_LEN as u64 * 8;
+
+/// The template of a new AES-256 CMK with CKA_ID `id`: a sensitive, never-extractable token
+/// object that encrypts and decrypts only.
+pub(crate) fn cmk_template(id: &[u8]) -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::ValueLen(32.into()),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::Wrap(false),
+        Attribute::Unwrap(false),
+        Attribute::Sign(false),
+        Attribute::Verify(false),
+        Attribute::Derive(false),
+        Attribute::Id(id.to_vec()),
+    ]
+}
+
+/// The handle of the secret key whose CKA_ID is `id`.
+pub(crate) fn find_key(
+    session: &Session,
+    id: &[u8],
+) -> core::result::Result<Option<ObjectHandle>, Error> {
+    let template = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::Id(id.to_vec()),
+    ];
+    Ok(session.find_objects(&template)?.into_iter().next())
+}
+
+/// A CMK in the token, ready for use.
+#[derive(Debug)]
+pub(crate) struct Pkcs11Cmk {
+    pub(crate) pool: Arc<SessionPool>,
+    pub(crate) key: ObjectHandle,
+}
+
+impl CmkHandle for Pkcs11Cmk {
+    fn seal_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        associated_data: &[u8],
+        buffer: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        let sealed = self.pool.with_session(|session| {
+            let mut iv = *nonce;
+            let params = GcmParams::new(&mut iv, associated_data, TAG_BITS.into())?;
+            session.encrypt(&Mechanism::AesGcm(params), self.key, buffer)
+        })?;
+        let (ciphertext, tag) = sealed.split_at_checked(buffer.len()).ok_or_else(|| {
+            KmsError::Backend(format!(
+                "C_Encrypt on {} returned too little",
+                self.pool.token()
+            ))
+        })?;
+        buffer.copy_from_slice(ciphertext);
+        tag.try_into().map_err(|_| {
+            KmsError::Backend(format!(
+                "C_Encrypt on {} returned a tag of the wrong size",
+                self.pool.token()
+            ))
+        })
+    }
+
+    fn open_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        associated_data: &[u8],
+        buffer: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<()> {
+        let input = [&*buffer, tag.as_slice()].concat();
+        let opened = self.pool.with_session(|session| {
+            let mut iv = *nonce;
+            let params = GcmParams::new(&mut iv, associated_data, TAG_BITS.into())?;
+            match session.decrypt(&Mechanism::AesGcm(params), self.key, &input) {
+                Ok(plaintext) => Ok(Ok(Zeroizing::new(plaintext))),
+                // A failed tag is the caller's ciphertext, not the token's fault. SoftHSM2
+                // 2.6.1 reports it as CKR_GENERAL_ERROR, not CKR_ENCRYPTED_DATA_INVALID.
+                Err(Error::Pkcs11(
+                    RvError::EncryptedDataInvalid
+                    | RvError::EncryptedDataLenRange
+                    | RvError::GeneralError,
+                    _,
+                )) => Ok(Err(KmsError::InvalidCipherText)),
+                Err(error) => Err(error),
+            }
+        })?;
+        let plaintext = opened?;
+        let target = buffer.len();
+        buffer.copy_from_slice(
+            plaintext
+                .get(..target)
+                .filter(|_| plaintext.len() == target)
+                .ok_or(KmsError::InvalidCipherText)?,
+        );
+        Ok(())
+    }
+}

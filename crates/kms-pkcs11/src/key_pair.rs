@@ -1,0 +1,113 @@
+//! EC data key pairs generated in the token as session objects, read out, DER-encoded on
+//! the host and destroyed (DESIGN 6).
+
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType};
+use cryptoki::session::Session;
+use der::Encode;
+use der::asn1::ObjectIdentifier;
+use kms_core::{KeyPair, KeyPairSpec, KmsError, Result, SecretBytes};
+use pkcs8::{EncodePrivateKey, EncodePublicKey};
+use zeroize::Zeroizing;
+
+/// The curve OID and scalar length of an EC spec.
+fn curve(spec: KeyPairSpec) -> Option<(ObjectIdentifier, usize)> {
+    let (oid, len) = match spec {
+        KeyPairSpec::EccNistP256 => ("1.2.840.10045.3.1.7", 32),
+        KeyPairSpec::EccNistP384 => ("1.3.132.0.34", 48),
+        KeyPairSpec::EccNistP521 => ("1.3.132.0.35", 66),
+        KeyPairSpec::EccSecgP256k1 => ("1.3.132.0.10", 32),
+        _ => return None,
+    };
+    ObjectIdentifier::new(oid).ok().map(|oid| (oid, len))
+}
+
+/// Generates an EC pair of `spec` in the token and returns it DER-encoded.
+pub(crate) fn generate(
+    session: &Session,
+    spec: KeyPairSpec,
+) -> core::result::Result<Result<KeyPair>, cryptoki::error::Error> {
+    let Some((oid, scalar_len)) = curve(spec) else {
+        return Ok(Err(KmsError::BackendUnsupported(format!(
+            "key pair spec {}",
+            spec.as_str()
+        ))));
+    };
+    let Ok(params) = oid.to_der() else {
+        return Ok(Err(KmsError::Backend("encoding a curve OID".into())));
+    };
+    let public_template = [
+        Attribute::Token(false),
+        Attribute::EcParams(params),
+        Attribute::Verify(true),
+    ];
+    let private_template = [
+        Attribute::Token(false),
+        Attribute::Private(true),
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+        Attribute::Sign(true),
+    ];
+    let (public, private) = session.generate_key_pair(
+        &Mechanism::EccKeyPairGen,
+        &public_template,
+        &private_template,
+    )?;
+    let read = session.get_attributes(private, &[AttributeType::Value]);
+    let destroyed = session
+        .destroy_object(private)
+        .and(session.destroy_object(public));
+    let attributes = read?;
+    destroyed?;
+    let scalar = attributes
+        .into_iter()
+        .find_map(|attribute| match attribute {
+            Attribute::Value(value) => Some(Zeroizing::new(value)),
+            _ => None,
+        });
+    Ok(scalar
+        .ok_or_else(|| KmsError::Backend("the token returned no private key value".into()))
+        .and_then(|scalar| encode(spec, &scalar, scalar_len)))
+}
+
+/// SPKI and PKCS#8 DER of the pair whose private scalar is `scalar` (big-endian, perhaps
+/// without leading zeros).
+fn encode(spec: KeyPairSpec, scalar: &[u8], scalar_len: usize) -> Result<KeyPair> {
+    let padded = Zeroizing::new(
+        [
+            vec![0u8; scalar_len.saturating_sub(scalar.len())],
+            scalar.to_vec(),
+        ]
+        .concat(),
+    );
+    let invalid = || {
+        KmsError::Backend(format!(
+            "the token's {} private key is not valid",
+            spec.as_str()
+        ))
+    };
+    macro_rules! pair {
+        ($curve:ident) => {{
+            let secret = $curve::SecretKey::from_slice(&padded).map_err(|_| invalid())?;
+            let pkcs8 = secret.to_pkcs8_der().map_err(|_| invalid())?;
+            let spki = secret
+                .public_key()
+                .to_public_key_der()
+                .map_err(|_| invalid())?;
+            Ok(KeyPair {
+                public_key_spki: spki.into_vec(),
+                private_key_pkcs8: SecretBytes::new(pkcs8.as_bytes().to_vec()),
+            })
+        }};
+    }
+    match spec {
+        KeyPairSpec::EccNistP256 => pair!(p256),
+        KeyPairSpec::EccNistP384 => pair!(p384),
+        KeyPairSpec::EccNistP521 => pair!(p521),
+        KeyPairSpec::EccSecgP256k1 => pair!(k256),
+        _ => Err(KmsError::BackendUnsupported(format!(
+            "key pair spec {}",
+            spec.as_str()
+        ))),
+    }
+}

@@ -1,0 +1,188 @@
+//! kms-pkcs11: the PKCS#11 backend of kms-engine, on `cryptoki`: CMKs are AES-256 token
+//! objects in SoftHSM2 or an HSM, sensitive and never extractable, used with CKM_AES_GCM.
+//!
+//! What this backend offers comes from the token's mechanism list (see [`Capabilities`]);
+//! the engine refuses anything else with an error naming the mechanism and the token.
+//! Today it offers AES_256 CMKs and EC data key pairs (P-256, P-384, P-521, secp256k1);
+//! SM4/SM2 need vendor mechanisms and import and RSA pairs are not built yet, so those are
+//! refused (KMS.9002) rather than done on the host.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use kms_core::{Kms, MemoryStore};
+//! use kms_pkcs11::{Pkcs11Backend, Pkcs11Config, TokenSelector};
+//!
+//! # fn main() -> Result<(), kms_core::KmsError> {
+//! let config = Pkcs11Config::new(
+//!     "/usr/lib/softhsm/libsofthsm2.so",
+//!     TokenSelector::Label("kms".into()),
+//!     Pkcs11Config::pin_from_env("KMS_PKCS11_PIN")?,
+//! );
+//! let kms = Kms::new(Arc::new(Pkcs11Backend::open(config)?), Arc::new(MemoryStore::new()));
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+mod capabilities;
+mod cmk;
+mod config;
+mod context;
+mod errors;
+mod key_pair;
+mod session_pool;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::ObjectHandle;
+use kms_core::{
+    Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, KmsError,
+    Result,
+};
+
+use cmk::{Pkcs11Cmk, cmk_template, find_key};
+pub use config::{Pkcs11Config, TokenSelector};
+pub use session_pool::{PooledSession, SessionPool};
+
+/// The PKCS#11 backend: one token, a pool of logged-in sessions, a cache of key handles.
+#[derive(Debug)]
+pub struct Pkcs11Backend {
+    pool: Arc<SessionPool>,
+    capabilities: Capabilities,
+    handles: RwLock<HashMap<Vec<u8>, ObjectHandle>>,
+}
+
+impl Pkcs11Backend {
+    /// Loads the module (once per process), finds the token, logs in and reads what the
+    /// token can do.
+    ///
+    /// # Errors
+    /// [`KmsError::Backend`] naming the problem: a missing module file, no token with the
+    /// label or slot, a wrong PIN, or any other PKCS#11 failure with its C_ function.
+    pub fn open(config: Pkcs11Config) -> Result<Self> {
+        let context = context::context(&config.module)?;
+        let slots = context
+            .get_slots_with_token()
+            .map_err(|error| errors::pkcs11_error(&config.token.to_string(), &error))?;
+        let mut labels = Vec::new();
+        let mut chosen = None;
+        for slot in slots {
+            let label = context
+                .get_token_info(slot)
+                .map(|info| info.label().trim_end().to_owned())
+                .map_err(|error| errors::pkcs11_error(&config.token.to_string(), &error))?;
+            let matches = match &config.token {
+                TokenSelector::Label(wanted) => *wanted == label,
+                TokenSelector::Slot(id) => *id == slot.id(),
+            };
+            if matches && chosen.is_none() {
+                chosen = Some((slot, label.clone()));
+            }
+            labels.push(label);
+        }
+        let (slot, label) = chosen.ok_or_else(|| {
+            KmsError::Backend(format!(
+                "no {} in {} (tokens there: {})",
+                config.token,
+                config.module.display(),
+                if labels.is_empty() {
+                    "none".to_owned()
+                } else {
+                    labels.join(", ")
+                }
+            ))
+        })?;
+        let token = format!("token '{label}'");
+        let mechanisms = context
+            .get_mechanism_list(slot)
+            .map_err(|error| errors::pkcs11_error(&token, &error))?;
+        let capabilities = capabilities::probe(&token, &mechanisms);
+        let pool = SessionPool::open(context, slot, config.pin, token, config.session_pool_size)?;
+        Ok(Self {
+            pool: Arc::new(pool),
+            capabilities,
+            handles: RwLock::default(),
+        })
+    }
+
+    /// The session pool, for diagnostics and tests (reading key attributes, counting
+    /// sessions).
+    #[must_use]
+    pub fn session_pool(&self) -> &SessionPool {
+        &self.pool
+    }
+
+    /// The handle of the key with CKA_ID `id`, from the cache or found in the token.
+    fn handle(&self, id: &[u8]) -> Result<ObjectHandle> {
+        let cached = self
+            .handles
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(id)
+            .copied();
+        if let Some(handle) = cached {
+            return Ok(handle);
+        }
+        let found = self
+            .pool
+            .with_session(|session| find_key(session, id))?
+            .ok_or_else(|| {
+                KmsError::Backend(format!(
+                    "no key with CKA_ID {} on {}",
+                    String::from_utf8_lossy(id),
+                    self.pool.token()
+                ))
+            })?;
+        self.handles
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(id.to_vec(), found);
+        Ok(found)
+    }
+}
+
+impl Backend for Pkcs11Backend {
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn generate_cmk(&self, id: &KeyId, spec: CmkSpec) -> Result<KeyBlob> {
+        self.capabilities.require_cmk(spec)?;
+        let template = cmk_template(id.as_bytes());
+        self.pool
+            .with_session(|session| session.generate_key(&Mechanism::AesKeyGen, &template))?;
+        Ok(KeyBlob::new(id.as_bytes().to_vec()))
+    }
+
+    fn load_cmk(&self, _id: &KeyId, spec: CmkSpec, blob: &KeyBlob) -> Result<Box<dyn CmkHandle>> {
+        self.capabilities.require_cmk(spec)?;
+        Ok(Box::new(Pkcs11Cmk {
+            pool: Arc::clone(&self.pool),
+            key: self.handle(blob.as_bytes())?,
+        }))
+    }
+
+    fn generate_key_pair(&self, spec: KeyPairSpec) -> Result<KeyPair> {
+        self.capabilities.require_key_pair(spec)?;
+        self.pool
+            .with_session(|session| key_pair::generate(session, spec))?
+    }
+
+    fn random(&self, out: &mut [u8]) -> Result<()> {
+        self.pool
+            .with_session(|session| session.generate_random_slice(out))
+    }
+
+    fn destroy_key(&self, key: &KeyBlob) -> Result<()> {
+        let handle = self.handle(key.as_bytes())?;
+        self.pool
+            .with_session(|session| session.destroy_object(handle))?;
+        self.handles
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(key.as_bytes());
+        Ok(())
+    }
+}

@@ -1,0 +1,187 @@
+//! A pool of logged-in read-write sessions on one token. `Session` is `Send` but not
+//! `Sync`, so each caller borrows a session of its own; the pool never opens more than its
+//! size, and replaces sessions the token reports lost.
+
+use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use cryptoki::context::Pkcs11;
+use cryptoki::error::{Error, RvError};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use kms_core::{Result, SecretString};
+
+use crate::errors::{pkcs11_error, session_lost};
+
+#[derive(Debug, Default)]
+struct Sessions {
+    idle: Vec<Session>,
+    open: usize,
+}
+
+/// Logged-in sessions on one token.
+pub struct SessionPool {
+    context: Pkcs11,
+    slot: Slot,
+    pin: SecretString,
+    /// `token '<label>'`, for messages.
+    token: String,
+    size: usize,
+    sessions: Mutex<Sessions>,
+    returned: Condvar,
+    most_open: AtomicUsize,
+}
+
+impl core::fmt::Debug for SessionPool {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SessionPool")
+            .field("token", &self.token)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionPool {
+    /// A pool of at most `size` sessions on `slot`, logging in with `pin`. Opens and logs
+    /// in one session at once, so a wrong PIN is reported here.
+    pub(crate) fn open(
+        context: Pkcs11,
+        slot: Slot,
+        pin: SecretString,
+        token: String,
+        size: usize,
+    ) -> Result<Self> {
+        let pool = Self {
+            context,
+            slot,
+            pin,
+            token,
+            size: size.max(1),
+            sessions: Mutex::new(Sessions::default()),
+            returned: Condvar::new(),
+            most_open: AtomicUsize::new(0),
+        };
+        drop(pool.get()?);
+        Ok(pool)
+    }
+
+    /// `token '<label>'`, for messages.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The most sessions ever open at once.
+    pub fn most_open(&self) -> usize {
+        self.most_open.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Sessions> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Borrows a session, waiting while all `size` are in use.
+    pub fn get(&self) -> Result<PooledSession<'_>> {
+        let mut sessions = self.lock();
+        loop {
+            if let Some(session) = sessions.idle.pop() {
+                return Ok(PooledSession {
+                    pool: self,
+                    session: Some(session),
+                });
+            }
+            if sessions.open < self.size {
+                sessions.open += 1;
+                self.most_open.fetch_max(sessions.open, Ordering::Relaxed);
+                drop(sessions);
+                return match self.open_session() {
+                    Ok(session) => Ok(PooledSession {
+                        pool: self,
+                        session: Some(session),
+                    }),
+                    Err(error) => {
+                        self.forget_one();
+                        Err(error)
+                    }
+                };
+            }
+            sessions = self
+                .returned
+                .wait(sessions)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn open_session(&self) -> Result<Session> {
+        let session = self
+            .context
+            .open_rw_session(self.slot)
+            .map_err(|error| pkcs11_error(&self.token, &error))?;
+        let pin = AuthPin::new(self.pin.expose_secret().into());
+        match session.login(UserType::User, Some(&pin)) {
+            // Login is per application: sessions after the first are logged in already.
+            Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
+            Err(error) => Err(pkcs11_error(&self.token, &error)),
+        }
+    }
+
+    fn forget_one(&self) {
+        self.lock().open -= 1;
+        self.returned.notify_one();
+    }
+
+    /// Runs `call` on a pooled session; when the token reports the session lost, runs it
+    /// once more on a fresh one.
+    pub(crate) fn with_session<T>(
+        &self,
+        mut call: impl FnMut(&Session) -> core::result::Result<T, Error>,
+    ) -> Result<T> {
+        let mut session = self.get()?;
+        match call(&session) {
+            Err(error) if session_lost(&error) => {
+                session.discard();
+                let fresh = self.get()?;
+                call(&fresh).map_err(|error| pkcs11_error(&self.token, &error))
+            }
+            other => other.map_err(|error| pkcs11_error(&self.token, &error)),
+        }
+    }
+}
+
+/// A borrowed session, back in the pool when dropped.
+pub struct PooledSession<'a> {
+    pool: &'a SessionPool,
+    session: Option<Session>,
+}
+
+impl PooledSession<'_> {
+    /// Closes this session instead of returning it to the pool.
+    fn discard(&mut self) {
+        if self.session.take().is_some() {
+            self.pool.forget_one();
+        }
+    }
+}
+
+impl Deref for PooledSession<'_> {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        // Present until `discard` or drop, and neither lets it be used afterwards.
+        self.session
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a discarded session was used"))
+    }
+}
+
+impl Drop for PooledSession<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            self.pool.lock().idle.push(session);
+            self.pool.returned.notify_one();
+        }
+    }
+}

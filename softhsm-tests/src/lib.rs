@@ -1,0 +1,1 @@
+//! kms-engine against a real SoftHSM2 token: the tests live in `tests/`.
