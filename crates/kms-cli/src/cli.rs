@@ -3,17 +3,37 @@
 use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
-use kms_core::Operation;
+use kms_core::{KmsError, Operation, Result};
+use kms_pkcs11::TokenSelector;
 
 use crate::operations::{describe, fields_help};
+
+/// Where key material lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BackendChoice {
+    /// The pure-Rust backend, CMKs sealed under a root key file.
+    Soft {
+        /// The root key file, when not `<home>/root.key`.
+        root_key_file: Option<PathBuf>,
+    },
+    /// A PKCS#11 token.
+    Pkcs11 {
+        /// The PKCS#11 module.
+        module: PathBuf,
+        /// The token.
+        token: TokenSelector,
+        /// The file holding the PIN; `KMS_PKCS11_PIN` when absent.
+        pin_file: Option<PathBuf>,
+    },
+}
 
 /// The options every subcommand shares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Global {
-    /// The engine's home: root key and key store.
+    /// The engine's home: the key store (and the soft backend's root key).
     pub home: PathBuf,
-    /// The root key file, when not `<home>/root.key`.
-    pub root_key_file: Option<PathBuf>,
+    /// Where key material lives.
+    pub backend: BackendChoice,
     /// Pretty-print responses.
     pub pretty: bool,
 }
@@ -58,8 +78,38 @@ pub(crate) fn command() -> Command {
                 .long("backend")
                 .global(true)
                 .default_value("soft")
-                .value_parser(["soft"])
+                .value_parser(["soft", "pkcs11"])
                 .help("Where key material lives"),
+        )
+        .arg(
+            Arg::new("pkcs11-module")
+                .long("pkcs11-module")
+                .global(true)
+                .value_parser(value_parser!(PathBuf))
+                .help("With --backend pkcs11: the PKCS#11 module (shared library)"),
+        )
+        .arg(
+            Arg::new("pkcs11-token-label")
+                .long("pkcs11-token-label")
+                .global(true)
+                .conflicts_with("pkcs11-slot")
+                .help("With --backend pkcs11: the token's label"),
+        )
+        .arg(
+            Arg::new("pkcs11-slot")
+                .long("pkcs11-slot")
+                .global(true)
+                .value_parser(value_parser!(u64))
+                .help("With --backend pkcs11: the token's slot"),
+        )
+        .arg(
+            Arg::new("pkcs11-pin-file")
+                .long("pkcs11-pin-file")
+                .global(true)
+                .value_parser(value_parser!(PathBuf))
+                .help(
+                    "With --backend pkcs11: a file holding the user PIN (default: $KMS_PKCS11_PIN)",
+                ),
         )
         .arg(
             Arg::new("root-key-file")
@@ -85,13 +135,45 @@ pub(crate) fn command() -> Command {
 }
 
 /// Reads the parsed command line.
-pub(crate) fn read(matches: &ArgMatches) -> (Global, Option<Request>) {
+///
+/// # Errors
+/// [`KmsError::InvalidParameter`] for `--backend pkcs11` without its module or token.
+pub(crate) fn read(matches: &ArgMatches) -> Result<(Global, Option<Request>)> {
+    let backend = if matches.get_one::<String>("backend").map(String::as_str) == Some("pkcs11") {
+        let module = matches
+            .get_one::<PathBuf>("pkcs11-module")
+            .cloned()
+            .ok_or_else(|| {
+                KmsError::InvalidParameter("--backend pkcs11 needs --pkcs11-module".into())
+            })?;
+        let token = match (
+            matches.get_one::<String>("pkcs11-token-label"),
+            matches.get_one::<u64>("pkcs11-slot"),
+        ) {
+            (Some(label), _) => TokenSelector::Label(label.clone()),
+            (None, Some(slot)) => TokenSelector::Slot(*slot),
+            (None, None) => {
+                return Err(KmsError::InvalidParameter(
+                    "--backend pkcs11 needs --pkcs11-token-label or --pkcs11-slot".into(),
+                ));
+            }
+        };
+        BackendChoice::Pkcs11 {
+            module,
+            token,
+            pin_file: matches.get_one::<PathBuf>("pkcs11-pin-file").cloned(),
+        }
+    } else {
+        BackendChoice::Soft {
+            root_key_file: matches.get_one::<PathBuf>("root-key-file").cloned(),
+        }
+    };
     let global = Global {
         home: matches
             .get_one::<PathBuf>("home")
             .cloned()
             .unwrap_or_default(),
-        root_key_file: matches.get_one::<PathBuf>("root-key-file").cloned(),
+        backend,
         pretty: matches.get_flag("pretty"),
     };
     let request = matches.subcommand().and_then(|(name, sub)| {
@@ -103,7 +185,7 @@ pub(crate) fn read(matches: &ArgMatches) -> (Global, Option<Request>) {
             })
         }
     });
-    (global, request)
+    Ok((global, request))
 }
 
 #[cfg(test)]
@@ -132,8 +214,14 @@ mod tests {
         let matches = command()
             .try_get_matches_from(["kms", "--home", "/tmp/x", "--pretty", "describe-key", "{}"])
             .unwrap();
-        let (global, request) = read(&matches);
+        let (global, request) = read(&matches).unwrap();
         assert_eq!(global.home, PathBuf::from("/tmp/x"));
+        assert_eq!(
+            global.backend,
+            BackendChoice::Soft {
+                root_key_file: None
+            }
+        );
         assert!(global.pretty);
         assert_eq!(
             request,
@@ -141,6 +229,27 @@ mod tests {
                 Operation::DescribeKey,
                 Some("{}".into())
             ))
+        );
+    }
+
+    #[test]
+    fn the_pkcs11_backend_needs_a_module_and_a_token() {
+        let read_args = |args: &[&str]| {
+            let argv = [&["kms", "--backend", "pkcs11"], args, &["list-keys"]].concat();
+            let matches = command().try_get_matches_from(argv).unwrap();
+            read(&matches).map(|(global, _)| global.backend)
+        };
+        let err = read_args(&["--pkcs11-slot", "0"]).unwrap_err();
+        assert!(err.to_string().contains("--pkcs11-module"), "{err}");
+        let err = read_args(&["--pkcs11-module", "/m.so"]).unwrap_err();
+        assert!(err.to_string().contains("--pkcs11-token-label"), "{err}");
+        assert_eq!(
+            read_args(&["--pkcs11-module", "/m.so", "--pkcs11-token-label", "t"]).unwrap(),
+            BackendChoice::Pkcs11 {
+                module: "/m.so".into(),
+                token: TokenSelector::Label("t".into()),
+                pin_file: None,
+            }
         );
     }
 }

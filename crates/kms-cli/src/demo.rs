@@ -9,7 +9,7 @@ use kms_core::{
 };
 use serde_json::{Value, json};
 
-use crate::cli::Global;
+use crate::cli::{BackendChoice, Global};
 use crate::home;
 use crate::output::render;
 
@@ -32,7 +32,9 @@ pub(crate) fn run(pretty: bool) -> Result<()> {
     );
     let global = Global {
         home: home.0.clone(),
-        root_key_file: None,
+        backend: BackendChoice::Soft {
+            root_key_file: None,
+        },
         pretty,
     };
     println!("# a fresh home: {}\n", home.0.display());

@@ -1,22 +1,27 @@
-//! The engine's home directory: the soft backend's root key and the SQLite key store.
+//! The engine's home directory: the SQLite key store, and for the soft backend its root
+//! key; or a PKCS#11 token for key material.
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 
-use kms_core::{Kms, KmsConfig, KmsError, Result};
+use kms_core::{Backend, Kms, KmsConfig, KmsError, Result};
+use kms_pkcs11::{Pkcs11Backend, Pkcs11Config};
 use kms_soft::{RootKey, SoftBackend};
 use kms_store::SqliteStore;
 
-use crate::cli::Global;
+use crate::cli::{BackendChoice, Global};
+
+/// The environment variable the PKCS#11 PIN is read from when no PIN file is given.
+pub(crate) const PIN_VARIABLE: &str = "KMS_PKCS11_PIN";
 
 /// The key store's file name in the home directory.
 pub(crate) const STORE_FILE: &str = "keys.db";
 /// The root key's file name in the home directory.
 pub(crate) const ROOT_KEY_FILE: &str = "root.key";
 
-/// Opens the engine in `global.home`, creating the directory (mode 0700), the root key and
-/// the store on first use.
+/// Opens the engine in `global.home`, creating the directory (mode 0700), the store (and
+/// the soft backend's root key) on first use.
 pub(crate) fn open(global: &Global) -> Result<Kms> {
     DirBuilder::new()
         .recursive(true)
@@ -25,20 +30,34 @@ pub(crate) fn open(global: &Global) -> Result<Kms> {
         .map_err(|error| {
             KmsError::Store(format!("creating home {}: {error}", global.home.display()))
         })?;
-    let root_key_file = global
-        .root_key_file
-        .clone()
-        .unwrap_or_else(|| global.home.join(ROOT_KEY_FILE));
-    let root_key = RootKey::load_or_create(&root_key_file)?;
+    let backend: Arc<dyn Backend> = match &global.backend {
+        BackendChoice::Soft { root_key_file } => {
+            let root_key_file = root_key_file
+                .clone()
+                .unwrap_or_else(|| global.home.join(ROOT_KEY_FILE));
+            Arc::new(SoftBackend::new(RootKey::load_or_create(&root_key_file)?))
+        }
+        BackendChoice::Pkcs11 {
+            module,
+            token,
+            pin_file,
+        } => {
+            let pin = match pin_file {
+                Some(path) => Pkcs11Config::pin_from_file(path)?,
+                None => Pkcs11Config::pin_from_env(PIN_VARIABLE)?,
+            };
+            Arc::new(Pkcs11Backend::open(Pkcs11Config::new(
+                module.clone(),
+                token.clone(),
+                pin,
+            ))?)
+        }
+    };
     let store = SqliteStore::open(global.home.join(STORE_FILE))?;
     // A command runs one operation and exits: no background pool of wrapping keys.
     let config = KmsConfig {
         wrapping_key_pool_size: 0,
         ..KmsConfig::default()
     };
-    Ok(Kms::with_config(
-        Arc::new(SoftBackend::new(root_key)),
-        Arc::new(store),
-        config,
-    ))
+    Ok(Kms::with_config(backend, Arc::new(store), config))
 }

@@ -1,6 +1,6 @@
 //! `kms`: every operation of kms-engine from the shell, as the cloud KMS API's JSON.
 //!
-//! `kms [--home DIR] [--backend soft] [--pretty] <operation> [REQUEST_JSON]` prints the
+//! `kms [--home DIR] [--backend soft|pkcs11] [--pretty] <operation> [REQUEST_JSON]` prints the
 //! response JSON and exits 0; on failure it prints `{"error":{...}}` to standard error and
 //! exits 1 for errors the caller can fix (4xx) or 2 for the engine's own (5xx). Usage
 //! errors exit 1 too. `kms demo` runs the whole API in a fresh temporary home.
@@ -33,12 +33,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    let (global, request) = cli::read(&matches);
-    let outcome = match request {
+    let outcome = cli::read(&matches).and_then(|(global, request)| match request {
         Some(Request::Demo) => demo::run(global.pretty),
         Some(Request::Operation(operation, body)) => run(&global, operation, body),
         None => Err(KmsError::InvalidParameter("no operation given".into())),
-    };
+    });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

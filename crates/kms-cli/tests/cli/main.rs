@@ -11,3 +11,4 @@
 mod common;
 mod durability;
 mod operations;
+mod pkcs11;
