@@ -8,18 +8,7 @@
 
 use kms_core::SecretString;
 use kms_pkcs11::{Pkcs11Backend, Pkcs11Config, TokenSelector};
-
-fn module() -> String {
-    assert!(
-        std::env::var_os("SOFTHSM2_CONF").is_some(),
-        "SOFTHSM2_CONF is not set: run these tests through .ci/test, which makes a SoftHSM2 token for them"
-    );
-    std::env::var("KMS_PKCS11_MODULE").unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into())
-}
-
-fn label() -> String {
-    std::env::var("KMS_TEST_PKCS11_LABEL").unwrap_or_else(|_| "kms-test".into())
-}
+use softhsm_tests::{label, module};
 
 fn open_error(config: Pkcs11Config) -> String {
     match Pkcs11Backend::open(config) {

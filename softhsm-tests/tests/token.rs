@@ -8,53 +8,17 @@
     reason = "tests report failure by panicking"
 )]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use kms_core::{
-    CmkSpec, Kms, KmsConfig, KmsError, MemoryStore, Operation, decode_base64, decode_hex,
-    dek_digest, encode_hex,
+    CmkSpec, Kms, KmsError, Operation, decode_base64, decode_hex, dek_digest, encode_hex,
 };
-use kms_pkcs11::{Pkcs11Backend, Pkcs11Config, TokenSelector};
 use pkcs8::{DecodePrivateKey, DecodePublicKey};
 use serde_json::{Value, json};
-
-const SESSION_POOL_SIZE: usize = 4;
-
-/// The backend on the test token, one per process (one PKCS#11 context per process).
-fn backend() -> Arc<Pkcs11Backend> {
-    static BACKEND: OnceLock<Arc<Pkcs11Backend>> = OnceLock::new();
-    BACKEND
-        .get_or_init(|| {
-            assert!(
-                std::env::var_os("SOFTHSM2_CONF").is_some(),
-                "SOFTHSM2_CONF is not set: run these tests through .ci/test, which makes a SoftHSM2 token for them"
-            );
-            let module = std::env::var("KMS_PKCS11_MODULE").unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into());
-            let label = std::env::var("KMS_TEST_PKCS11_LABEL").unwrap_or_else(|_| "kms-test".into());
-            let mut config = Pkcs11Config::new(
-                module,
-                TokenSelector::Label(label),
-                Pkcs11Config::pin_from_env("KMS_PKCS11_PIN").unwrap(),
-            );
-            config.session_pool_size = SESSION_POOL_SIZE;
-            Arc::new(Pkcs11Backend::open(config).unwrap())
-        })
-        .clone()
-}
-
-fn engine() -> Kms {
-    Kms::with_config(
-        backend(),
-        Arc::new(MemoryStore::new()),
-        KmsConfig {
-            wrapping_key_pool_size: 0,
-            ..KmsConfig::default()
-        },
-    )
-}
+use softhsm_tests::{SESSION_POOL_SIZE, backend, engine, label};
 
 fn call(kms: &Kms, operation: Operation, body: &Value) -> Result<Value, KmsError> {
     kms.call_json(operation, &body.to_string())
@@ -246,7 +210,7 @@ fn ec_data_key_pairs_come_from_the_token_for_every_nist_curve_and_secp256k1() {
 #[test]
 fn sm4_cmks_and_sm2_pairs_are_refused_naming_the_mechanism_and_the_token() {
     let kms = engine();
-    let label = std::env::var("KMS_TEST_PKCS11_LABEL").unwrap_or_else(|_| "kms-test".into());
+    let label = label();
     let err = call(
         &kms,
         Operation::CreateKey,

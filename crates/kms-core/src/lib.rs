@@ -32,6 +32,8 @@ mod backend;
 mod ciphertext;
 mod clock;
 mod codec;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod dek_digest;
 mod engine;
 mod error;
