@@ -1,11 +1,29 @@
-//! What the token can do, from its mechanism list: the engine refuses the rest up front
-//! with an error naming the missing mechanism and the token. No silent fallback.
+//! What the token can do, from its mechanism list and the known quirks of its model: the
+//! engine refuses the rest up front with an error naming the missing mechanism and the
+//! token. No silent fallback.
 
 use cryptoki::mechanism::MechanismType;
-use kms_core::{Capabilities, CmkSpec, KeyPairSpec};
+use kms_core::{Capabilities, CmkSpec, KeyPairSpec, WrappingAlgorithm, WrappingKeySpec};
+
+/// Known quirks of a token model that its mechanism list does not show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Quirks {
+    /// The token lists CKM_RSA_PKCS_OAEP but refuses it with SHA-256 (SoftHSM2 2.6.1
+    /// answers CKR_ARGUMENTS_BAD).
+    pub(crate) oaep_sha1_only: bool,
+}
+
+impl Quirks {
+    /// The quirks of a token from its manufacturer ID.
+    pub(crate) fn of(manufacturer: &str) -> Self {
+        Self {
+            oaep_sha1_only: manufacturer.trim() == "SoftHSM project",
+        }
+    }
+}
 
 /// The capabilities of a token offering `mechanisms`, named `token` in messages.
-pub(crate) fn probe(token: &str, mechanisms: &[MechanismType]) -> Capabilities {
+pub(crate) fn probe(token: &str, mechanisms: &[MechanismType], quirks: Quirks) -> Capabilities {
     let has = |mechanism: MechanismType| mechanisms.contains(&mechanism);
     let mut capabilities = Capabilities {
         name: token.to_owned(),
@@ -15,24 +33,65 @@ pub(crate) fn probe(token: &str, mechanisms: &[MechanismType]) -> Capabilities {
         wrapping_algorithms: Vec::new(),
         missing: Vec::new(),
     };
-    if has(MechanismType::AES_KEY_GEN) && has(MechanismType::AES_GCM) {
-        capabilities.cmk_specs.push(CmkSpec::Aes256);
-    } else {
-        capabilities.missing.push((
-            CmkSpec::Aes256.as_str().into(),
-            "CKM_AES_KEY_GEN and CKM_AES_GCM".into(),
-        ));
-    }
-    // SM4 and SM2 are vendor-defined mechanisms; without a mapping for this token's vendor
+    let mut missing = |name: &str, lacking: &str| {
+        capabilities
+            .missing
+            .push((name.to_owned(), lacking.to_owned()));
+    };
+    // SM4 and SM2 are vendor-defined mechanisms: without a mapping for this token's vendor
     // they are not available (SoftHSM2 has neither).
-    capabilities.missing.push((
-        CmkSpec::Sm4.as_str().into(),
-        "CKM_SM4_KEY_GEN and SM4-GCM (vendor mechanisms)".into(),
-    ));
-    capabilities.missing.push((
-        KeyPairSpec::Sm2.as_str().into(),
-        "CKM_SM2_KEY_PAIR_GEN (vendor mechanism)".into(),
-    ));
+    missing(
+        CmkSpec::Sm4.as_str(),
+        "CKM_SM4_KEY_GEN and SM4-GCM (vendor mechanisms)",
+    );
+    missing(
+        KeyPairSpec::Sm2.as_str(),
+        "CKM_SM2_KEY_PAIR_GEN (vendor mechanism)",
+    );
+    missing(
+        WrappingAlgorithm::Sm2Encrypt.as_str(),
+        "SM2 decryption (vendor mechanism)",
+    );
+    missing(
+        WrappingKeySpec::Sm2.as_str(),
+        "CKM_SM2_KEY_PAIR_GEN (vendor mechanism)",
+    );
+    for spec in [
+        KeyPairSpec::Rsa2048,
+        KeyPairSpec::Rsa3072,
+        KeyPairSpec::Rsa4096,
+    ] {
+        missing(
+            spec.as_str(),
+            "RSA data key pairs through PKCS#11 (not built yet)",
+        );
+    }
+    let aes_cmk = has(MechanismType::AES_KEY_GEN) && has(MechanismType::AES_GCM);
+    if !aes_cmk {
+        missing(CmkSpec::Aes256.as_str(), "CKM_AES_KEY_GEN and CKM_AES_GCM");
+    }
+    let rsa_import = has(MechanismType::RSA_PKCS_KEY_PAIR_GEN) && has(MechanismType::RSA_PKCS_OAEP);
+    if !rsa_import {
+        missing(
+            WrappingKeySpec::Rsa2048.as_str(),
+            "CKM_RSA_PKCS_KEY_PAIR_GEN and CKM_RSA_PKCS_OAEP",
+        );
+    }
+    let key_wrap = has(MechanismType::AES_KEY_WRAP_PAD);
+    if quirks.oaep_sha1_only {
+        for algorithm in [
+            WrappingAlgorithm::RsaesOaepSha256,
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+        ] {
+            missing(
+                algorithm.as_str(),
+                "CKM_RSA_PKCS_OAEP with SHA-256, which this token refuses",
+            );
+        }
+    }
+    if aes_cmk {
+        capabilities.cmk_specs.push(CmkSpec::Aes256);
+    }
     if has(MechanismType::ECC_KEY_PAIR_GEN) {
         capabilities.key_pair_specs.extend([
             KeyPairSpec::EccNistP256,
@@ -41,15 +100,24 @@ pub(crate) fn probe(token: &str, mechanisms: &[MechanismType]) -> Capabilities {
             KeyPairSpec::EccSecgP256k1,
         ]);
     }
-    for spec in [
-        KeyPairSpec::Rsa2048,
-        KeyPairSpec::Rsa3072,
-        KeyPairSpec::Rsa4096,
-    ] {
-        capabilities.missing.push((
-            spec.as_str().into(),
-            "RSA data key pairs through PKCS#11 (not built yet)".into(),
-        ));
+    if rsa_import {
+        capabilities.wrapping_key_specs.extend([
+            WrappingKeySpec::Rsa2048,
+            WrappingKeySpec::Rsa3072,
+            WrappingKeySpec::Rsa4096,
+        ]);
+        let mut offer = |algorithm, usable: bool| {
+            if usable {
+                capabilities.wrapping_algorithms.push(algorithm);
+            }
+        };
+        offer(WrappingAlgorithm::RsaesOaepSha1, true);
+        offer(WrappingAlgorithm::RsaAesKeyWrapSha1, key_wrap);
+        offer(WrappingAlgorithm::RsaesOaepSha256, !quirks.oaep_sha1_only);
+        offer(
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+            key_wrap && !quirks.oaep_sha1_only,
+        );
     }
     capabilities
 }
@@ -58,16 +126,18 @@ pub(crate) fn probe(token: &str, mechanisms: &[MechanismType]) -> Capabilities {
 mod tests {
     use super::*;
 
+    const SOFTHSM_LIKE: [MechanismType; 6] = [
+        MechanismType::AES_KEY_GEN,
+        MechanismType::AES_GCM,
+        MechanismType::ECC_KEY_PAIR_GEN,
+        MechanismType::RSA_PKCS_KEY_PAIR_GEN,
+        MechanismType::RSA_PKCS_OAEP,
+        MechanismType::AES_KEY_WRAP_PAD,
+    ];
+
     #[test]
     fn a_softhsm_like_token_offers_aes_cmks_and_ec_pairs_but_not_sm4_or_sm2() {
-        let capabilities = probe(
-            "token 'x'",
-            &[
-                MechanismType::AES_KEY_GEN,
-                MechanismType::AES_GCM,
-                MechanismType::ECC_KEY_PAIR_GEN,
-            ],
-        );
+        let capabilities = probe("token 'x'", &SOFTHSM_LIKE, Quirks::of("SoftHSM project"));
         assert!(capabilities.require_cmk(CmkSpec::Aes256).is_ok());
         let err = capabilities.require_cmk(CmkSpec::Sm4).unwrap_err();
         assert_eq!(err.code(), "KMS.9002");
@@ -83,8 +153,32 @@ mod tests {
     }
 
     #[test]
+    fn softhsm_imports_with_oaep_sha1_only_and_says_why_not_sha256() {
+        let capabilities = probe("token 's'", &SOFTHSM_LIKE, Quirks::of("SoftHSM project"));
+        let import = |algorithm| capabilities.require_import(algorithm, WrappingKeySpec::Rsa2048);
+        assert!(import(WrappingAlgorithm::RsaesOaepSha1).is_ok());
+        assert!(import(WrappingAlgorithm::RsaAesKeyWrapSha1).is_ok());
+        let err = import(WrappingAlgorithm::RsaesOaepSha256).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("SHA-256, which this token refuses"),
+            "{err}"
+        );
+        let other = probe("token 'h'", &SOFTHSM_LIKE, Quirks::of("Some HSM vendor"));
+        let import = other.require_import(
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+            WrappingKeySpec::Rsa4096,
+        );
+        assert!(import.is_ok());
+    }
+
+    #[test]
     fn a_token_without_gcm_offers_no_cmk() {
-        let capabilities = probe("token 'y'", &[MechanismType::AES_KEY_GEN]);
+        let capabilities = probe(
+            "token 'y'",
+            &[MechanismType::AES_KEY_GEN],
+            Quirks::default(),
+        );
         let err = capabilities.require_cmk(CmkSpec::Aes256).unwrap_err();
         assert!(err.to_string().contains("CKM_AES_GCM"), "{err}");
     }

@@ -38,15 +38,13 @@ pub(crate) fn cmk_template(id: &[u8]) -> Vec<Attribute> {
     ]
 }
 
-/// The handle of the secret key whose CKA_ID is `id`.
+/// The handle of the object of `class` whose CKA_ID is `id`.
 pub(crate) fn find_key(
     session: &Session,
+    class: ObjectClass,
     id: &[u8],
 ) -> core::result::Result<Option<ObjectHandle>, Error> {
-    let template = [
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::Id(id.to_vec()),
-    ];
+    let template = [Attribute::Class(class), Attribute::Id(id.to_vec())];
     Ok(session.find_objects(&template)?.into_iter().next())
 }
 

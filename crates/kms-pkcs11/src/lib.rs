@@ -3,9 +3,11 @@
 //!
 //! What this backend offers comes from the token's mechanism list (see [`Capabilities`]);
 //! the engine refuses anything else with an error naming the mechanism and the token.
-//! Today it offers AES_256 CMKs and EC data key pairs (P-256, P-384, P-521, secp256k1);
-//! SM4/SM2 need vendor mechanisms and import and RSA pairs are not built yet, so those are
-//! refused (KMS.9002) rather than done on the host.
+//! Today it offers AES_256 CMKs, EC data key pairs (P-256, P-384, P-521, secp256k1), and
+//! import with C_UnwrapKey under RSA wrapping keys (RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_1,
+//! and the SHA-256 variants on tokens that do OAEP with SHA-256). SM4/SM2 need vendor
+//! mechanisms and RSA data key pairs are not built yet: those are refused (KMS.9002), never
+//! done on the host instead.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -29,6 +31,7 @@ mod cmk;
 mod config;
 mod context;
 mod errors;
+mod import;
 mod key_pair;
 mod session_pool;
 
@@ -36,10 +39,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::ObjectHandle;
+use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use kms_core::{
     Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, KmsError,
-    Result,
+    Result, WrappedMaterial, WrappingAlgorithm, WrappingKey, WrappingKeySpec, encode_hex,
 };
 
 use cmk::{Pkcs11Cmk, cmk_template, find_key};
@@ -98,7 +101,12 @@ impl Pkcs11Backend {
         let mechanisms = context
             .get_mechanism_list(slot)
             .map_err(|error| errors::pkcs11_error(&token, &error))?;
-        let capabilities = capabilities::probe(&token, &mechanisms);
+        let manufacturer = context
+            .get_token_info(slot)
+            .map(|info| info.manufacturer_id().to_owned())
+            .map_err(|error| errors::pkcs11_error(&token, &error))?;
+        let capabilities =
+            capabilities::probe(&token, &mechanisms, capabilities::Quirks::of(&manufacturer));
         let pool = SessionPool::open(context, slot, config.pin, token, config.session_pool_size)?;
         Ok(Self {
             pool: Arc::new(pool),
@@ -114,7 +122,7 @@ impl Pkcs11Backend {
         &self.pool
     }
 
-    /// The handle of the key with CKA_ID `id`, from the cache or found in the token.
+    /// The handle of the secret key with CKA_ID `id`, from the cache or found in the token.
     fn handle(&self, id: &[u8]) -> Result<ObjectHandle> {
         let cached = self
             .handles
@@ -127,7 +135,7 @@ impl Pkcs11Backend {
         }
         let found = self
             .pool
-            .with_session(|session| find_key(session, id))?
+            .with_session(|session| find_key(session, ObjectClass::SECRET_KEY, id))?
             .ok_or_else(|| {
                 KmsError::Backend(format!(
                     "no key with CKA_ID {} on {}",
@@ -175,10 +183,58 @@ impl Backend for Pkcs11Backend {
             .with_session(|session| session.generate_random_slice(out))
     }
 
+    fn create_wrapping_key(&self, spec: WrappingKeySpec) -> Result<WrappingKey> {
+        let mut random = [0u8; 16];
+        self.random(&mut random)?;
+        let id = format!("wrap-{}", encode_hex(&random)).into_bytes();
+        let public_key_spki = self
+            .pool
+            .with_session(|session| import::create_wrapping_key(session, spec, &id))??;
+        Ok(WrappingKey {
+            private_key: KeyBlob::new(id),
+            public_key_spki,
+        })
+    }
+
+    fn unwrap_cmk(
+        &self,
+        wrapping_key: &KeyBlob,
+        _wrapping_key_spec: WrappingKeySpec,
+        algorithm: WrappingAlgorithm,
+        wrapped: &WrappedMaterial<'_>,
+        id: &KeyId,
+        cmk_spec: CmkSpec,
+    ) -> Result<KeyBlob> {
+        self.capabilities.require_cmk(cmk_spec)?;
+        let token = self.pool.token();
+        let wrapping = self
+            .pool
+            .with_session(|session| {
+                find_key(session, ObjectClass::PRIVATE_KEY, wrapping_key.as_bytes())
+            })?
+            .ok_or_else(|| KmsError::Backend(format!("the wrapping key is gone from {token}")))?;
+        let material_len = cmk_spec.material_len();
+        self.pool.with_session(|session| {
+            import::unwrap_cmk(
+                session,
+                token,
+                wrapping,
+                algorithm,
+                wrapped,
+                id.as_bytes(),
+                material_len,
+            )
+        })??;
+        Ok(KeyBlob::new(id.as_bytes().to_vec()))
+    }
+
     fn destroy_key(&self, key: &KeyBlob) -> Result<()> {
-        let handle = self.handle(key.as_bytes())?;
-        self.pool
-            .with_session(|session| session.destroy_object(handle))?;
+        self.pool.with_session(|session| {
+            for object in session.find_objects(&[Attribute::Id(key.as_bytes().to_vec())])? {
+                session.destroy_object(object)?;
+            }
+            Ok(())
+        })?;
         self.handles
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

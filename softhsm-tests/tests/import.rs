@@ -1,0 +1,365 @@
+//! Import into the SoftHSM2 token: C_UnwrapKey with OAEP-SHA-1 and the composed
+//! RSA_AES_KEY_WRAP_SHA_1, OAEP-SHA-256 refused up front, one opaque error for bad
+//! material, and the same material giving interchangeable blobs on both backends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests report failure by panicking"
+)]
+
+use std::sync::Arc;
+
+use aes_kw::{KeyInit, KwpAes256};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+use getrandom::SysRng;
+use kms_core::{
+    CmkSpec, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, Kms, KmsConfig, KmsError,
+    MemoryStore, Operation, decode_base64, dek_digest, encode_base64, encode_hex,
+};
+use kms_soft::{RootKey, SoftBackend};
+use pkcs8::DecodePublicKey;
+use rsa::Oaep;
+use serde_json::{Value, json};
+use sha1::Sha1;
+use softhsm_tests::{backend, engine};
+
+fn call(kms: &Kms, operation: Operation, body: &Value) -> Result<Value, KmsError> {
+    kms.call_json(operation, &body.to_string())
+        .map(|response| serde_json::from_str(response.expose_secret()).unwrap())
+}
+
+fn external_key(kms: &Kms) -> String {
+    let mut random = [0u8; 8];
+    kms.backend().random(&mut random).unwrap();
+    let alias = format!("hsm-byok-{}", encode_hex(&random));
+    let created = call(
+        kms,
+        Operation::CreateKey,
+        &json!({"key_alias": alias, "origin": "external"}),
+    )
+    .unwrap();
+    created["key_info"]["key_id"].as_str().unwrap().to_owned()
+}
+
+/// (token, RSA public key) from get-parameters-for-import.
+fn parameters(kms: &Kms, key_id: &str, algorithm: &str) -> (String, rsa::PublicKey) {
+    let response = call(
+        kms,
+        Operation::GetParametersForImport,
+        &json!({"key_id": key_id, "wrapping_algorithm": algorithm}),
+    )
+    .unwrap();
+    let spki = decode_base64(response["public_key"].as_str().unwrap()).unwrap();
+    let public = rsa::PublicKey::from_public_key_der(&spki).unwrap();
+    (
+        response["import_token"].as_str().unwrap().to_owned(),
+        public,
+    )
+}
+
+fn oaep_sha1(public: &rsa::PublicKey, message: &[u8]) -> Vec<u8> {
+    public
+        .encrypt(&mut SysRng, Oaep::<Sha1>::new(), message)
+        .unwrap()
+}
+
+/// RSA_AES_KEY_WRAP_SHA_1 as a client makes it: OAEP-SHA-1 of a fresh AES-256 key, then
+/// AES-KWP of the material under it.
+fn rsa_aes_key_wrap_sha1(public: &rsa::PublicKey, material: &[u8]) -> Vec<u8> {
+    let mut temporary_key = [0u8; 32];
+    getrandom::fill(&mut temporary_key).unwrap();
+    let mut buffer = vec![0u8; material.len() + 16];
+    let kwp = KwpAes256::new_from_slice(&temporary_key).unwrap();
+    let kwp_part = kwp.wrap_key(material, &mut buffer).unwrap().to_vec();
+    [oaep_sha1(public, &temporary_key), kwp_part].concat()
+}
+
+/// Wraps material to the token's RSA public key, one way or another.
+type Wrapper = Box<dyn Fn(&rsa::PublicKey) -> Vec<u8>>;
+
+fn import(kms: &Kms, key_id: &str, token: &str, wrapped: &[u8]) -> Result<Value, KmsError> {
+    call(
+        kms,
+        Operation::ImportKeyMaterial,
+        &json!({"key_id": key_id, "import_token": token, "encrypted_key_material": encode_base64(wrapped)}),
+    )
+}
+
+fn round_trip(kms: &Kms, key_id: &str) -> String {
+    let dek = [0x3Cu8; 32];
+    let plain_text = encode_hex(&[dek.as_slice(), &dek_digest(CmkSpec::Aes256, &dek)].concat());
+    let encrypted = call(
+        kms,
+        Operation::EncryptDatakey,
+        &json!({"key_id": key_id, "plain_text": plain_text, "datakey_plain_length": "32"}),
+    )
+    .unwrap();
+    let cipher_text = encrypted["cipher_text"].as_str().unwrap().to_owned();
+    let opened = call(
+        kms,
+        Operation::DecryptDatakey,
+        &json!({"key_id": key_id, "cipher_text": cipher_text, "datakey_cipher_length": "32"}),
+    )
+    .unwrap();
+    assert_eq!(opened["data_key"], encode_hex(&dek));
+    cipher_text
+}
+
+fn objects_with_id(id: &[u8]) -> usize {
+    let backend = backend();
+    let session = backend.session_pool().get().unwrap();
+    session
+        .find_objects(&[Attribute::Id(id.to_vec())])
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn oaep_sha1_material_is_unwrapped_inside_the_token_into_a_locked_down_cmk() {
+    let kms = engine();
+    let key_id = external_key(&kms);
+    let (token, public) = parameters(&kms, &key_id, "RSAES_OAEP_SHA_1");
+    import(&kms, &key_id, &token, &oaep_sha1(&public, &[0xA1; 32])).unwrap();
+    round_trip(&kms, &key_id);
+    // (SoftHSM2 leaves CKA_VALUE_LEN of unwrapped keys at 0; the import measured the key.)
+    let backend = backend();
+    let session = backend.session_pool().get().unwrap();
+    let cmk = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::Id(key_id.as_bytes().to_vec()),
+        ])
+        .unwrap()[0];
+    let attributes = session
+        .get_attributes(
+            cmk,
+            &[
+                AttributeType::Token,
+                AttributeType::Sensitive,
+                AttributeType::Extractable,
+                AttributeType::Wrap,
+                AttributeType::Unwrap,
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        attributes,
+        vec![
+            Attribute::Token(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+        ]
+    );
+}
+
+#[test]
+fn rsa_aes_key_wrap_sha1_is_composed_inside_the_token() {
+    let kms = engine();
+    let key_id = external_key(&kms);
+    let (token, public) = parameters(&kms, &key_id, "RSA_AES_KEY_WRAP_SHA_1");
+    import(
+        &kms,
+        &key_id,
+        &token,
+        &rsa_aes_key_wrap_sha1(&public, &[0xB2; 32]),
+    )
+    .unwrap();
+    round_trip(&kms, &key_id);
+}
+
+#[test]
+fn the_wrapping_key_is_destroyed_once_its_token_is_used() {
+    let kms = engine();
+    let key_id = external_key(&kms);
+    let before: Vec<_> = {
+        let backend = backend();
+        let session = backend.session_pool().get().unwrap();
+        session
+            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+            .unwrap()
+    };
+    let (token, public) = parameters(&kms, &key_id, "RSAES_OAEP_SHA_1");
+    let _ = import(&kms, &key_id, &token, &oaep_sha1(&public, &[0xC3; 31])).unwrap_err();
+    let after: Vec<_> = {
+        let backend = backend();
+        let session = backend.session_pool().get().unwrap();
+        session
+            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+            .unwrap()
+    };
+    assert!(
+        after.iter().all(|handle| before.contains(handle)),
+        "a wrapping key was left in the token"
+    );
+    assert_eq!(
+        objects_with_id(key_id.as_bytes()),
+        0,
+        "a refused CMK was left in the token"
+    );
+}
+
+#[test]
+fn oaep_sha256_fails_closed_naming_the_mechanism_and_the_token() {
+    let kms = engine();
+    let key_id = external_key(&kms);
+    for algorithm in [
+        "RSAES_OAEP_SHA_256",
+        "RSA_AES_KEY_WRAP_SHA_256",
+        "SM2_ENCRYPT",
+    ] {
+        let err = call(
+            &kms,
+            Operation::GetParametersForImport,
+            &json!({"key_id": key_id, "wrapping_algorithm": algorithm}),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "KMS.9002", "{algorithm}");
+        assert!(err.to_string().contains("token '"), "{err}");
+    }
+    let err = call(
+        &kms,
+        Operation::GetParametersForImport,
+        &json!({"key_id": key_id}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("CKM_RSA_PKCS_OAEP with SHA-256"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_material_gives_the_one_opaque_error_and_the_key_stays_pending_import() {
+    let kms = engine();
+    let key_id = external_key(&kms);
+    let cases: Vec<(&str, &str, Wrapper)> = vec![
+        (
+            "31 bytes",
+            "RSAES_OAEP_SHA_1",
+            Box::new(|public| oaep_sha1(public, &[1; 31])),
+        ),
+        (
+            "16 bytes",
+            "RSAES_OAEP_SHA_1",
+            Box::new(|public| oaep_sha1(public, &[1; 16])),
+        ),
+        (
+            "24 bytes",
+            "RSAES_OAEP_SHA_1",
+            Box::new(|public| oaep_sha1(public, &[1; 24])),
+        ),
+        (
+            "33 bytes",
+            "RSAES_OAEP_SHA_1",
+            Box::new(|public| oaep_sha1(public, &[1; 33])),
+        ),
+        (
+            "a 24-byte temporary key",
+            "RSA_AES_KEY_WRAP_SHA_1",
+            Box::new(|public| {
+                let mut buffer = [0u8; 48];
+                let kwp = aes_kw::KwpAes192::new_from_slice(&[7; 24]).unwrap();
+                let kwp_part = kwp.wrap_key(&[1; 32], &mut buffer).unwrap().to_vec();
+                [oaep_sha1(public, &[7; 24]), kwp_part].concat()
+            }),
+        ),
+        (
+            "OAEP with SHA-256",
+            "RSAES_OAEP_SHA_1",
+            Box::new(|public| {
+                public
+                    .encrypt(&mut SysRng, Oaep::<sha2::Sha256>::new(), &[1; 32])
+                    .unwrap()
+            }),
+        ),
+        ("garbage", "RSAES_OAEP_SHA_1", Box::new(|_| vec![0x42; 256])),
+        (
+            "truncated",
+            "RSAES_OAEP_SHA_1",
+            Box::new(|public| oaep_sha1(public, &[1; 32])[..255].to_vec()),
+        ),
+    ];
+    for (name, algorithm, wrap) in cases {
+        let (token, public) = parameters(&kms, &key_id, algorithm);
+        let err = match import(&kms, &key_id, &token, &wrap(&public)) {
+            Ok(response) => panic!("{name} imported: {response}"),
+            Err(err) => err,
+        };
+        assert_eq!(
+            (err.code(), err.to_string().as_str()),
+            (
+                "KMS.0311",
+                "Failed to decrypt the key material with the wrapping key."
+            ),
+            "{name}"
+        );
+        let described = call(&kms, Operation::DescribeKey, &json!({"key_id": key_id})).unwrap();
+        assert_eq!(described["key_info"]["key_state"], "5", "{name}");
+    }
+}
+
+#[test]
+fn the_same_material_in_a_soft_and_a_pkcs11_cmk_opens_each_others_blobs() {
+    let soft = Kms::with_config(
+        Arc::new(SoftBackend::new(RootKey::generate().unwrap())),
+        Arc::new(MemoryStore::new()),
+        KmsConfig {
+            wrapping_key_pool_size: 0,
+            ..KmsConfig::default()
+        },
+    );
+    let key_id = external_key(&soft);
+    // The same key ID in the PKCS#11 engine's store, waiting for the same material.
+    let hsm_store = Arc::new(MemoryStore::new());
+    hsm_store
+        .insert_key(&KeyRecord {
+            key_id: KeyId::parse(&key_id).unwrap(),
+            alias: format!("cross-{key_id}"),
+            description: String::new(),
+            spec: CmkSpec::Aes256,
+            usage: KeyUsage::EncryptDecrypt,
+            origin: KeyOrigin::External,
+            state: KeyState::PendingImport,
+            created_ms: 0,
+            scheduled_deletion_ms: None,
+            generation: 0,
+            key_blob: None,
+            material_expiry_ms: None,
+            material_fingerprint: None,
+        })
+        .unwrap();
+    let hsm = Kms::with_config(
+        backend(),
+        hsm_store,
+        KmsConfig {
+            wrapping_key_pool_size: 0,
+            ..KmsConfig::default()
+        },
+    );
+    let material = [0x5Eu8; 32];
+
+    let (token, public) = parameters(&soft, &key_id, "RSA_AES_KEY_WRAP_SHA_1");
+    import(
+        &soft,
+        &key_id,
+        &token,
+        &rsa_aes_key_wrap_sha1(&public, &material),
+    )
+    .unwrap();
+    let (token, public) = parameters(&hsm, &key_id, "RSAES_OAEP_SHA_1");
+    import(&hsm, &key_id, &token, &oaep_sha1(&public, &material)).unwrap();
+
+    for (sealer, opener) in [(&soft, &hsm), (&hsm, &soft)] {
+        let cipher_text = round_trip(sealer, &key_id);
+        let opened = call(
+            opener,
+            Operation::DecryptDatakey,
+            &json!({"key_id": key_id, "cipher_text": cipher_text, "datakey_cipher_length": "32"}),
+        )
+        .unwrap();
+        assert_eq!(opened["data_key"], encode_hex(&[0x3C; 32]));
+    }
+}
