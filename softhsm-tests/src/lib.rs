@@ -2,12 +2,18 @@
 //! holds their fixture: the backend on the token `.ci/test` makes for each run (a private
 //! SoftHSM2 config and token directory in a temp dir, `softhsm2-util --init-token`).
 #![forbid(unsafe_code)]
-#![allow(clippy::panic, reason = "a test fixture reports failure by panicking")]
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test fixture reports failure by panicking"
+)]
 
 use std::sync::{Arc, OnceLock};
 
-use kms_core::{Kms, KmsConfig, MemoryStore};
+use kms_core::{CmkSpec, Kms, KmsConfig, KmsError, MemoryStore, Operation, dek_digest, encode_hex};
 use kms_pkcs11::{Pkcs11Backend, Pkcs11Config, TokenSelector};
+use serde_json::{Value, json};
 
 /// The session pool size of the test backend.
 pub const SESSION_POOL_SIZE: usize = 4;
@@ -53,5 +59,63 @@ pub fn engine() -> Kms {
             wrapping_key_pool_size: 0,
             ..KmsConfig::default()
         },
+    )
+}
+
+/// Calls `operation` with `body` and parses the response.
+///
+/// # Errors
+/// The engine's error.
+pub fn call(kms: &Kms, operation: Operation, body: &Value) -> Result<Value, KmsError> {
+    kms.call_json(operation, &body.to_string())
+        .map(|response| serde_json::from_str(response.expose_secret()).unwrap())
+}
+
+/// Creates a CMK of `spec` and returns its ID.
+pub fn create_key(kms: &Kms, spec: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let alias = format!(
+        "hsm-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let created = call(
+        kms,
+        Operation::CreateKey,
+        &json!({"key_alias": alias, "key_spec": spec}),
+    )
+    .unwrap();
+    created["key_info"]["key_id"].as_str().unwrap().to_owned()
+}
+
+/// encrypt-datakey of `dek` (with its SHA-256) under `key_id`; returns `cipher_text`.
+pub fn encrypt(kms: &Kms, key_id: &str, dek: &[u8], aad: &str) -> String {
+    let plain_text = encode_hex(&[dek, &dek_digest(CmkSpec::Aes256, dek)].concat());
+    let response = call(
+        kms,
+        Operation::EncryptDatakey,
+        &json!({"key_id": key_id, "plain_text": plain_text, "datakey_plain_length": dek.len().to_string(),
+                "additional_authenticated_data": aad}),
+    )
+    .unwrap();
+    response["cipher_text"].as_str().unwrap().to_owned()
+}
+
+/// decrypt-datakey of `cipher_text`.
+///
+/// # Errors
+/// The engine's error.
+pub fn decrypt(
+    kms: &Kms,
+    key_id: &str,
+    cipher_text: &str,
+    len: usize,
+    aad: &str,
+) -> Result<Value, KmsError> {
+    call(
+        kms,
+        Operation::DecryptDatakey,
+        &json!({"key_id": key_id, "cipher_text": cipher_text, "datakey_cipher_length": len.to_string(),
+                "additional_authenticated_data": aad}),
     )
 }

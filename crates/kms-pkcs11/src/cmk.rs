@@ -1,7 +1,7 @@
 //! CMKs in the token: created as token objects that can encrypt and decrypt and nothing
 //! else (DESIGN 6), and used with CKM_AES_GCM.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::Mechanism;
@@ -48,11 +48,47 @@ pub(crate) fn find_key(
     Ok(session.find_objects(&template)?.into_iter().next())
 }
 
-/// A CMK in the token, ready for use.
+/// A CMK in the token, ready for use. Its object handle is looked up again by CKA_ID when
+/// the token says it is no longer valid (the object was re-created, the token restarted).
 #[derive(Debug)]
 pub(crate) struct Pkcs11Cmk {
-    pub(crate) pool: Arc<SessionPool>,
-    pub(crate) key: ObjectHandle,
+    pool: Arc<SessionPool>,
+    id: Vec<u8>,
+    key: RwLock<ObjectHandle>,
+}
+
+impl Pkcs11Cmk {
+    pub(crate) fn new(pool: Arc<SessionPool>, id: Vec<u8>, key: ObjectHandle) -> Self {
+        Self {
+            pool,
+            id,
+            key: RwLock::new(key),
+        }
+    }
+
+    /// Runs `call` with the key's handle, once more with a fresh handle if it was stale.
+    fn with_key<T>(
+        &self,
+        mut call: impl FnMut(&Session, ObjectHandle) -> core::result::Result<T, Error>,
+    ) -> Result<T> {
+        let key = *self
+            .key
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.pool.with_session(|session| match call(session, key) {
+            Err(Error::Pkcs11(RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid, _)) => {
+                let Some(fresh) = find_key(session, ObjectClass::SECRET_KEY, &self.id)? else {
+                    return call(session, key);
+                };
+                *self
+                    .key
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+                call(session, fresh)
+            }
+            other => other,
+        })
+    }
 }
 
 impl CmkHandle for Pkcs11Cmk {
@@ -62,10 +98,10 @@ impl CmkHandle for Pkcs11Cmk {
         associated_data: &[u8],
         buffer: &mut [u8],
     ) -> Result<[u8; TAG_LEN]> {
-        let sealed = self.pool.with_session(|session| {
+        let sealed = self.with_key(|session, key| {
             let mut iv = *nonce;
             let params = GcmParams::new(&mut iv, associated_data, TAG_BITS.into())?;
-            session.encrypt(&Mechanism::AesGcm(params), self.key, buffer)
+            session.encrypt(&Mechanism::AesGcm(params), key, buffer)
         })?;
         let (ciphertext, tag) = sealed.split_at_checked(buffer.len()).ok_or_else(|| {
             KmsError::Backend(format!(
@@ -90,10 +126,10 @@ impl CmkHandle for Pkcs11Cmk {
         tag: &[u8; TAG_LEN],
     ) -> Result<()> {
         let input = [&*buffer, tag.as_slice()].concat();
-        let opened = self.pool.with_session(|session| {
+        let opened = self.with_key(|session, key| {
             let mut iv = *nonce;
             let params = GcmParams::new(&mut iv, associated_data, TAG_BITS.into())?;
-            match session.decrypt(&Mechanism::AesGcm(params), self.key, &input) {
+            match session.decrypt(&Mechanism::AesGcm(params), key, &input) {
                 Ok(plaintext) => Ok(Ok(Zeroizing::new(plaintext))),
                 // A failed tag is the caller's ciphertext, not the token's fault. SoftHSM2
                 // 2.6.1 reports it as CKR_GENERAL_ERROR, not CKR_ENCRYPTED_DATA_INVALID.
@@ -107,13 +143,10 @@ impl CmkHandle for Pkcs11Cmk {
             }
         })?;
         let plaintext = opened?;
-        let target = buffer.len();
-        buffer.copy_from_slice(
-            plaintext
-                .get(..target)
-                .filter(|_| plaintext.len() == target)
-                .ok_or(KmsError::InvalidCipherText)?,
-        );
+        if plaintext.len() != buffer.len() {
+            return Err(KmsError::InvalidCipherText);
+        }
+        buffer.copy_from_slice(&plaintext);
         Ok(())
     }
 }

@@ -36,7 +36,7 @@ mod key_pair;
 mod session_pool;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
@@ -55,6 +55,10 @@ pub struct Pkcs11Backend {
     pool: Arc<SessionPool>,
     capabilities: Capabilities,
     handles: RwLock<HashMap<Vec<u8>, ObjectHandle>>,
+    /// Serializes creating and destroying objects: SoftHSM2 2.6.1 at times answers
+    /// concurrent creation with CKR_GENERAL_ERROR or CKR_TEMPLATE_INCONSISTENT. DEK
+    /// encryption and decryption never take this lock.
+    object_changes: Mutex<()>,
 }
 
 impl Pkcs11Backend {
@@ -112,6 +116,7 @@ impl Pkcs11Backend {
             pool: Arc::new(pool),
             capabilities,
             handles: RwLock::default(),
+            object_changes: Mutex::default(),
         })
     }
 
@@ -120,6 +125,12 @@ impl Pkcs11Backend {
     #[must_use]
     pub fn session_pool(&self) -> &SessionPool {
         &self.pool
+    }
+
+    fn changing_objects(&self) -> MutexGuard<'_, ()> {
+        self.object_changes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The handle of the secret key with CKA_ID `id`, from the cache or found in the token.
@@ -133,6 +144,7 @@ impl Pkcs11Backend {
         if let Some(handle) = cached {
             return Ok(handle);
         }
+        let _changing = self.changing_objects();
         let found = self
             .pool
             .with_session(|session| find_key(session, ObjectClass::SECRET_KEY, id))?
@@ -159,6 +171,7 @@ impl Backend for Pkcs11Backend {
     fn generate_cmk(&self, id: &KeyId, spec: CmkSpec) -> Result<KeyBlob> {
         self.capabilities.require_cmk(spec)?;
         let template = cmk_template(id.as_bytes());
+        let _changing = self.changing_objects();
         self.pool
             .with_session(|session| session.generate_key(&Mechanism::AesKeyGen, &template))?;
         Ok(KeyBlob::new(id.as_bytes().to_vec()))
@@ -166,14 +179,16 @@ impl Backend for Pkcs11Backend {
 
     fn load_cmk(&self, _id: &KeyId, spec: CmkSpec, blob: &KeyBlob) -> Result<Box<dyn CmkHandle>> {
         self.capabilities.require_cmk(spec)?;
-        Ok(Box::new(Pkcs11Cmk {
-            pool: Arc::clone(&self.pool),
-            key: self.handle(blob.as_bytes())?,
-        }))
+        Ok(Box::new(Pkcs11Cmk::new(
+            Arc::clone(&self.pool),
+            blob.as_bytes().to_vec(),
+            self.handle(blob.as_bytes())?,
+        )))
     }
 
     fn generate_key_pair(&self, spec: KeyPairSpec) -> Result<KeyPair> {
         self.capabilities.require_key_pair(spec)?;
+        let _changing = self.changing_objects();
         self.pool
             .with_session(|session| key_pair::generate(session, spec))?
     }
@@ -187,6 +202,7 @@ impl Backend for Pkcs11Backend {
         let mut random = [0u8; 16];
         self.random(&mut random)?;
         let id = format!("wrap-{}", encode_hex(&random)).into_bytes();
+        let _changing = self.changing_objects();
         let public_key_spki = self
             .pool
             .with_session(|session| import::create_wrapping_key(session, spec, &id))??;
@@ -207,6 +223,7 @@ impl Backend for Pkcs11Backend {
     ) -> Result<KeyBlob> {
         self.capabilities.require_cmk(cmk_spec)?;
         let token = self.pool.token();
+        let _changing = self.changing_objects();
         let wrapping = self
             .pool
             .with_session(|session| {
@@ -229,6 +246,7 @@ impl Backend for Pkcs11Backend {
     }
 
     fn destroy_key(&self, key: &KeyBlob) -> Result<()> {
+        let _changing = self.changing_objects();
         self.pool.with_session(|session| {
             for object in session.find_objects(&[Attribute::Id(key.as_bytes().to_vec())])? {
                 session.destroy_object(object)?;

@@ -8,7 +8,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error, RvError};
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use kms_core::{Result, SecretString};
@@ -94,19 +94,9 @@ impl SessionPool {
                 });
             }
             if sessions.open < self.size {
-                sessions.open += 1;
-                self.most_open.fetch_max(sessions.open, Ordering::Relaxed);
+                self.count_one(&mut sessions);
                 drop(sessions);
-                return match self.open_session() {
-                    Ok(session) => Ok(PooledSession {
-                        pool: self,
-                        session: Some(session),
-                    }),
-                    Err(error) => {
-                        self.forget_one();
-                        Err(error)
-                    }
-                };
+                return self.open_counted();
             }
             sessions = self
                 .returned
@@ -133,22 +123,56 @@ impl SessionPool {
         self.returned.notify_one();
     }
 
-    /// Runs `call` on a pooled session; when the token reports the session lost, runs it
-    /// once more on a fresh one.
+    /// Runs `call` on a pooled session; when it fails because the session is lost or no
+    /// longer logged in (the token's login ends for every session at once), runs it once
+    /// more on a newly opened one (not another idle one, which may be lost too).
     pub(crate) fn with_session<T>(
         &self,
         mut call: impl FnMut(&Session) -> core::result::Result<T, Error>,
     ) -> Result<T> {
         let mut session = self.get()?;
         match call(&session) {
-            Err(error) if session_lost(&error) => {
+            Err(error) if session_lost(&error) || !logged_in(&session) => {
                 session.discard();
-                let fresh = self.get()?;
+                let fresh = self.open_fresh()?;
                 call(&fresh).map_err(|error| pkcs11_error(&self.token, &error))
             }
             other => other.map_err(|error| pkcs11_error(&self.token, &error)),
         }
     }
+
+    /// A newly opened, logged-in session, in the place of one just discarded.
+    fn open_fresh(&self) -> Result<PooledSession<'_>> {
+        self.count_one(&mut self.lock());
+        self.open_counted()
+    }
+
+    fn count_one(&self, sessions: &mut Sessions) {
+        sessions.open += 1;
+        self.most_open.fetch_max(sessions.open, Ordering::Relaxed);
+    }
+
+    /// Opens a session for a place already counted in `open`, giving the place back if it
+    /// fails.
+    fn open_counted(&self) -> Result<PooledSession<'_>> {
+        match self.open_session() {
+            Ok(session) => Ok(PooledSession {
+                pool: self,
+                session: Some(session),
+            }),
+            Err(error) => {
+                self.forget_one();
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Whether `session` is still a logged-in read-write user session.
+fn logged_in(session: &Session) -> bool {
+    session
+        .get_session_info()
+        .is_ok_and(|info| info.session_state() == SessionState::RwUser)
 }
 
 /// A borrowed session, back in the pool when dropped.

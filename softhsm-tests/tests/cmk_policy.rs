@@ -1,0 +1,84 @@
+//! Every CMK is a sensitive, never-extractable token object that encrypts and decrypts
+//! only. In a process of its own: it creates token objects outside the engine.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests report failure by panicking"
+)]
+
+use cryptoki::error::{Error, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
+use softhsm_tests::{backend, create_key, engine};
+
+#[test]
+fn every_cmk_is_sensitive_never_extractable_and_cannot_wrap_or_be_read() {
+    let kms = engine();
+    let key_id = create_key(&kms, "AES_256");
+    let backend = backend();
+    let session = backend.session_pool().get().unwrap();
+    let template = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::Id(key_id.as_bytes().to_vec()),
+    ];
+    let handles = session.find_objects(&template).unwrap();
+    assert_eq!(handles.len(), 1);
+    let cmk = handles[0];
+    let attributes = session
+        .get_attributes(
+            cmk,
+            &[
+                AttributeType::Token,
+                AttributeType::Sensitive,
+                AttributeType::Extractable,
+                AttributeType::NeverExtractable,
+                AttributeType::Wrap,
+                AttributeType::Unwrap,
+                AttributeType::Encrypt,
+                AttributeType::Decrypt,
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        attributes,
+        vec![
+            Attribute::Token(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::NeverExtractable(true),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+        ]
+    );
+    // Its value cannot be read...
+    match session.get_attributes(cmk, &[AttributeType::Value]) {
+        Err(Error::Pkcs11(RvError::AttributeSensitive, _)) => {}
+        Ok(values) => assert!(
+            !values
+                .iter()
+                .any(|value| matches!(value, Attribute::Value(_))),
+            "CKA_VALUE of a CMK was readable"
+        ),
+        Err(other) => panic!("unexpected {other}"),
+    }
+    // ...and it cannot be wrapped out under another key.
+    let wrapping = session
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::ValueLen(32u64.into()),
+                Attribute::Token(false),
+                Attribute::Wrap(true),
+            ],
+        )
+        .unwrap();
+    let wrapped = session.wrap_key(&Mechanism::AesKeyWrapPad, wrapping, cmk);
+    assert!(wrapped.is_err(), "C_WrapKey of a CMK succeeded");
+    session.destroy_object(wrapping).unwrap();
+}
