@@ -34,17 +34,23 @@ pub fn label() -> String {
     std::env::var("KMS_TEST_PKCS11_LABEL").unwrap_or_else(|_| "kms-test".into())
 }
 
+/// The configuration of the test token.
+#[must_use]
+pub fn config() -> Pkcs11Config {
+    let pin =
+        Pkcs11Config::pin_from_env("KMS_PKCS11_PIN").unwrap_or_else(|error| panic!("{error}"));
+    let mut config = Pkcs11Config::new(module(), TokenSelector::Label(label()), pin);
+    config.session_pool_size = SESSION_POOL_SIZE;
+    config
+}
+
 /// The backend on the test token, one per process (one PKCS#11 context per process).
 #[must_use]
 pub fn backend() -> Arc<Pkcs11Backend> {
     static BACKEND: OnceLock<Arc<Pkcs11Backend>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
-            let pin = Pkcs11Config::pin_from_env("KMS_PKCS11_PIN")
-                .unwrap_or_else(|error| panic!("{error}"));
-            let mut config = Pkcs11Config::new(module(), TokenSelector::Label(label()), pin);
-            config.session_pool_size = SESSION_POOL_SIZE;
-            Arc::new(Pkcs11Backend::open(config).unwrap_or_else(|error| panic!("{error}")))
+            Arc::new(Pkcs11Backend::open(config()).unwrap_or_else(|error| panic!("{error}")))
         })
         .clone()
 }

@@ -11,14 +11,22 @@ pub(crate) struct Quirks {
     /// The token lists CKM_RSA_PKCS_OAEP but refuses it with SHA-256 (SoftHSM2 2.6.1
     /// answers CKR_ARGUMENTS_BAD).
     pub(crate) oaep_sha1_only: bool,
+    /// The configuration allows host-assisted unwrap for what the token refuses.
+    pub(crate) host_assisted_unwrap: bool,
 }
 
 impl Quirks {
     /// The quirks of a token from its manufacturer ID.
-    pub(crate) fn of(manufacturer: &str) -> Self {
+    pub(crate) fn of(manufacturer: &str, host_assisted_unwrap: bool) -> Self {
         Self {
             oaep_sha1_only: manufacturer.trim() == "SoftHSM project",
+            host_assisted_unwrap,
         }
+    }
+
+    /// Whether OAEP with SHA-256 is done on the host rather than in the token.
+    pub(crate) fn host_oaep_sha256(self) -> bool {
+        self.oaep_sha1_only && self.host_assisted_unwrap
     }
 }
 
@@ -78,14 +86,14 @@ pub(crate) fn probe(token: &str, mechanisms: &[MechanismType], quirks: Quirks) -
         );
     }
     let key_wrap = has(MechanismType::AES_KEY_WRAP_PAD);
-    if quirks.oaep_sha1_only {
+    if quirks.oaep_sha1_only && !quirks.host_assisted_unwrap {
         for algorithm in [
             WrappingAlgorithm::RsaesOaepSha256,
             WrappingAlgorithm::RsaAesKeyWrapSha256,
         ] {
             missing(
                 algorithm.as_str(),
-                "CKM_RSA_PKCS_OAEP with SHA-256, which this token refuses",
+                "CKM_RSA_PKCS_OAEP with SHA-256, which this token refuses; host_assisted_unwrap is off",
             );
         }
     }
@@ -113,10 +121,11 @@ pub(crate) fn probe(token: &str, mechanisms: &[MechanismType], quirks: Quirks) -
         };
         offer(WrappingAlgorithm::RsaesOaepSha1, true);
         offer(WrappingAlgorithm::RsaAesKeyWrapSha1, key_wrap);
-        offer(WrappingAlgorithm::RsaesOaepSha256, !quirks.oaep_sha1_only);
+        let sha256 = !quirks.oaep_sha1_only || quirks.host_assisted_unwrap;
+        offer(WrappingAlgorithm::RsaesOaepSha256, sha256);
         offer(
             WrappingAlgorithm::RsaAesKeyWrapSha256,
-            key_wrap && !quirks.oaep_sha1_only,
+            sha256 && (key_wrap || quirks.host_oaep_sha256()),
         );
     }
     capabilities
@@ -137,7 +146,11 @@ mod tests {
 
     #[test]
     fn a_softhsm_like_token_offers_aes_cmks_and_ec_pairs_but_not_sm4_or_sm2() {
-        let capabilities = probe("token 'x'", &SOFTHSM_LIKE, Quirks::of("SoftHSM project"));
+        let capabilities = probe(
+            "token 'x'",
+            &SOFTHSM_LIKE,
+            Quirks::of("SoftHSM project", false),
+        );
         assert!(capabilities.require_cmk(CmkSpec::Aes256).is_ok());
         let err = capabilities.require_cmk(CmkSpec::Sm4).unwrap_err();
         assert_eq!(err.code(), "KMS.9002");
@@ -154,7 +167,11 @@ mod tests {
 
     #[test]
     fn softhsm_imports_with_oaep_sha1_only_and_says_why_not_sha256() {
-        let capabilities = probe("token 's'", &SOFTHSM_LIKE, Quirks::of("SoftHSM project"));
+        let capabilities = probe(
+            "token 's'",
+            &SOFTHSM_LIKE,
+            Quirks::of("SoftHSM project", false),
+        );
         let import = |algorithm| capabilities.require_import(algorithm, WrappingKeySpec::Rsa2048);
         assert!(import(WrappingAlgorithm::RsaesOaepSha1).is_ok());
         assert!(import(WrappingAlgorithm::RsaAesKeyWrapSha1).is_ok());
@@ -164,12 +181,37 @@ mod tests {
                 .contains("SHA-256, which this token refuses"),
             "{err}"
         );
-        let other = probe("token 'h'", &SOFTHSM_LIKE, Quirks::of("Some HSM vendor"));
+        let other = probe(
+            "token 'h'",
+            &SOFTHSM_LIKE,
+            Quirks::of("Some HSM vendor", false),
+        );
         let import = other.require_import(
             WrappingAlgorithm::RsaAesKeyWrapSha256,
             WrappingKeySpec::Rsa4096,
         );
         assert!(import.is_ok());
+    }
+
+    #[test]
+    fn host_assisted_unwrap_offers_oaep_sha256_on_softhsm() {
+        let assisted = probe(
+            "token 's'",
+            &SOFTHSM_LIKE,
+            Quirks::of("SoftHSM project", true),
+        );
+        for algorithm in [
+            WrappingAlgorithm::RsaesOaepSha256,
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+        ] {
+            assert!(
+                assisted
+                    .require_import(algorithm, WrappingKeySpec::Rsa2048)
+                    .is_ok()
+            );
+        }
+        assert!(Quirks::of("SoftHSM project", true).host_oaep_sha256());
+        assert!(!Quirks::of("Some HSM vendor", true).host_oaep_sha256());
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub struct Pkcs11Config {
     pub pin: SecretString,
     /// How many logged-in sessions the backend keeps open at most (default 4).
     pub session_pool_size: usize,
+    /// Off by default. When on, and the token refuses RSA-OAEP with SHA-256 (SoftHSM2
+    /// 2.6.1), RSAES_OAEP_SHA_256 and RSA_AES_KEY_WRAP_SHA_256 imports decrypt the wrapped
+    /// material on the host and create the CMK object from it. Weaker: the material passes
+    /// through host memory (wiped after), and the wrapping private key is generated on the
+    /// host (then kept in the token, and sealed under a token key for the host's use).
+    pub host_assisted_unwrap: bool,
 }
 
 impl Pkcs11Config {
@@ -45,6 +51,7 @@ impl Pkcs11Config {
             token,
             pin,
             session_pool_size: 4,
+            host_assisted_unwrap: false,
         }
     }
 
@@ -79,6 +86,7 @@ impl fmt::Debug for Pkcs11Config {
             .field("token", &self.token)
             .field("pin", &self.pin)
             .field("session_pool_size", &self.session_pool_size)
+            .field("host_assisted_unwrap", &self.host_assisted_unwrap)
             .finish()
     }
 }

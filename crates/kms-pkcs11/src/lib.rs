@@ -31,6 +31,7 @@ mod cmk;
 mod config;
 mod context;
 mod errors;
+mod host_assisted;
 mod import;
 mod key_pair;
 mod session_pool;
@@ -54,11 +55,10 @@ pub use session_pool::{PooledSession, SessionPool};
 pub struct Pkcs11Backend {
     pool: Arc<SessionPool>,
     capabilities: Capabilities,
+    quirks: capabilities::Quirks,
     handles: RwLock<HashMap<Vec<u8>, ObjectHandle>>,
-    /// Serializes creating and destroying objects: SoftHSM2 2.6.1 at times answers
-    /// concurrent creation with CKR_GENERAL_ERROR or CKR_TEMPLATE_INCONSISTENT. DEK
-    /// encryption and decryption never take this lock.
-    object_changes: Mutex<()>,
+    /// The module's object-change lock (see `context::Module`).
+    object_changes: Arc<Mutex<()>>,
 }
 
 impl Pkcs11Backend {
@@ -69,7 +69,8 @@ impl Pkcs11Backend {
     /// [`KmsError::Backend`] naming the problem: a missing module file, no token with the
     /// label or slot, a wrong PIN, or any other PKCS#11 failure with its C_ function.
     pub fn open(config: Pkcs11Config) -> Result<Self> {
-        let context = context::context(&config.module)?;
+        let module = context::module(&config.module)?;
+        let context = module.context;
         let slots = context
             .get_slots_with_token()
             .map_err(|error| errors::pkcs11_error(&config.token.to_string(), &error))?;
@@ -109,14 +110,15 @@ impl Pkcs11Backend {
             .get_token_info(slot)
             .map(|info| info.manufacturer_id().to_owned())
             .map_err(|error| errors::pkcs11_error(&token, &error))?;
-        let capabilities =
-            capabilities::probe(&token, &mechanisms, capabilities::Quirks::of(&manufacturer));
+        let quirks = capabilities::Quirks::of(&manufacturer, config.host_assisted_unwrap);
+        let capabilities = capabilities::probe(&token, &mechanisms, quirks);
         let pool = SessionPool::open(context, slot, config.pin, token, config.session_pool_size)?;
         Ok(Self {
             pool: Arc::new(pool),
             capabilities,
+            quirks,
             handles: RwLock::default(),
-            object_changes: Mutex::default(),
+            object_changes: module.object_changes,
         })
     }
 
@@ -203,9 +205,11 @@ impl Backend for Pkcs11Backend {
         self.random(&mut random)?;
         let id = format!("wrap-{}", encode_hex(&random)).into_bytes();
         let _changing = self.changing_objects();
-        let public_key_spki = self
-            .pool
-            .with_session(|session| import::create_wrapping_key(session, spec, &id))??;
+        let host_generated = self.quirks.host_oaep_sha256();
+        let public_key_spki = self.pool.with_session(|session| match spec.rsa_bits() {
+            Some(bits) if host_generated => host_assisted::create_wrapping_key(session, bits, &id),
+            _ => import::create_wrapping_key(session, spec, &id),
+        })??;
         Ok(WrappingKey {
             private_key: KeyBlob::new(id),
             public_key_spki,
@@ -231,25 +235,51 @@ impl Backend for Pkcs11Backend {
             })?
             .ok_or_else(|| KmsError::Backend(format!("the wrapping key is gone from {token}")))?;
         let material_len = cmk_spec.material_len();
-        self.pool.with_session(|session| {
-            import::unwrap_cmk(
-                session,
-                token,
-                wrapping,
+        let on_host = self.quirks.host_oaep_sha256()
+            && matches!(
                 algorithm,
-                wrapped,
-                id.as_bytes(),
-                material_len,
-            )
-        })??;
+                WrappingAlgorithm::RsaesOaepSha256 | WrappingAlgorithm::RsaAesKeyWrapSha256
+            );
+        if on_host {
+            let material = self.pool.with_session(|session| {
+                host_assisted::unwrap_material(
+                    session,
+                    wrapping_key.as_bytes(),
+                    algorithm,
+                    wrapped,
+                    material_len,
+                )
+            })??;
+            self.pool.with_session(|session| {
+                host_assisted::create_cmk(session, id.as_bytes(), &material)
+            })?;
+        } else {
+            self.pool.with_session(|session| {
+                import::unwrap_cmk(
+                    session,
+                    token,
+                    wrapping,
+                    algorithm,
+                    wrapped,
+                    id.as_bytes(),
+                    material_len,
+                )
+            })??;
+        }
         Ok(KeyBlob::new(id.as_bytes().to_vec()))
     }
 
     fn destroy_key(&self, key: &KeyBlob) -> Result<()> {
         let _changing = self.changing_objects();
+        // Keys carry the reference as CKA_ID; a host-assisted wrapping key's sealed copy,
+        // a data object, as CKA_LABEL.
+        let id = Attribute::Id(key.as_bytes().to_vec());
+        let label = Attribute::Label(key.as_bytes().to_vec());
         self.pool.with_session(|session| {
-            for object in session.find_objects(&[Attribute::Id(key.as_bytes().to_vec())])? {
-                session.destroy_object(object)?;
+            for template in [&id, &label] {
+                for object in session.find_objects(std::slice::from_ref(template))? {
+                    session.destroy_object(object)?;
+                }
             }
             Ok(())
         })?;
