@@ -125,3 +125,39 @@ pub fn decrypt(
                 "additional_authenticated_data": aad}),
     )
 }
+
+/// Asserts that the CMK `key_id` has the policy of every CMK: a token object, sensitive,
+/// not extractable, encrypt and decrypt only. (CKA_NEVER_EXTRACTABLE is true only for
+/// generated CMKs: PKCS#11 sets it false for unwrapped and created ones.)
+pub fn assert_cmk_policy(backend: &kms_pkcs11::Pkcs11Backend, key_id: &str) {
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+
+    let session = backend.session_pool().get().unwrap();
+    let template = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::Id(key_id.as_bytes().to_vec()),
+    ];
+    let cmks = session.find_objects(&template).unwrap();
+    assert_eq!(cmks.len(), 1, "one CMK object for {key_id}");
+    let policy = [
+        AttributeType::Token,
+        AttributeType::Sensitive,
+        AttributeType::Extractable,
+        AttributeType::Wrap,
+        AttributeType::Unwrap,
+        AttributeType::Encrypt,
+        AttributeType::Decrypt,
+    ];
+    assert_eq!(
+        session.get_attributes(cmks[0], &policy).unwrap(),
+        vec![
+            Attribute::Token(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+        ]
+    );
+}

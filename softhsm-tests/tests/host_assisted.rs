@@ -10,14 +10,13 @@
 use std::sync::Arc;
 
 use aes_kw::{KeyInit, KwpAes256};
-use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use getrandom::SysRng;
 use kms_core::{Kms, KmsConfig, KmsError, MemoryStore, Operation, decode_base64, encode_base64};
 use kms_pkcs11::Pkcs11Backend;
 use pkcs8::DecodePublicKey;
 use rsa::Oaep;
 use serde_json::{Value, json};
-use softhsm_tests::{call, config, create_key, decrypt, encrypt, engine};
+use softhsm_tests::{assert_cmk_policy, call, config, create_key, decrypt, encrypt, engine};
 
 fn assisted_engine() -> (Kms, Arc<Pkcs11Backend>) {
     let mut config = config();
@@ -99,39 +98,7 @@ fn with_the_policy_oaep_sha256_imports_into_a_cmk_with_the_usual_policy() {
         .unwrap();
     import(&kms, &key_id, &token, &wrapped).unwrap();
     round_trip(&kms, &key_id);
-    let session = backend.session_pool().get().unwrap();
-    let cmk = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::Id(key_id.as_bytes().to_vec()),
-        ])
-        .unwrap()[0];
-    let attributes = session
-        .get_attributes(
-            cmk,
-            &[
-                AttributeType::Token,
-                AttributeType::Sensitive,
-                AttributeType::Extractable,
-                AttributeType::Wrap,
-                AttributeType::Unwrap,
-                AttributeType::Encrypt,
-                AttributeType::Decrypt,
-            ],
-        )
-        .unwrap();
-    assert_eq!(
-        attributes,
-        vec![
-            Attribute::Token(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Wrap(false),
-            Attribute::Unwrap(false),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-        ]
-    );
+    assert_cmk_policy(&backend, &key_id);
 }
 
 #[test]

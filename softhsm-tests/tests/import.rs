@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use aes_kw::{KeyInit, KwpAes256};
-use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+use cryptoki::object::Attribute;
 use getrandom::SysRng;
 use kms_core::{
     CmkSpec, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, Kms, KmsConfig, KmsError,
@@ -22,7 +22,7 @@ use pkcs8::DecodePublicKey;
 use rsa::Oaep;
 use serde_json::{Value, json};
 use sha1::Sha1;
-use softhsm_tests::{backend, call, engine};
+use softhsm_tests::{assert_cmk_policy, backend, call, engine};
 
 fn external_key(kms: &Kms) -> String {
     let mut random = [0u8; 8];
@@ -118,36 +118,7 @@ fn oaep_sha1_material_is_unwrapped_inside_the_token_into_a_locked_down_cmk() {
     import(&kms, &key_id, &token, &oaep_sha1(&public, &[0xA1; 32])).unwrap();
     round_trip(&kms, &key_id);
     // (SoftHSM2 leaves CKA_VALUE_LEN of unwrapped keys at 0; the import measured the key.)
-    let backend = backend();
-    let session = backend.session_pool().get().unwrap();
-    let cmk = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::Id(key_id.as_bytes().to_vec()),
-        ])
-        .unwrap()[0];
-    let attributes = session
-        .get_attributes(
-            cmk,
-            &[
-                AttributeType::Token,
-                AttributeType::Sensitive,
-                AttributeType::Extractable,
-                AttributeType::Wrap,
-                AttributeType::Unwrap,
-            ],
-        )
-        .unwrap();
-    assert_eq!(
-        attributes,
-        vec![
-            Attribute::Token(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Wrap(false),
-            Attribute::Unwrap(false),
-        ]
-    );
+    assert_cmk_policy(&backend(), &key_id);
 }
 
 #[test]
