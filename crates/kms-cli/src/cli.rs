@@ -24,6 +24,8 @@ pub(crate) enum BackendChoice {
         token: TokenSelector,
         /// The file holding the PIN; `KMS_PKCS11_PIN` when absent.
         pin_file: Option<PathBuf>,
+        /// Allow host-assisted unwrap for OAEP-SHA-256 on tokens that refuse it.
+        host_assisted_unwrap: bool,
     },
 }
 
@@ -103,6 +105,16 @@ pub(crate) fn command() -> Command {
                 .help("With --backend pkcs11: the token's slot"),
         )
         .arg(
+            Arg::new("pkcs11-host-assisted-unwrap")
+                .long("pkcs11-host-assisted-unwrap")
+                .global(true)
+                .action(ArgAction::SetTrue)
+                .help(
+                    "With --backend pkcs11: decrypt OAEP-SHA-256 import material on the host \
+                     when the token refuses it (weaker; off by default)",
+                ),
+        )
+        .arg(
             Arg::new("pkcs11-pin-file")
                 .long("pkcs11-pin-file")
                 .global(true)
@@ -162,6 +174,7 @@ pub(crate) fn read(matches: &ArgMatches) -> Result<(Global, Option<Request>)> {
             module,
             token,
             pin_file: matches.get_one::<PathBuf>("pkcs11-pin-file").cloned(),
+            host_assisted_unwrap: matches.get_flag("pkcs11-host-assisted-unwrap"),
         }
     } else {
         BackendChoice::Soft {
@@ -249,6 +262,7 @@ mod tests {
                 module: "/m.so".into(),
                 token: TokenSelector::Label("t".into()),
                 pin_file: None,
+                host_assisted_unwrap: false,
             }
         );
     }

@@ -41,16 +41,15 @@ pub(crate) fn open(global: &Global) -> Result<Kms> {
             module,
             token,
             pin_file,
+            host_assisted_unwrap,
         } => {
             let pin = match pin_file {
                 Some(path) => Pkcs11Config::pin_from_file(path)?,
                 None => Pkcs11Config::pin_from_env(PIN_VARIABLE)?,
             };
-            Arc::new(Pkcs11Backend::open(Pkcs11Config::new(
-                module.clone(),
-                token.clone(),
-                pin,
-            ))?)
+            let mut config = Pkcs11Config::new(module.clone(), token.clone(), pin);
+            config.host_assisted_unwrap = *host_assisted_unwrap;
+            Arc::new(Pkcs11Backend::open(config)?)
         }
     };
     let store = SqliteStore::open(global.home.join(STORE_FILE))?;

@@ -142,3 +142,31 @@ fn an_sm4_key_on_softhsm_is_refused_naming_the_mechanism() {
         "{error}"
     );
 }
+
+#[test]
+fn host_assisted_unwrap_is_off_unless_asked_for() {
+    let home = Home::new();
+    let created = ok(
+        &home,
+        "create-key",
+        &json!({"key_alias": "hsm-byok", "origin": "external"}),
+    );
+    let key_id = created["key_info"]["key_id"].as_str().unwrap().to_owned();
+    let body = json!({"key_id": key_id, "wrapping_algorithm": "RSAES_OAEP_SHA_256"});
+    let output = run(&home, &[], "get-parameters-for-import", &body);
+    assert_eq!(output.status.code(), Some(1));
+    let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+    assert_eq!(code(&error), "KMS.9002");
+    let output = run(
+        &home,
+        &["--pkcs11-host-assisted-unwrap"],
+        "get-parameters-for-import",
+        &body,
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
