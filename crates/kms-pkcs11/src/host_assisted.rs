@@ -23,6 +23,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::cmk::{cmk_template, find_key};
+use crate::import::wrapping_private_key_template;
 
 /// CKA_ID of the token key that seals host copies of wrapping private keys.
 const SEALING_KEY_ID: &[u8] = b"kms-host-assisted-unwrap";
@@ -69,17 +70,10 @@ pub(crate) fn create_wrapping_key(
     else {
         return Ok(Err(host()));
     };
-    let private = [
+    let mut private = wrapping_private_key_template(id);
+    private.extend([
         Attribute::Class(ObjectClass::PRIVATE_KEY),
         Attribute::KeyType(KeyType::RSA),
-        Attribute::Token(true),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Unwrap(true),
-        Attribute::Decrypt(false),
-        Attribute::Sign(false),
-        Attribute::Id(id.to_vec()),
         Attribute::Modulus(trimmed(key.n())),
         Attribute::PublicExponent(trimmed(key.e())),
         Attribute::PrivateExponent(trimmed(key.d())),
@@ -88,7 +82,7 @@ pub(crate) fn create_wrapping_key(
         Attribute::Exponent1(trimmed(dp)),
         Attribute::Exponent2(trimmed(dq)),
         Attribute::Coefficient(trimmed(&qinv)),
-    ];
+    ]);
     session.create_object(&private)?;
     let sealing = sealing_key(session)?;
     let mut nonce = [0u8; NONCE_LEN];

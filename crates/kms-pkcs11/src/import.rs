@@ -48,6 +48,21 @@ pub(crate) fn oaep_params(algorithm: WrappingAlgorithm) -> Option<PkcsOaepParams
     Some(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()))
 }
 
+/// The policy of a wrapping private key with CKA_ID `id`: a sensitive, never-extractable
+/// token object that can only unwrap.
+pub(crate) fn wrapping_private_key_template(id: &[u8]) -> Vec<Attribute> {
+    vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Unwrap(true),
+        Attribute::Decrypt(false),
+        Attribute::Sign(false),
+        Attribute::Id(id.to_vec()),
+    ]
+}
+
 /// Generates an RSA wrapping key pair of `spec` as token objects with CKA_ID `id` (so a
 /// later process can import with it), and returns the public key's SPKI DER.
 pub(crate) fn create_wrapping_key(
@@ -69,16 +84,7 @@ pub(crate) fn create_wrapping_key(
         Attribute::Wrap(false),
         Attribute::Id(id.to_vec()),
     ];
-    let private_template = [
-        Attribute::Token(true),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Unwrap(true),
-        Attribute::Decrypt(false),
-        Attribute::Sign(false),
-        Attribute::Id(id.to_vec()),
-    ];
+    let private_template = wrapping_private_key_template(id);
     let (public, _private) = session.generate_key_pair(
         &Mechanism::RsaPkcsKeyPairGen,
         &public_template,
