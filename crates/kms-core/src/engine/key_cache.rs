@@ -161,6 +161,50 @@ mod tests {
         }
     }
 
+    #[derive(Debug)]
+    struct NoCrypto;
+
+    impl CmkHandle for NoCrypto {
+        fn seal_in_place(&self, _: &[u8; 12], _: &[u8], _: &mut [u8]) -> Result<[u8; 16]> {
+            Err(KmsError::Backend("unused".into()))
+        }
+        fn open_in_place(&self, _: &[u8; 12], _: &[u8], _: &mut [u8], _: &[u8; 16]) -> Result<()> {
+            Err(KmsError::Backend("unused".into()))
+        }
+    }
+
+    fn hot_key(material_expiry_ms: Option<u64>) -> HotKey {
+        let blob_key = BlobKey {
+            key_id: KeyId::from_random([1; 16]),
+            spec: crate::spec::CmkSpec::Aes256,
+            generation: 0,
+        };
+        HotKey::new(
+            blob_key,
+            Box::new(NoCrypto),
+            KeyState::Enabled,
+            material_expiry_ms,
+        )
+    }
+
+    #[test]
+    fn a_key_refuses_the_encryption_after_its_two_to_the_32nd() {
+        let key = hot_key(None);
+        key.seals.store(MAX_SEALS_PER_KEY - 1, Ordering::Relaxed);
+        assert!(key.count_seal().is_ok());
+        assert_eq!(key.count_seal().unwrap_err().code(), "KMS.9003");
+        assert_eq!(key.count_seal().unwrap_err().code(), "KMS.9003");
+    }
+
+    #[test]
+    fn a_key_refuses_crypto_once_its_material_expires() {
+        let clock = crate::clock::ManualClock::new(1_000);
+        let key = hot_key(Some(2_000));
+        assert!(key.require_usable(&clock).is_ok());
+        clock.advance_ms(1_000);
+        assert_eq!(key.require_usable(&clock).unwrap_err().code(), "KMS.1301");
+    }
+
     #[test]
     fn each_unusable_state_has_its_code() {
         assert!(require_enabled(KeyState::Enabled).is_ok());
