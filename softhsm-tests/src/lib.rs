@@ -133,9 +133,10 @@ pub fn assert_cmk_policy(backend: &kms_pkcs11::Pkcs11Backend, key_id: &str) {
     use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 
     let session = backend.session_pool().get().unwrap();
+    // CKA_LABEL is the key ID; an imported CMK's CKA_ID is an object ID of its own.
     let template = [
         Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::Id(key_id.as_bytes().to_vec()),
+        Attribute::Label(key_id.as_bytes().to_vec()),
     ];
     let cmks = session.find_objects(&template).unwrap();
     assert_eq!(cmks.len(), 1, "one CMK object for {key_id}");

@@ -101,11 +101,12 @@ fn round_trip(kms: &Kms, key_id: &str) -> String {
     cipher_text
 }
 
-fn objects_with_id(id: &[u8]) -> usize {
+/// Objects whose CKA_LABEL is `key_id`: the CMK objects of that key.
+fn cmk_objects_of(key_id: &str) -> usize {
     let backend = backend();
     let session = backend.session_pool().get().unwrap();
     session
-        .find_objects(&[Attribute::Id(id.to_vec())])
+        .find_objects(&[Attribute::Label(key_id.as_bytes().to_vec())])
         .unwrap()
         .len()
 }
@@ -162,7 +163,7 @@ fn the_wrapping_key_is_destroyed_once_its_token_is_used() {
         "a wrapping key was left in the token"
     );
     assert_eq!(
-        objects_with_id(key_id.as_bytes()),
+        cmk_objects_of(&key_id),
         0,
         "a refused CMK was left in the token"
     );

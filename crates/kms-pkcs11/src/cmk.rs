@@ -18,7 +18,8 @@ const TAG_BITS: u64 = TAG_LEN as u64 * 8;
 
 /// The template of a new AES-256 CMK with CKA_ID `id`: a sensitive, never-extractable token
 /// object that encrypts and decrypts only.
-pub(crate) fn cmk_template(id: &[u8]) -> Vec<Attribute> {
+/// CKA_LABEL is the key ID too, so a CMK can be found by key whatever its CKA_ID.
+pub(crate) fn cmk_template(id: &[u8], key_id: &[u8]) -> Vec<Attribute> {
     vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(KeyType::AES),
@@ -35,6 +36,7 @@ pub(crate) fn cmk_template(id: &[u8]) -> Vec<Attribute> {
         Attribute::Verify(false),
         Attribute::Derive(false),
         Attribute::Id(id.to_vec()),
+        Attribute::Label(key_id.to_vec()),
     ]
 }
 

@@ -23,7 +23,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::cmk::{cmk_template, find_key};
-use crate::import::wrapping_private_key_template;
+use crate::import::{ImportedCmk, unwrapped_cmk_template, wrapping_private_key_template};
 
 /// CKA_ID of the token key that seals host copies of wrapping private keys.
 const SEALING_KEY_ID: &[u8] = b"kms-host-assisted-unwrap";
@@ -33,7 +33,10 @@ const TAG_BITS: u64 = 128;
 fn sealing_key(session: &Session) -> core::result::Result<ObjectHandle, Error> {
     match find_key(session, ObjectClass::SECRET_KEY, SEALING_KEY_ID)? {
         Some(key) => Ok(key),
-        None => session.generate_key(&Mechanism::AesKeyGen, &cmk_template(SEALING_KEY_ID)),
+        None => session.generate_key(
+            &Mechanism::AesKeyGen,
+            &cmk_template(SEALING_KEY_ID, SEALING_KEY_ID),
+        ),
     }
 }
 
@@ -192,16 +195,13 @@ pub(crate) fn unwrap_material(
         .ok_or(KmsError::UnwrapFailed))
 }
 
-/// Creates the CMK with CKA_ID `id` from `material`, with the attribute policy of every CMK.
+/// Creates the CMK `target` from `material`, with the attribute policy of every CMK.
 pub(crate) fn create_cmk(
     session: &Session,
-    id: &[u8],
+    target: &ImportedCmk<'_>,
     material: &SecretBytes,
 ) -> core::result::Result<(), Error> {
-    let mut template: Vec<Attribute> = cmk_template(id)
-        .into_iter()
-        .filter(|attribute| !matches!(attribute, Attribute::ValueLen(_)))
-        .collect();
+    let mut template = unwrapped_cmk_template(target.id, target.key_id);
     template.push(Attribute::Value(material.expose_secret().to_vec()));
     let created = session.create_object(&template);
     if let Some(Attribute::Value(value)) = template.last_mut() {

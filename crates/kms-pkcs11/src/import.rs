@@ -131,8 +131,8 @@ fn session_key_template(wrap: bool, unwrap: bool, measurable: bool) -> Vec<Attri
 
 /// The template of the CMK an import ends in: as a generated one, but its length comes
 /// from the material.
-fn unwrapped_cmk_template(id: &[u8]) -> Vec<Attribute> {
-    crate::cmk::cmk_template(id)
+pub(crate) fn unwrapped_cmk_template(id: &[u8], key_id: &[u8]) -> Vec<Attribute> {
+    crate::cmk::cmk_template(id, key_id)
         .into_iter()
         .filter(|attribute| !matches!(attribute, Attribute::ValueLen(_)))
         .collect()
@@ -178,16 +178,26 @@ impl Carrier {
     }
 }
 
-/// Unwraps `wrapped` with the private key `wrapping` into a CMK of `material_len` bytes
-/// with CKA_ID `id`. The outer error is the session's; the inner one the import's.
+/// The CMK object an import makes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ImportedCmk<'a> {
+    /// Its CKA_ID, of its own.
+    pub(crate) id: &'a [u8],
+    /// The key ID, its CKA_LABEL.
+    pub(crate) key_id: &'a [u8],
+    /// The material's length in bytes.
+    pub(crate) material_len: usize,
+}
+
+/// Unwraps `wrapped` with the private key `wrapping` into the CMK `target`. The outer
+/// error is the session's; the inner one the import's.
 pub(crate) fn unwrap_cmk(
     session: &Session,
     token: &str,
     wrapping: ObjectHandle,
     algorithm: WrappingAlgorithm,
     wrapped: &WrappedMaterial<'_>,
-    id: &[u8],
-    material_len: usize,
+    target: &ImportedCmk<'_>,
 ) -> core::result::Result<Result<()>, Error> {
     let Some(oaep) = oaep_params(algorithm) else {
         return Ok(Err(KmsError::BackendUnsupported(format!(
@@ -203,7 +213,7 @@ pub(crate) fn unwrap_cmk(
         algorithm,
         oaep,
         wrapped,
-        material_len,
+        target.material_len,
     )
     .map(|measured| match measured {
         Err(error) if mechanism_refused(&error) => Err(KmsError::BackendUnsupported(format!(
@@ -217,7 +227,7 @@ pub(crate) fn unwrap_cmk(
                 &Mechanism::AesKeyWrap,
                 carrier.0,
                 &measured,
-                &unwrapped_cmk_template(id),
+                &unwrapped_cmk_template(target.id, target.key_id),
             )
             .map(drop)
             .map_err(|_| KmsError::UnwrapFailed),

@@ -172,7 +172,7 @@ impl Backend for Pkcs11Backend {
 
     fn generate_cmk(&self, id: &KeyId, spec: CmkSpec) -> Result<KeyBlob> {
         self.capabilities.require_cmk(spec)?;
-        let template = cmk_template(id.as_bytes());
+        let template = cmk_template(id.as_bytes(), id.as_bytes());
         let _changing = self.changing_objects();
         self.pool
             .with_session(|session| session.generate_key(&Mechanism::AesKeyGen, &template))?;
@@ -235,6 +235,16 @@ impl Backend for Pkcs11Backend {
             })?
             .ok_or_else(|| KmsError::Backend(format!("the wrapping key is gone from {token}")))?;
         let material_len = cmk_spec.material_len();
+        // Each import gets an object ID of its own (CKA_LABEL is the key ID), so a refused
+        // or racing import never touches another import's CMK object.
+        let mut suffix = [0u8; 8];
+        self.random(&mut suffix)?;
+        let object_id = format!("{id}.{}", encode_hex(&suffix)).into_bytes();
+        let target = import::ImportedCmk {
+            id: &object_id,
+            key_id: id.as_bytes(),
+            material_len,
+        };
         let on_host = self.quirks.host_oaep_sha256()
             && matches!(
                 algorithm,
@@ -250,23 +260,14 @@ impl Backend for Pkcs11Backend {
                     material_len,
                 )
             })??;
-            self.pool.with_session(|session| {
-                host_assisted::create_cmk(session, id.as_bytes(), &material)
-            })?;
+            self.pool
+                .with_session(|session| host_assisted::create_cmk(session, &target, &material))?;
         } else {
             self.pool.with_session(|session| {
-                import::unwrap_cmk(
-                    session,
-                    token,
-                    wrapping,
-                    algorithm,
-                    wrapped,
-                    id.as_bytes(),
-                    material_len,
-                )
+                import::unwrap_cmk(session, token, wrapping, algorithm, wrapped, &target)
             })??;
         }
-        Ok(KeyBlob::new(id.as_bytes().to_vec()))
+        Ok(KeyBlob::new(object_id))
     }
 
     fn destroy_key(&self, key: &KeyBlob) -> Result<()> {
