@@ -162,3 +162,65 @@ pub fn assert_cmk_policy(backend: &kms_pkcs11::Pkcs11Backend, key_id: &str) {
         ]
     );
 }
+
+/// Creates an external key waiting for material and returns its ID.
+pub fn external_key(kms: &Kms) -> String {
+    let mut random = [0u8; 8];
+    kms.backend().random(&mut random).unwrap();
+    let alias = format!("hsm-byok-{}", encode_hex(&random));
+    let created = call(
+        kms,
+        Operation::CreateKey,
+        &json!({"key_alias": alias, "origin": "external"}),
+    )
+    .unwrap();
+    created["key_info"]["key_id"].as_str().unwrap().to_owned()
+}
+
+/// The import token and RSA wrapping public key get-parameters-for-import gives.
+///
+/// # Errors
+/// The engine's error.
+pub fn import_parameters(
+    kms: &Kms,
+    key_id: &str,
+    algorithm: &str,
+) -> Result<(String, rsa::PublicKey), KmsError> {
+    use pkcs8::DecodePublicKey;
+
+    let response = call(
+        kms,
+        Operation::GetParametersForImport,
+        &json!({"key_id": key_id, "wrapping_algorithm": algorithm}),
+    )?;
+    let spki = kms_core::decode_base64(response["public_key"].as_str().unwrap()).unwrap();
+    Ok((
+        response["import_token"].as_str().unwrap().to_owned(),
+        rsa::PublicKey::from_public_key_der(&spki).unwrap(),
+    ))
+}
+
+/// import-key-material of `wrapped` with `token`.
+///
+/// # Errors
+/// The engine's error.
+pub fn import(kms: &Kms, key_id: &str, token: &str, wrapped: &[u8]) -> Result<Value, KmsError> {
+    call(
+        kms,
+        Operation::ImportKeyMaterial,
+        &json!({"key_id": key_id, "import_token": token,
+                "encrypted_key_material": kms_core::encode_base64(wrapped)}),
+    )
+}
+
+/// The DEK [`round_trip`] encrypts.
+pub const ROUND_TRIP_DEK: [u8; 32] = [0x3C; 32];
+
+/// encrypt-datakey then decrypt-datakey of [`ROUND_TRIP_DEK`] (no AAD) under `key_id`;
+/// returns the `cipher_text`.
+pub fn round_trip(kms: &Kms, key_id: &str) -> String {
+    let cipher_text = encrypt(kms, key_id, &ROUND_TRIP_DEK, "");
+    let opened = decrypt(kms, key_id, &cipher_text, ROUND_TRIP_DEK.len(), "").unwrap();
+    assert_eq!(opened["data_key"], encode_hex(&ROUND_TRIP_DEK));
+    cipher_text
+}

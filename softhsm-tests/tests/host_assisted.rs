@@ -11,12 +11,14 @@ use std::sync::Arc;
 
 use aes_kw::{KeyInit, KwpAes256};
 use getrandom::SysRng;
-use kms_core::{Kms, KmsConfig, KmsError, MemoryStore, Operation, decode_base64, encode_base64};
+use kms_core::{Kms, KmsConfig, MemoryStore, Operation};
 use kms_pkcs11::Pkcs11Backend;
-use pkcs8::DecodePublicKey;
 use rsa::Oaep;
-use serde_json::{Value, json};
-use softhsm_tests::{assert_cmk_policy, call, config, create_key, decrypt, encrypt, engine};
+use serde_json::json;
+use softhsm_tests::{
+    assert_cmk_policy, call, config, create_key, engine, external_key, import, import_parameters,
+    round_trip,
+};
 
 fn assisted_engine() -> (Kms, Arc<Pkcs11Backend>) {
     let mut config = config();
@@ -33,52 +35,11 @@ fn assisted_engine() -> (Kms, Arc<Pkcs11Backend>) {
     (kms, backend)
 }
 
-fn external_key(kms: &Kms, alias: &str) -> String {
-    let created = call(
-        kms,
-        Operation::CreateKey,
-        &json!({"key_alias": alias, "origin": "external"}),
-    )
-    .unwrap();
-    created["key_info"]["key_id"].as_str().unwrap().to_owned()
-}
-
-fn parameters(
-    kms: &Kms,
-    key_id: &str,
-    algorithm: &str,
-) -> Result<(String, rsa::PublicKey), KmsError> {
-    let response = call(
-        kms,
-        Operation::GetParametersForImport,
-        &json!({"key_id": key_id, "wrapping_algorithm": algorithm}),
-    )?;
-    let spki = decode_base64(response["public_key"].as_str().unwrap()).unwrap();
-    Ok((
-        response["import_token"].as_str().unwrap().to_owned(),
-        rsa::PublicKey::from_public_key_der(&spki).unwrap(),
-    ))
-}
-
-fn import(kms: &Kms, key_id: &str, token: &str, wrapped: &[u8]) -> Result<Value, KmsError> {
-    call(
-        kms,
-        Operation::ImportKeyMaterial,
-        &json!({"key_id": key_id, "import_token": token, "encrypted_key_material": encode_base64(wrapped)}),
-    )
-}
-
-fn round_trip(kms: &Kms, key_id: &str) {
-    let cipher_text = encrypt(kms, key_id, &[8; 32], "assisted");
-    let opened = decrypt(kms, key_id, &cipher_text, 32, "assisted").unwrap();
-    assert_eq!(opened["data_key"], kms_core::encode_hex(&[8; 32]));
-}
-
 #[test]
 fn without_the_policy_oaep_sha256_import_is_refused() {
     let kms = engine();
-    let key_id = external_key(&kms, "assisted-off");
-    let err = parameters(&kms, &key_id, "RSAES_OAEP_SHA_256")
+    let key_id = external_key(&kms);
+    let err = import_parameters(&kms, &key_id, "RSAES_OAEP_SHA_256")
         .err()
         .unwrap();
     assert_eq!(err.code(), "KMS.9002");
@@ -91,8 +52,8 @@ fn without_the_policy_oaep_sha256_import_is_refused() {
 #[test]
 fn with_the_policy_oaep_sha256_imports_into_a_cmk_with_the_usual_policy() {
     let (kms, backend) = assisted_engine();
-    let key_id = external_key(&kms, "assisted-oaep256");
-    let (token, public) = parameters(&kms, &key_id, "RSAES_OAEP_SHA_256").unwrap();
+    let key_id = external_key(&kms);
+    let (token, public) = import_parameters(&kms, &key_id, "RSAES_OAEP_SHA_256").unwrap();
     let wrapped = public
         .encrypt(&mut SysRng, Oaep::<sha2::Sha256>::new(), &[0x9A; 32])
         .unwrap();
@@ -104,8 +65,8 @@ fn with_the_policy_oaep_sha256_imports_into_a_cmk_with_the_usual_policy() {
 #[test]
 fn with_the_policy_rsa_aes_key_wrap_sha256_and_oaep_sha1_both_import() {
     let (kms, _backend) = assisted_engine();
-    let key_id = external_key(&kms, "assisted-kwp256");
-    let (token, public) = parameters(&kms, &key_id, "RSA_AES_KEY_WRAP_SHA_256").unwrap();
+    let key_id = external_key(&kms);
+    let (token, public) = import_parameters(&kms, &key_id, "RSA_AES_KEY_WRAP_SHA_256").unwrap();
     let temporary_key = [0x44u8; 32];
     let mut buffer = [0u8; 40];
     let kwp_part = KwpAes256::new_from_slice(&temporary_key)
@@ -120,8 +81,8 @@ fn with_the_policy_rsa_aes_key_wrap_sha256_and_oaep_sha1_both_import() {
     round_trip(&kms, &key_id);
 
     // RSAES_OAEP_SHA_1 still unwraps in the token, with the same kind of wrapping key.
-    let key_id = external_key(&kms, "assisted-oaep1");
-    let (token, public) = parameters(&kms, &key_id, "RSAES_OAEP_SHA_1").unwrap();
+    let key_id = external_key(&kms);
+    let (token, public) = import_parameters(&kms, &key_id, "RSAES_OAEP_SHA_1").unwrap();
     let wrapped = public
         .encrypt(&mut SysRng, Oaep::<sha1::Sha1>::new(), &[0x9C; 32])
         .unwrap();
@@ -132,16 +93,16 @@ fn with_the_policy_rsa_aes_key_wrap_sha256_and_oaep_sha1_both_import() {
 #[test]
 fn with_the_policy_bad_material_is_still_the_one_opaque_error() {
     let (kms, _backend) = assisted_engine();
-    let key_id = external_key(&kms, "assisted-bad");
+    let key_id = external_key(&kms);
     for material in [vec![1u8; 31], vec![1u8; 16], vec![1u8; 33]] {
-        let (token, public) = parameters(&kms, &key_id, "RSAES_OAEP_SHA_256").unwrap();
+        let (token, public) = import_parameters(&kms, &key_id, "RSAES_OAEP_SHA_256").unwrap();
         let wrapped = public
             .encrypt(&mut SysRng, Oaep::<sha2::Sha256>::new(), &material)
             .unwrap();
         let err = import(&kms, &key_id, &token, &wrapped).unwrap_err();
         assert_eq!(err.code(), "KMS.0311", "{} bytes", material.len());
     }
-    let (token, _) = parameters(&kms, &key_id, "RSAES_OAEP_SHA_256").unwrap();
+    let (token, _) = import_parameters(&kms, &key_id, "RSAES_OAEP_SHA_256").unwrap();
     assert_eq!(
         import(&kms, &key_id, &token, &[0x42; 256])
             .unwrap_err()

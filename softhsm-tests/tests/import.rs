@@ -14,44 +14,17 @@ use aes_kw::{KeyInit, KwpAes256};
 use cryptoki::object::Attribute;
 use getrandom::SysRng;
 use kms_core::{
-    CmkSpec, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, Kms, KmsConfig, KmsError,
-    MemoryStore, Operation, decode_base64, dek_digest, encode_base64, encode_hex,
+    CmkSpec, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, Kms, KmsConfig,
+    MemoryStore, Operation, encode_hex,
 };
 use kms_soft::{RootKey, SoftBackend};
-use pkcs8::DecodePublicKey;
 use rsa::Oaep;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha1::Sha1;
-use softhsm_tests::{assert_cmk_policy, backend, call, engine};
-
-fn external_key(kms: &Kms) -> String {
-    let mut random = [0u8; 8];
-    kms.backend().random(&mut random).unwrap();
-    let alias = format!("hsm-byok-{}", encode_hex(&random));
-    let created = call(
-        kms,
-        Operation::CreateKey,
-        &json!({"key_alias": alias, "origin": "external"}),
-    )
-    .unwrap();
-    created["key_info"]["key_id"].as_str().unwrap().to_owned()
-}
-
-/// (token, RSA public key) from get-parameters-for-import.
-fn parameters(kms: &Kms, key_id: &str, algorithm: &str) -> (String, rsa::PublicKey) {
-    let response = call(
-        kms,
-        Operation::GetParametersForImport,
-        &json!({"key_id": key_id, "wrapping_algorithm": algorithm}),
-    )
-    .unwrap();
-    let spki = decode_base64(response["public_key"].as_str().unwrap()).unwrap();
-    let public = rsa::PublicKey::from_public_key_der(&spki).unwrap();
-    (
-        response["import_token"].as_str().unwrap().to_owned(),
-        public,
-    )
-}
+use softhsm_tests::{
+    ROUND_TRIP_DEK, assert_cmk_policy, backend, call, engine, external_key, import,
+    import_parameters, round_trip,
+};
 
 fn oaep_sha1(public: &rsa::PublicKey, message: &[u8]) -> Vec<u8> {
     public
@@ -73,34 +46,6 @@ fn rsa_aes_key_wrap_sha1(public: &rsa::PublicKey, material: &[u8]) -> Vec<u8> {
 /// Wraps material to the token's RSA public key, one way or another.
 type Wrapper = Box<dyn Fn(&rsa::PublicKey) -> Vec<u8>>;
 
-fn import(kms: &Kms, key_id: &str, token: &str, wrapped: &[u8]) -> Result<Value, KmsError> {
-    call(
-        kms,
-        Operation::ImportKeyMaterial,
-        &json!({"key_id": key_id, "import_token": token, "encrypted_key_material": encode_base64(wrapped)}),
-    )
-}
-
-fn round_trip(kms: &Kms, key_id: &str) -> String {
-    let dek = [0x3Cu8; 32];
-    let plain_text = encode_hex(&[dek.as_slice(), &dek_digest(CmkSpec::Aes256, &dek)].concat());
-    let encrypted = call(
-        kms,
-        Operation::EncryptDatakey,
-        &json!({"key_id": key_id, "plain_text": plain_text, "datakey_plain_length": "32"}),
-    )
-    .unwrap();
-    let cipher_text = encrypted["cipher_text"].as_str().unwrap().to_owned();
-    let opened = call(
-        kms,
-        Operation::DecryptDatakey,
-        &json!({"key_id": key_id, "cipher_text": cipher_text, "datakey_cipher_length": "32"}),
-    )
-    .unwrap();
-    assert_eq!(opened["data_key"], encode_hex(&dek));
-    cipher_text
-}
-
 /// Objects whose CKA_LABEL is `key_id`: the CMK objects of that key.
 fn cmk_objects_of(key_id: &str) -> usize {
     let backend = backend();
@@ -115,7 +60,7 @@ fn cmk_objects_of(key_id: &str) -> usize {
 fn oaep_sha1_material_is_unwrapped_inside_the_token_into_a_locked_down_cmk() {
     let kms = engine();
     let key_id = external_key(&kms);
-    let (token, public) = parameters(&kms, &key_id, "RSAES_OAEP_SHA_1");
+    let (token, public) = import_parameters(&kms, &key_id, "RSAES_OAEP_SHA_1").unwrap();
     import(&kms, &key_id, &token, &oaep_sha1(&public, &[0xA1; 32])).unwrap();
     round_trip(&kms, &key_id);
     // (SoftHSM2 leaves CKA_VALUE_LEN of unwrapped keys at 0; the import measured the key.)
@@ -126,7 +71,7 @@ fn oaep_sha1_material_is_unwrapped_inside_the_token_into_a_locked_down_cmk() {
 fn rsa_aes_key_wrap_sha1_is_composed_inside_the_token() {
     let kms = engine();
     let key_id = external_key(&kms);
-    let (token, public) = parameters(&kms, &key_id, "RSA_AES_KEY_WRAP_SHA_1");
+    let (token, public) = import_parameters(&kms, &key_id, "RSA_AES_KEY_WRAP_SHA_1").unwrap();
     import(
         &kms,
         &key_id,
@@ -141,7 +86,7 @@ fn rsa_aes_key_wrap_sha1_is_composed_inside_the_token() {
 fn the_wrapping_key_is_destroyed_once_its_token_is_used() {
     let kms = engine();
     let key_id = external_key(&kms);
-    let (token, public) = parameters(&kms, &key_id, "RSAES_OAEP_SHA_1");
+    let (token, public) = import_parameters(&kms, &key_id, "RSAES_OAEP_SHA_1").unwrap();
     let modulus = Attribute::Modulus(rsa::traits::PublicKeyParts::n_bytes(&public).to_vec());
     let wrapping_objects = || {
         let backend = backend();
@@ -251,7 +196,7 @@ fn bad_material_gives_the_one_opaque_error_and_the_key_stays_pending_import() {
         ),
     ];
     for (name, algorithm, wrap) in cases {
-        let (token, public) = parameters(&kms, &key_id, algorithm);
+        let (token, public) = import_parameters(&kms, &key_id, algorithm).unwrap();
         let err = match import(&kms, &key_id, &token, &wrap(&public)) {
             Ok(response) => panic!("{name} imported: {response}"),
             Err(err) => err,
@@ -309,7 +254,7 @@ fn the_same_material_in_a_soft_and_a_pkcs11_cmk_opens_each_others_blobs() {
     );
     let material = [0x5Eu8; 32];
 
-    let (token, public) = parameters(&soft, &key_id, "RSA_AES_KEY_WRAP_SHA_1");
+    let (token, public) = import_parameters(&soft, &key_id, "RSA_AES_KEY_WRAP_SHA_1").unwrap();
     import(
         &soft,
         &key_id,
@@ -317,7 +262,7 @@ fn the_same_material_in_a_soft_and_a_pkcs11_cmk_opens_each_others_blobs() {
         &rsa_aes_key_wrap_sha1(&public, &material),
     )
     .unwrap();
-    let (token, public) = parameters(&hsm, &key_id, "RSAES_OAEP_SHA_1");
+    let (token, public) = import_parameters(&hsm, &key_id, "RSAES_OAEP_SHA_1").unwrap();
     import(&hsm, &key_id, &token, &oaep_sha1(&public, &material)).unwrap();
 
     for (sealer, opener) in [(&soft, &hsm), (&hsm, &soft)] {
@@ -328,6 +273,6 @@ fn the_same_material_in_a_soft_and_a_pkcs11_cmk_opens_each_others_blobs() {
             &json!({"key_id": key_id, "cipher_text": cipher_text, "datakey_cipher_length": "32"}),
         )
         .unwrap();
-        assert_eq!(opened["data_key"], encode_hex(&[0x3C; 32]));
+        assert_eq!(opened["data_key"], encode_hex(&ROUND_TRIP_DEK));
     }
 }

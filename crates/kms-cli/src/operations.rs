@@ -28,6 +28,20 @@ const RECIPIENT_ALGORITHM: Field = (
     "extension: RSA_AES_KEY_WRAP_SHA_256, RSAES_OAEP_SHA_256 or SM2_ENCRYPT",
 );
 
+/// The fields of create-datakey and create-datakey-without-plaintext (one request model).
+const CREATE_DATAKEY_FIELDS: &[Field] = &[
+    KEY_ID,
+    ("key_spec", "AES_256 or AES_128 (or give datakey_length)"),
+    (
+        "datakey_length",
+        "DEK length in bits, 8 to 8192, a multiple of 8",
+    ),
+    AAD,
+    SEQUENCE,
+    PIN,
+    PIN_TYPE,
+];
+
 /// The summary and request fields of `operation`.
 pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field]) {
     match operation {
@@ -66,33 +80,11 @@ pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field])
         Operation::CancelKeyDeletion => ("Cancel a scheduled deletion", &[KEY_ID, SEQUENCE]),
         Operation::CreateDatakey => (
             "Create a DEK: plaintext and sealed under the CMK",
-            &[
-                KEY_ID,
-                ("key_spec", "AES_256 or AES_128 (or give datakey_length)"),
-                (
-                    "datakey_length",
-                    "DEK length in bits, 8 to 8192, a multiple of 8",
-                ),
-                AAD,
-                SEQUENCE,
-                PIN,
-                PIN_TYPE,
-            ],
+            CREATE_DATAKEY_FIELDS,
         ),
         Operation::CreateDatakeyWithoutPlaintext => (
             "Create a DEK, returned only sealed under the CMK",
-            &[
-                KEY_ID,
-                ("key_spec", "AES_256 or AES_128 (or give datakey_length)"),
-                (
-                    "datakey_length",
-                    "DEK length in bits, 8 to 8192, a multiple of 8",
-                ),
-                AAD,
-                SEQUENCE,
-                PIN,
-                PIN_TYPE,
-            ],
+            CREATE_DATAKEY_FIELDS,
         ),
         Operation::EncryptDatakey => (
             "Seal a DEK under the CMK",
