@@ -276,3 +276,22 @@ fn the_same_material_in_a_soft_and_a_pkcs11_cmk_opens_each_others_blobs() {
         assert_eq!(opened["data_key"], encode_hex(&ROUND_TRIP_DEK));
     }
 }
+
+#[test]
+fn engines_with_their_own_stores_never_share_an_import_token_key() {
+    let (first, second) = (engine(), engine());
+    let first_key = external_key(&first);
+    let second_key = external_key(&second);
+    import_parameters(&first, &first_key, "RSAES_OAEP_SHA_1").unwrap();
+    let (token, public) = import_parameters(&second, &second_key, "RSAES_OAEP_SHA_1").unwrap();
+    // Tearing the first engine down destroys its token key, and only its own.
+    first.destroy_all_keys().unwrap();
+    import(
+        &second,
+        &second_key,
+        &token,
+        &oaep_sha1(&public, &ROUND_TRIP_DEK),
+    )
+    .unwrap();
+    round_trip(&second, &second_key);
+}

@@ -1,4 +1,4 @@
-//! The command line: global options, one subcommand per operation, and `demo`.
+//! The command line: global options, one subcommand per operation, `demo` and `bench`.
 
 use std::path::PathBuf;
 
@@ -6,6 +6,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use kms_core::{KmsError, Operation, Result};
 use kms_pkcs11::TokenSelector;
 
+use crate::bench::{self, BenchOptions};
 use crate::operations::{describe, fields_help};
 
 /// Where key material lives.
@@ -47,6 +48,8 @@ pub(crate) enum Request {
     Operation(Operation, Option<String>),
     /// Run the demo in a fresh temporary home.
     Demo,
+    /// Time operations on the backend.
+    Bench(BenchOptions),
 }
 
 /// The `kms` command's definition.
@@ -144,6 +147,7 @@ pub(crate) fn command() -> Command {
             "In a fresh temporary home: create a key, a data key pair, encrypt and decrypt a \
              DEK, and import key material, printing every request and response",
         ))
+        .subcommand(bench::command())
 }
 
 /// Reads the parsed command line.
@@ -189,15 +193,14 @@ pub(crate) fn read(matches: &ArgMatches) -> Result<(Global, Option<Request>)> {
         backend,
         pretty: matches.get_flag("pretty"),
     };
-    let request = matches.subcommand().and_then(|(name, sub)| {
-        if name == "demo" {
-            Some(Request::Demo)
-        } else {
-            Operation::from_wire(name).map(|operation| {
-                Request::Operation(operation, sub.get_one::<String>("REQUEST_JSON").cloned())
-            })
-        }
-    });
+    let request = match matches.subcommand() {
+        Some(("demo", _)) => Some(Request::Demo),
+        Some(("bench", sub)) => Some(Request::Bench(bench::read(sub)?)),
+        Some((name, sub)) => Operation::from_wire(name).map(|operation| {
+            Request::Operation(operation, sub.get_one::<String>("REQUEST_JSON").cloned())
+        }),
+        None => None,
+    };
     Ok((global, request))
 }
 

@@ -37,20 +37,7 @@ pub(crate) fn open(global: &Global) -> Result<Kms> {
                 .unwrap_or_else(|| global.home.join(ROOT_KEY_FILE));
             Arc::new(SoftBackend::new(RootKey::load_or_create(&root_key_file)?))
         }
-        BackendChoice::Pkcs11 {
-            module,
-            token,
-            pin_file,
-            host_assisted_unwrap,
-        } => {
-            let pin = match pin_file {
-                Some(path) => Pkcs11Config::pin_from_file(path)?,
-                None => Pkcs11Config::pin_from_env(PIN_VARIABLE)?,
-            };
-            let mut config = Pkcs11Config::new(module.clone(), token.clone(), pin);
-            config.host_assisted_unwrap = *host_assisted_unwrap;
-            Arc::new(Pkcs11Backend::open(config)?)
-        }
+        BackendChoice::Pkcs11 { .. } => Arc::new(open_pkcs11(&global.backend, None)?),
     };
     let store = SqliteStore::open(global.home.join(STORE_FILE))?;
     // A command runs one operation and exits: no background pool of wrapping keys.
@@ -59,4 +46,35 @@ pub(crate) fn open(global: &Global) -> Result<Kms> {
         ..KmsConfig::default()
     };
     Ok(Kms::with_config(backend, Arc::new(store), config))
+}
+
+/// Opens the PKCS#11 token `choice` names, with a session pool of `session_pool_size`
+/// (the backend's default when `None`).
+///
+/// # Errors
+/// [`KmsError::InvalidParameter`] when `choice` is not a PKCS#11 backend; the PIN and
+/// token errors of [`Pkcs11Backend::open`].
+pub(crate) fn open_pkcs11(
+    choice: &BackendChoice,
+    session_pool_size: Option<usize>,
+) -> Result<Pkcs11Backend> {
+    let BackendChoice::Pkcs11 {
+        module,
+        token,
+        pin_file,
+        host_assisted_unwrap,
+    } = choice
+    else {
+        return Err(KmsError::InvalidParameter("not a PKCS#11 backend".into()));
+    };
+    let pin = match pin_file {
+        Some(path) => Pkcs11Config::pin_from_file(path)?,
+        None => Pkcs11Config::pin_from_env(PIN_VARIABLE)?,
+    };
+    let mut config = Pkcs11Config::new(module.clone(), token.clone(), pin);
+    config.host_assisted_unwrap = *host_assisted_unwrap;
+    if let Some(size) = session_pool_size {
+        config.session_pool_size = size;
+    }
+    Pkcs11Backend::open(config)
 }

@@ -3,9 +3,11 @@
 //! `kms [--home DIR] [--backend soft|pkcs11] [--pretty] <operation> [REQUEST_JSON]` prints the
 //! response JSON and exits 0; on failure it prints `{"error":{...}}` to standard error and
 //! exits 1 for errors the caller can fix (4xx) or 2 for the engine's own (5xx). Usage
-//! errors exit 1 too. `kms demo` runs the whole API in a fresh temporary home.
+//! errors exit 1 too. `kms demo` runs the whole API in a fresh temporary home; `kms bench`
+//! times operations on the backend.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod cli;
 mod demo;
 mod home;
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
     };
     let outcome = cli::read(&matches).and_then(|(global, request)| match request {
         Some(Request::Demo) => demo::run(global.pretty),
+        Some(Request::Bench(options)) => bench::run(&global, &options),
         Some(Request::Operation(operation, body)) => run(&global, operation, body),
         None => Err(KmsError::InvalidParameter("no operation given".into())),
     });

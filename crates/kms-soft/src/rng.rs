@@ -2,8 +2,9 @@
 //! the hot path makes no OS-RNG syscall per operation (DESIGN 9).
 //!
 //! Each thread's generator reseeds from the OS after [`RESEED_AFTER_BYTES`] bytes, and at
-//! once in a forked child (a changed process ID), so a parent and child never share a
-//! stream and never repeat a nonce.
+//! once in a forked child, so a parent and child never share a stream and never repeat a
+//! nonce. A fork is seen through a `pthread_atfork` counter: one relaxed atomic load per
+//! draw, where reading the process ID would be a syscall per draw.
 
 use std::cell::RefCell;
 
@@ -16,7 +17,7 @@ pub(crate) const RESEED_AFTER_BYTES: u64 = 1 << 20;
 
 struct ThreadRng {
     rng: ChaCha20Rng,
-    pid: u32,
+    fork_guard: forkguard::Guard,
     output_since_seed: u64,
 }
 
@@ -27,15 +28,17 @@ impl ThreadRng {
             .map_err(|error| KmsError::Backend(format!("OS random source: {error}")))?;
         let rng = ChaCha20Rng::from_seed(seed);
         zeroize::Zeroize::zeroize(&mut seed);
+        let fork_guard = forkguard::Guard::try_new()
+            .map_err(|error| KmsError::Backend(format!("fork detection: {error}")))?;
         Ok(Self {
             rng,
-            pid: std::process::id(),
+            fork_guard,
             output_since_seed: 0,
         })
     }
 
-    fn is_stale(&self) -> bool {
-        self.output_since_seed >= RESEED_AFTER_BYTES || self.pid != std::process::id()
+    fn is_stale(&mut self) -> bool {
+        self.fork_guard.detected_fork() || self.output_since_seed >= RESEED_AFTER_BYTES
     }
 }
 
@@ -53,7 +56,7 @@ pub(crate) fn with_thread_rng<T>(
         let mut slot = cell
             .try_borrow_mut()
             .map_err(|_| KmsError::Backend("random source re-entered".into()))?;
-        if slot.as_ref().is_none_or(ThreadRng::is_stale) {
+        if slot.as_mut().is_none_or(ThreadRng::is_stale) {
             *slot = Some(ThreadRng::seeded()?);
         }
         let thread_rng = slot

@@ -8,6 +8,7 @@
     reason = "tests report failure by panicking"
 )]
 
+mod bench;
 mod common;
 mod durability;
 mod operations;

@@ -2,13 +2,24 @@
 //! command is a new process with a new context and new sessions.
 
 use std::process::Output;
+use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
 use crate::common::{Home, code, kms, plain_text};
 
+/// Held by each test that runs `kms` on the token: SoftHSM2's file store is not safe for
+/// one process to open the token while another rewrites its object files (the opening
+/// process can find no token at all), so this binary's token tests take turns.
+pub fn exclusive_token() -> MutexGuard<'static, ()> {
+    static TOKEN: Mutex<()> = Mutex::new(());
+    TOKEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The backend options for the test token.
-fn backend_args() -> Vec<String> {
+pub fn backend_args() -> Vec<String> {
     assert!(
         std::env::var_os("SOFTHSM2_CONF").is_some(),
         "SOFTHSM2_CONF is not set: run these tests through .ci/test, which makes a SoftHSM2 token for them"
@@ -52,6 +63,7 @@ fn ok(home: &Home, operation: &str, body: &Value) -> Value {
 
 #[test]
 fn a_new_process_decrypts_what_the_previous_one_encrypted_in_the_token() {
+    let _token = exclusive_token();
     let home = Home::new();
     let created = ok(
         &home,
@@ -79,6 +91,7 @@ fn a_new_process_decrypts_what_the_previous_one_encrypted_in_the_token() {
 
 #[test]
 fn the_pin_comes_from_a_file_or_the_environment_never_an_argument() {
+    let _token = exclusive_token();
     let home = Home::new();
     std::fs::create_dir_all(home.path()).unwrap();
     let pin_file = home.path().join("pin");
@@ -124,6 +137,7 @@ fn the_pin_comes_from_a_file_or_the_environment_never_an_argument() {
 
 #[test]
 fn an_sm4_key_on_softhsm_is_refused_naming_the_mechanism() {
+    let _token = exclusive_token();
     let home = Home::new();
     let output = run(
         &home,
@@ -145,6 +159,7 @@ fn an_sm4_key_on_softhsm_is_refused_naming_the_mechanism() {
 
 #[test]
 fn host_assisted_unwrap_is_off_unless_asked_for() {
+    let _token = exclusive_token();
     let home = Home::new();
     let created = ok(
         &home,

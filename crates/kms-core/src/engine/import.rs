@@ -8,18 +8,17 @@ use crate::backend::{CmkHandle, KeyBlob, NONCE_LEN, WrappedMaterial};
 use crate::codec::encode_base64;
 use crate::error::{KmsError, Result};
 use crate::import_token::{ImportClaims, open_token, reference_digest, seal_token};
-use crate::key_id::KeyId;
+use crate::key_id::{KEY_ID_LEN, KeyId};
 use crate::models::{
     EmptyResponse, GetParametersForImportRequest, GetParametersForImportResponse,
     ImportKeyMaterialRequest, KeyIdRequest,
 };
-use crate::spec::{KeyOrigin, KeyState};
+use crate::spec::{CmkSpec, KeyOrigin, KeyState};
 use crate::store::{ImportRecord, KeyRecord, NewMaterial};
 
-/// Store name of the engine key that seals import tokens.
-const TOKEN_KEY_NAME: &str = "import-token";
-/// The token key's own key ID, outside the version-4 UUIDs given to CMKs.
-const TOKEN_KEY_ID: [u8; 36] = *b"tokenkey-0000-0000-0000-000000000000";
+/// Store name of the engine key that seals import tokens. Its record is the key's own key
+/// ID (36 bytes) followed by the backend's blob.
+pub(super) const TOKEN_KEY_NAME: &str = "import-token-key";
 /// Associated data of the material fingerprint: a GMAC of nothing under the new CMK.
 const FINGERPRINT_DOMAIN: &[u8] = b"kms-engine material fingerprint v1";
 
@@ -243,27 +242,46 @@ impl Kms {
         Ok(())
     }
 
-    /// The engine's token key, created and stored sealed on first use.
+    /// The engine's token key, created and stored on first use.
     fn token_key(&self) -> Result<&dyn CmkHandle> {
         if let Some(key) = self.token_key.get() {
             return Ok(key.as_ref());
         }
-        let key_id = KeyId::from_bytes(TOKEN_KEY_ID)?;
         let spec = *self
             .backend
             .capabilities()
             .cmk_specs
             .first()
             .ok_or_else(|| KmsError::BackendUnsupported("any CMK spec for import tokens".into()))?;
-        let blob = match self.store.engine_key(TOKEN_KEY_NAME)? {
-            Some(blob) => blob,
-            None => {
-                let created = self.backend.generate_cmk(&key_id, spec)?;
-                self.store.insert_engine_key(TOKEN_KEY_NAME, &created)?
-            }
+        let record = match self.store.engine_key(TOKEN_KEY_NAME)? {
+            Some(record) => record,
+            None => self.create_token_key(spec)?,
         };
-        let key = self.backend.load_cmk(&key_id, spec, &blob)?;
+        let (key_id, blob) = record
+            .as_bytes()
+            .split_first_chunk::<KEY_ID_LEN>()
+            .ok_or_else(|| KmsError::Store("the import-token key record is damaged".into()))?;
+        let key_id = KeyId::from_bytes(*key_id)?;
+        let key = self
+            .backend
+            .load_cmk(&key_id, spec, &KeyBlob::new(blob.to_vec()))?;
         Ok(self.token_key.get_or_init(|| key).as_ref())
+    }
+
+    /// Creates a token key under a fresh key ID, so that engines with separate stores on
+    /// one PKCS#11 token never share (or destroy) each other's, and stores it. When another
+    /// engine on this store stored one first, destroys this one and returns that record.
+    fn create_token_key(&self, spec: CmkSpec) -> Result<KeyBlob> {
+        let mut random = [0u8; 16];
+        self.backend.random(&mut random)?;
+        let key_id = KeyId::from_random(random);
+        let created = self.backend.generate_cmk(&key_id, spec)?;
+        let record = KeyBlob::new([key_id.as_bytes().as_slice(), created.as_bytes()].concat());
+        let stored = self.store.insert_engine_key(TOKEN_KEY_NAME, &record)?;
+        if stored != record {
+            self.backend.destroy_key(&created)?;
+        }
+        Ok(stored)
     }
 }
 

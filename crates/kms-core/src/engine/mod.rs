@@ -6,6 +6,7 @@ mod datakey_pair;
 mod import;
 mod key_cache;
 mod lifecycle;
+mod teardown;
 mod wrapping_key_pool;
 
 use std::sync::{Arc, OnceLock};
