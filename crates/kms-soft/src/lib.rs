@@ -33,6 +33,9 @@ mod root_key;
 mod root_key_file;
 mod wrapping;
 
+#[cfg(test)]
+mod vector_tests;
+
 use kms_core::{
     Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, Result,
     SecretBytes, WrappedMaterial, WrappingAlgorithm, WrappingKey, WrappingKeySpec,

@@ -127,6 +127,15 @@ fn rsa_aes_unwrap(
     };
     let temporary_key =
         SecretBytes::new(oaep_decrypt(oaep_part).map_err(|_| KmsError::UnwrapFailed)?);
+    kwp_unwrap(&temporary_key, kwp_part)
+}
+
+/// The AES-KWP (RFC 5649) step of RSA_AES_KEY_WRAP: `kwp_part` unwrapped under the
+/// temporary key, which must be AES-128 or AES-256, into at least 16 bytes.
+///
+/// # Errors
+/// [`KmsError::UnwrapFailed`] for anything else.
+pub(crate) fn kwp_unwrap(temporary_key: &SecretBytes, kwp_part: &[u8]) -> Result<SecretBytes> {
     let mut buffer = SecretBytes::zeroed(kwp_part.len());
     let unwrapped_len = match temporary_key.len() {
         16 => KwpAes128::new_from_slice(temporary_key.expose_secret())

@@ -1,5 +1,6 @@
 //! Shared set-up for the soft backend's integration tests: an engine over a fresh root key
-//! and an in-memory store, and JSON helpers that call it as a client would.
+//! and an in-memory store, JSON helpers that call it as a client would, and the OpenSSL CLI
+//! commands a customer runs to wrap material for import or to open a wrapped private key.
 use std::sync::Arc;
 
 use kms_core::{CmkSpec, Kms, KmsConfig, KmsError, MemoryStore, Operation, dek_digest};
@@ -159,4 +160,164 @@ pub fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
         String::from_utf8_lossy(&output.stderr)
     );
     output.stdout
+}
+
+/// No `-pkeyopt` at all (SM2 encryption).
+pub const NO_OPTIONS: [&str; 0] = [];
+
+/// The `-pkeyopt`s of RSA-OAEP with `digest` for both the hash and MGF1.
+pub fn oaep_options(digest: &str) -> Vec<String> {
+    vec![
+        "rsa_padding_mode:oaep".into(),
+        format!("rsa_oaep_md:{digest}"),
+        format!("rsa_mgf1_md:{digest}"),
+    ]
+}
+
+/// `openssl pkeyutl -encrypt` of `input` to the public key `spki` with `options`.
+pub fn pkeyutl_encrypt<S: AsRef<str>>(
+    dir: &TempDir,
+    spki: &[u8],
+    options: &[S],
+    input: &[u8],
+) -> Vec<u8> {
+    let key = dir.write("wrapping-key.der", spki);
+    let mut args = vec![
+        "pkeyutl",
+        "-encrypt",
+        "-pubin",
+        "-keyform",
+        "DER",
+        "-inkey",
+        key.as_str(),
+    ];
+    for option in options {
+        args.extend(["-pkeyopt", option.as_ref()]);
+    }
+    openssl(&args, input)
+}
+
+/// `openssl pkeyutl -decrypt` of `input` with the private key in `private_key_file`.
+pub fn pkeyutl_decrypt<S: AsRef<str>>(
+    private_key_file: &str,
+    options: &[S],
+    input: &[u8],
+) -> Vec<u8> {
+    let mut args = vec!["pkeyutl", "-decrypt", "-inkey", private_key_file];
+    for option in options {
+        args.extend(["-pkeyopt", option.as_ref()]);
+    }
+    openssl(&args, input)
+}
+
+/// The `openssl enc` cipher of AES-KWP (RFC 5649) under `key`.
+fn kwp_cipher(key: &[u8]) -> &'static str {
+    if key.len() == 16 {
+        "-id-aes128-wrap-pad"
+    } else {
+        "-id-aes256-wrap-pad"
+    }
+}
+
+/// `openssl enc -id-aes256-wrap-pad` (AES-KWP, RFC 5649) of `input` under `key`.
+pub fn kwp_wrap(key: &[u8], input: &[u8]) -> Vec<u8> {
+    openssl(
+        &["enc", kwp_cipher(key), "-iv", "A65959A6", "-K", &hex(key)],
+        input,
+    )
+}
+
+/// `openssl enc -d -id-aes256-wrap-pad` of `input` under `key`.
+pub fn kwp_unwrap(key: &[u8], input: &[u8]) -> Vec<u8> {
+    openssl(
+        &[
+            "enc",
+            "-d",
+            kwp_cipher(key),
+            "-iv",
+            "A65959A6",
+            "-K",
+            &hex(key),
+        ],
+        input,
+    )
+}
+
+/// RSA_AES_KEY_WRAP with `digest` as a customer does it with OpenSSL: `temporary_key`
+/// under OAEP to `spki`, followed by the AES-KWP of `material` under it.
+pub fn rsa_aes_wrap_with_openssl(
+    dir: &TempDir,
+    spki: &[u8],
+    digest: &str,
+    temporary_key: &[u8],
+    material: &[u8],
+) -> Vec<u8> {
+    let oaep_part = pkeyutl_encrypt(dir, spki, &oaep_options(digest), temporary_key);
+    [oaep_part, kwp_wrap(temporary_key, material)].concat()
+}
+
+/// A key pair made by OpenSSL: the private key's file and the public SPKI DER.
+pub struct RecipientKey {
+    /// The PEM private key, as a path.
+    pub private_key_file: String,
+    /// SubjectPublicKeyInfo DER.
+    pub public_key: Vec<u8>,
+}
+
+/// `openssl genpkey` with `genpkey_args`, the private key written to `name` in `dir`.
+pub fn recipient_key(dir: &TempDir, name: &str, genpkey_args: &[&str]) -> RecipientKey {
+    let pem = openssl(&[&["genpkey"], genpkey_args].concat(), b"");
+    let private_key_file = dir.write(name, &pem);
+    let public_key = openssl(
+        &[
+            "pkey",
+            "-in",
+            &private_key_file,
+            "-pubout",
+            "-outform",
+            "DER",
+        ],
+        b"",
+    );
+    RecipientKey {
+        private_key_file,
+        public_key,
+    }
+}
+
+/// An RSA key pair of `bits` made by OpenSSL.
+pub fn rsa_key(dir: &TempDir, bits: u32) -> RecipientKey {
+    recipient_key(
+        dir,
+        &format!("rsa{bits}.pem"),
+        &[
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            &format!("rsa_keygen_bits:{bits}"),
+        ],
+    )
+}
+
+/// An SM2 key pair made by OpenSSL.
+pub fn sm2_key(dir: &TempDir) -> RecipientKey {
+    recipient_key(dir, "sm2.pem", &["-algorithm", "SM2"])
+}
+
+/// The recipient opens what was wrapped to it with `algorithm` (its wire name) with
+/// OpenSSL, as it would in real life. RSA recipients here are 2048-bit keys.
+pub fn unwrap_as_recipient(recipient: &RecipientKey, algorithm: &str, wrapped: &[u8]) -> Vec<u8> {
+    let key = recipient.private_key_file.as_str();
+    match algorithm {
+        "SM2_ENCRYPT" => pkeyutl_decrypt(key, &NO_OPTIONS, wrapped),
+        "RSAES_OAEP_SHA_256" => pkeyutl_decrypt(key, &oaep_options("sha256"), wrapped),
+        "RSA_AES_KEY_WRAP_SHA_256" => {
+            let modulus_len = 256;
+            let (oaep_part, kwp_part) = wrapped.split_at(modulus_len);
+            let temporary_key = pkeyutl_decrypt(key, &oaep_options("sha256"), oaep_part);
+            assert_eq!(temporary_key.len(), 32);
+            kwp_unwrap(&temporary_key, kwp_part)
+        }
+        _ => unreachable!("{algorithm}"),
+    }
 }

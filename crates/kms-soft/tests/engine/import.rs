@@ -13,8 +13,8 @@ use kms_soft::SoftCmk;
 use serde_json::{Value, json};
 
 use crate::common::{
-    TempDir, call, decrypt, encrypt, engine, engine_with, error_code, hex, key_state, openssl,
-    random_bytes,
+    NO_OPTIONS, TempDir, call, decrypt, encrypt, engine, engine_with, error_code, hex, key_state,
+    kwp_wrap, oaep_options, pkeyutl_encrypt, random_bytes, rsa_aes_wrap_with_openssl,
 };
 
 const RSA_ALGORITHMS: [&str; 4] = [
@@ -85,50 +85,6 @@ fn import(
     call(kms, Operation::ImportKeyMaterial, &body)
 }
 
-/// `openssl pkeyutl -encrypt` of `input` to the public key `spki` with `options`.
-fn pkeyutl_encrypt<S: AsRef<str>>(
-    dir: &TempDir,
-    spki: &[u8],
-    options: &[S],
-    input: &[u8],
-) -> Vec<u8> {
-    let key = dir.write("wrapping-key.der", spki);
-    let mut args = vec![
-        "pkeyutl",
-        "-encrypt",
-        "-pubin",
-        "-keyform",
-        "DER",
-        "-inkey",
-        key.as_str(),
-    ];
-    for option in options {
-        args.extend(["-pkeyopt", option.as_ref()]);
-    }
-    openssl(&args, input)
-}
-
-/// No `-pkeyopt` at all (SM2 encryption).
-const NO_OPTIONS: [&str; 0] = [];
-
-fn oaep_options(digest: &str) -> Vec<String> {
-    vec![
-        "rsa_padding_mode:oaep".into(),
-        format!("rsa_oaep_md:{digest}"),
-        format!("rsa_mgf1_md:{digest}"),
-    ]
-}
-
-/// `openssl enc -id-aes256-wrap-pad` (AES-KWP, RFC 5649) of `input` under `key`.
-fn kwp_wrap(key: &[u8], input: &[u8]) -> Vec<u8> {
-    let cipher = if key.len() == 16 {
-        "-id-aes128-wrap-pad"
-    } else {
-        "-id-aes256-wrap-pad"
-    };
-    openssl(&["enc", cipher, "-iv", "A65959A6", "-K", &hex(key)], input)
-}
-
 /// Wraps `material` for `algorithm` the way the cloud documentation tells users to, with
 /// the OpenSSL CLI. RSA_AES_KEY_WRAP comes back as one concatenated field.
 fn wrap_with_openssl(dir: &TempDir, algorithm: &str, spki: &[u8], material: &[u8]) -> Vec<u8> {
@@ -142,9 +98,7 @@ fn wrap_with_openssl(dir: &TempDir, algorithm: &str, spki: &[u8], material: &[u8
             } else {
                 "sha1"
             };
-            let temporary_key = random_bytes(32);
-            let oaep_part = pkeyutl_encrypt(dir, spki, &oaep_options(digest), &temporary_key);
-            [oaep_part, kwp_wrap(&temporary_key, material)].concat()
+            rsa_aes_wrap_with_openssl(dir, spki, digest, &random_bytes(32), material)
         }
         _ => unreachable!("{algorithm}"),
     }

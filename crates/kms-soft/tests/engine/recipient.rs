@@ -6,46 +6,10 @@ use base64ct::{Base64, Encoding};
 use kms_core::{Kms, Operation};
 use serde_json::{Value, json};
 
-use crate::common::{TempDir, call, create_key, engine, error_code, hex, openssl};
-
-/// A recipient key pair made by OpenSSL: the private key's file and the public SPKI DER.
-struct RecipientKey {
-    private_key_file: String,
-    public_key: Vec<u8>,
-}
-
-fn recipient_key(dir: &TempDir, name: &str, genpkey_args: &[&str]) -> RecipientKey {
-    let pem = openssl(&[&["genpkey"], genpkey_args].concat(), b"");
-    let private_key_file = dir.write(name, &pem);
-    let public_key = openssl(
-        &[
-            "pkey",
-            "-in",
-            &private_key_file,
-            "-pubout",
-            "-outform",
-            "DER",
-        ],
-        b"",
-    );
-    RecipientKey {
-        private_key_file,
-        public_key,
-    }
-}
-
-fn rsa_key(dir: &TempDir, bits: u32) -> RecipientKey {
-    recipient_key(
-        dir,
-        &format!("rsa{bits}.pem"),
-        &[
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            &format!("rsa_keygen_bits:{bits}"),
-        ],
-    )
-}
+use crate::common::{
+    TempDir, call, create_key, engine, error_code, openssl, recipient_key, rsa_key, sm2_key,
+    unwrap_as_recipient,
+};
 
 fn pair_for(
     kms: &Kms,
@@ -71,63 +35,13 @@ fn pair_for(
     )
 }
 
-/// The recipient opens `wrapped_private_key` with OpenSSL, as it would in real life.
-fn unwrap_as_recipient(recipient: &RecipientKey, algorithm: &str, wrapped: &[u8]) -> Vec<u8> {
-    let oaep = [
-        "-pkeyopt",
-        "rsa_padding_mode:oaep",
-        "-pkeyopt",
-        "rsa_oaep_md:sha256",
-        "-pkeyopt",
-        "rsa_mgf1_md:sha256",
-    ];
-    let decrypt = |extra: &[&str], input: &[u8]| {
-        openssl(
-            &[
-                &[
-                    "pkeyutl",
-                    "-decrypt",
-                    "-inkey",
-                    recipient.private_key_file.as_str(),
-                ],
-                extra,
-            ]
-            .concat(),
-            input,
-        )
-    };
-    match algorithm {
-        "SM2_ENCRYPT" => decrypt(&[], wrapped),
-        "RSAES_OAEP_SHA_256" => decrypt(&oaep, wrapped),
-        "RSA_AES_KEY_WRAP_SHA_256" => {
-            let modulus_len = 256;
-            let (oaep_part, kwp_part) = wrapped.split_at(modulus_len);
-            let temporary_key = decrypt(&oaep, oaep_part);
-            assert_eq!(temporary_key.len(), 32);
-            openssl(
-                &[
-                    "enc",
-                    "-d",
-                    "-id-aes256-wrap-pad",
-                    "-iv",
-                    "A65959A6",
-                    "-K",
-                    &hex(&temporary_key),
-                ],
-                kwp_part,
-            )
-        }
-        _ => unreachable!("{algorithm}"),
-    }
-}
-
 #[test]
 fn a_wrapped_private_key_unwraps_for_the_recipient_to_the_pair_of_public_key() {
     let kms = engine();
     let key_id = create_key(&kms, "SM4");
     let dir = TempDir::new();
     let rsa = rsa_key(&dir, 2048);
-    let sm2 = recipient_key(&dir, "sm2.pem", &["-algorithm", "SM2"]);
+    let sm2 = sm2_key(&dir);
     for (spec, recipient, algorithm) in [
         ("ECC_NIST_P521", &rsa, "RSA_AES_KEY_WRAP_SHA_256"),
         ("RSA_2048", &rsa, "RSA_AES_KEY_WRAP_SHA_256"),
@@ -187,7 +101,7 @@ fn invalid_recipient_keys_are_refused() {
         "p256.pem",
         &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
     );
-    let sm2 = recipient_key(&dir, "sm2.pem", &["-algorithm", "SM2"]);
+    let sm2 = sm2_key(&dir);
     let mut off_curve = sm2.public_key.clone();
     *off_curve.last_mut().unwrap() ^= 0x01;
     for (what, spki, algorithm) in [

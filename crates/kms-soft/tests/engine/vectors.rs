@@ -85,10 +85,31 @@ fn sm4_single_block_passes_the_gbt_32907_vector() {
 }
 
 #[test]
+fn sm4_a_million_encryptions_pass_the_gbt_32907_vector() {
+    // GB/T 32907-2016 appendix A, example 2: the plaintext encrypted 1,000,000 times.
+    let key = bytes("0123456789abcdeffedcba9876543210");
+    let cipher = sm4::Sm4::new_from_slice(&key).unwrap();
+    let mut block = sm4::cipher::Block::<sm4::Sm4>::try_from(key.as_slice()).unwrap();
+    for _ in 0..1_000_000 {
+        cipher.encrypt_block(&mut block);
+    }
+    assert_eq!(block.to_vec(), bytes("595298c7c6fd271f0402f804c33d3f66"));
+}
+
+#[test]
 fn sm3_of_abc_passes_the_gbt_32905_vector() {
     assert_eq!(
         dek_digest(CmkSpec::Sm4, b"abc").to_vec(),
         bytes("66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0")
+    );
+}
+
+#[test]
+fn sm3_of_a_512_bit_message_passes_the_gbt_32905_vector() {
+    // GB/T 32905-2016 appendix A, example 2: "abcd" 16 times, two blocks once padded.
+    assert_eq!(
+        dek_digest(CmkSpec::Sm4, "abcd".repeat(16).as_bytes()).to_vec(),
+        bytes("debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732")
     );
 }
 
