@@ -256,6 +256,18 @@ pub trait Backend: Send + Sync + fmt::Debug {
         Err(self.unsupported(&format!("wrapping algorithm {}", algorithm.as_str())))
     }
 
+    /// Checks a recipient's public key (SPKI DER) for `algorithm` as
+    /// [`wrap_for_recipient`](Self::wrap_for_recipient) would, so that a request with a bad
+    /// recipient is refused before a key pair is generated for it.
+    ///
+    /// # Errors
+    /// The key errors of [`wrap_for_recipient`](Self::wrap_for_recipient);
+    /// [`KmsError::BackendUnsupported`] by default.
+    fn check_recipient(&self, recipient_spki: &[u8], algorithm: WrappingAlgorithm) -> Result<()> {
+        let _ = recipient_spki;
+        Err(self.unsupported(&format!("recipient algorithm {}", algorithm.as_str())))
+    }
+
     /// Wraps `plaintext` (a PKCS#8 private key) to a recipient's public key (SPKI DER).
     ///
     /// # Errors

@@ -7,8 +7,15 @@ use crate::error::{KmsError, Result};
 /// Length of a key ID in bytes.
 pub const KEY_ID_LEN: usize = 36;
 
-/// Byte offsets of the four hyphens in a key ID.
-const HYPHENS: [usize; 4] = [8, 13, 18, 23];
+/// Where a key ID has its four hyphens (offsets 8, 13, 18 and 23).
+const IS_HYPHEN: [bool; KEY_ID_LEN] = {
+    let mut is_hyphen = [false; KEY_ID_LEN];
+    is_hyphen[8] = true;
+    is_hyphen[13] = true;
+    is_hyphen[18] = true;
+    is_hyphen[23] = true;
+    is_hyphen
+};
 
 /// A validated key ID. `Copy` and hashable, so the hot path can key its cache on it without
 /// allocating.
@@ -33,8 +40,8 @@ impl KeyId {
     /// # Errors
     /// [`KmsError::InvalidKeyId`] (KMS.0205) unless the bytes match the key ID pattern.
     pub fn from_bytes(bytes: [u8; KEY_ID_LEN]) -> Result<Self> {
-        let well_formed = bytes.iter().enumerate().all(|(at, &byte)| {
-            if HYPHENS.contains(&at) {
+        let well_formed = bytes.iter().zip(IS_HYPHEN).all(|(&byte, is_hyphen)| {
+            if is_hyphen {
                 byte == b'-'
             } else {
                 byte.is_ascii_digit() || byte.is_ascii_lowercase()

@@ -19,7 +19,8 @@ const TAG_BITS: u64 = TAG_LEN as u64 * 8;
 /// The template of a new AES-256 CMK with CKA_ID `id`: a sensitive, never-extractable token
 /// object that encrypts and decrypts only.
 /// CKA_LABEL is the key ID too, so a CMK can be found by key whatever its CKA_ID.
-pub(crate) fn cmk_template(id: &[u8], key_id: &[u8]) -> Vec<Attribute> {
+#[must_use]
+pub fn cmk_template(id: &[u8], key_id: &[u8]) -> Vec<Attribute> {
     vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(KeyType::AES),

@@ -46,7 +46,8 @@ use kms_core::{
     Result, WrappedMaterial, WrappingAlgorithm, WrappingKey, WrappingKeySpec, encode_hex,
 };
 
-use cmk::{Pkcs11Cmk, cmk_template, find_key};
+pub use cmk::cmk_template;
+use cmk::{Pkcs11Cmk, find_key};
 pub use config::{Pkcs11Config, TokenSelector};
 pub use session_pool::{PooledSession, SessionPool};
 

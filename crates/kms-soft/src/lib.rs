@@ -114,6 +114,10 @@ impl Backend for SoftBackend {
         self.root_key.seal(&cmk_label(id, cmk_spec), &material)
     }
 
+    fn check_recipient(&self, recipient_spki: &[u8], algorithm: WrappingAlgorithm) -> Result<()> {
+        recipient::parse(recipient_spki, algorithm).map(drop)
+    }
+
     fn wrap_for_recipient(
         &self,
         recipient_spki: &[u8],

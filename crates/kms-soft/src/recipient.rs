@@ -23,47 +23,70 @@ const OAEP_SHA256_OVERHEAD: usize = 66;
 /// Randomness drawn per wrap, counted towards the next reseed.
 const WRAP_DRAW: usize = 256;
 
-/// Wraps `plaintext` to the key in `spki` with `algorithm`.
+/// A recipient's public key, parsed and checked against the recipient algorithm.
+pub(crate) enum RecipientKey {
+    Sm2(sm2::PublicKey),
+    Rsa {
+        key: Box<rsa::PublicKey>,
+        algorithm: WrappingAlgorithm,
+    },
+}
+
+/// Parses the key in `spki` for `algorithm`, before any key pair is generated for it.
 ///
 /// # Errors
 /// [`KmsError::InvalidParameter`] for a key that is malformed, off its curve, of the wrong
-/// kind for `algorithm` or RSA under 2048 bits; [`KmsError::RecipientWrapTooLong`] when
-/// `plaintext` does not fit RSAES_OAEP_SHA_256.
-pub(crate) fn wrap(
-    spki: &[u8],
-    algorithm: WrappingAlgorithm,
-    plaintext: &SecretBytes,
-) -> Result<Vec<u8>> {
+/// kind for `algorithm` or RSA under 2048 bits.
+pub(crate) fn parse(spki: &[u8], algorithm: WrappingAlgorithm) -> Result<RecipientKey> {
     let info = SubjectPublicKeyInfoRef::try_from(spki)
         .map_err(|_| invalid("is not SubjectPublicKeyInfo DER"))?;
     let is_sm2 = info.algorithm.oid == ID_EC_PUBLIC_KEY
         && info.algorithm.parameters_oid().ok() == Some(SM2_CURVE);
     let is_rsa = info.algorithm.oid == RSA_ENCRYPTION;
     match algorithm {
-        WrappingAlgorithm::Sm2Encrypt if is_sm2 => {
-            let key = sm2::PublicKey::from_public_key_der(spki)
-                .map_err(|_| invalid("is not a point on the SM2 curve"))?;
-            with_thread_rng(WRAP_DRAW, |rng| {
-                EncryptingKey::new(key).encrypt_der(rng, plaintext.expose_secret())
-            })?
-            .map_err(|_| KmsError::Backend("SM2 encryption to the recipient".into()))
-        }
+        WrappingAlgorithm::Sm2Encrypt if is_sm2 => sm2::PublicKey::from_public_key_der(spki)
+            .map(RecipientKey::Sm2)
+            .map_err(|_| invalid("is not a point on the SM2 curve")),
         WrappingAlgorithm::RsaesOaepSha256 | WrappingAlgorithm::RsaAesKeyWrapSha256 if is_rsa => {
             let key = rsa::PublicKey::from_public_key_der(spki)
                 .map_err(|_| invalid("is not a valid RSA key"))?;
             if key.n().bit_width() < MIN_RSA_BITS {
                 return Err(invalid("is an RSA key under 2048 bits"));
             }
+            Ok(RecipientKey::Rsa {
+                key: Box::new(key),
+                algorithm,
+            })
+        }
+        _ => Err(invalid(&format!(
+            "does not suit recipient_algorithm {}",
+            algorithm.as_str()
+        ))),
+    }
+}
+
+/// Wraps `plaintext` to the key in `spki` with `algorithm`.
+///
+/// # Errors
+/// As [`parse`]; [`KmsError::RecipientWrapTooLong`] when `plaintext` does not fit
+/// RSAES_OAEP_SHA_256.
+pub(crate) fn wrap(
+    spki: &[u8],
+    algorithm: WrappingAlgorithm,
+    plaintext: &SecretBytes,
+) -> Result<Vec<u8>> {
+    match parse(spki, algorithm)? {
+        RecipientKey::Sm2(key) => with_thread_rng(WRAP_DRAW, |rng| {
+            EncryptingKey::new(key).encrypt_der(rng, plaintext.expose_secret())
+        })?
+        .map_err(|_| KmsError::Backend("SM2 encryption to the recipient".into())),
+        RecipientKey::Rsa { key, algorithm } => {
             if algorithm == WrappingAlgorithm::RsaesOaepSha256 {
                 oaep_sha256(&key, plaintext.expose_secret())
             } else {
                 rsa_aes_key_wrap(&key, plaintext)
             }
         }
-        _ => Err(invalid(&format!(
-            "does not suit recipient_algorithm {}",
-            algorithm.as_str()
-        ))),
     }
 }
 

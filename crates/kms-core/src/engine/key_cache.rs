@@ -5,9 +5,10 @@
 //! cached state; a load that raced with a state change is used for its one operation but not
 //! cached (an epoch counter detects the race).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+
+use rustc_hash::FxHashMap;
 
 use crate::backend::CmkHandle;
 use crate::ciphertext::BlobKey;
@@ -95,7 +96,7 @@ fn state_from_index(index: u8) -> KeyState {
 
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
-    keys: RwLock<HashMap<KeyId, Arc<HotKey>>>,
+    keys: RwLock<FxHashMap<KeyId, Arc<HotKey>>>,
     epoch: AtomicU64,
 }
 
