@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use kms_core::{KmsError, Operation, Result};
-use kms_pkcs11::TokenSelector;
+use kms_pkcs11::{Sm2Mechanisms, Sm4Mechanisms, TokenSelector, VendorMechanisms};
 
 use crate::bench::{self, BenchOptions};
 use crate::operations::{describe, fields_help};
@@ -27,6 +27,8 @@ pub(crate) enum BackendChoice {
         pin_file: Option<PathBuf>,
         /// Allow host-assisted unwrap for OAEP-SHA-256 on tokens that refuse it.
         host_assisted_unwrap: bool,
+        /// The token's vendor-defined SM4 and SM2 numbers.
+        vendor_mechanisms: VendorMechanisms,
     },
 }
 
@@ -118,6 +120,30 @@ pub(crate) fn command() -> Command {
                 ),
         )
         .arg(
+            Arg::new("pkcs11-vendor-sm4")
+                .long("pkcs11-vendor-sm4")
+                .global(true)
+                .value_name("KEY_TYPE,KEY_GEN,GCM")
+                .value_delimiter(',')
+                .value_parser(vendor_number)
+                .help(
+                    "With --backend pkcs11: the token's vendor-defined SM4 key type, key \
+                     generation and GCM mechanism numbers, as 0x8000xxxx,0x8000xxxx,0x8000xxxx",
+                ),
+        )
+        .arg(
+            Arg::new("pkcs11-vendor-sm2")
+                .long("pkcs11-vendor-sm2")
+                .global(true)
+                .value_name("KEY_TYPE,KEY_PAIR_GEN")
+                .value_delimiter(',')
+                .value_parser(vendor_number)
+                .help(
+                    "With --backend pkcs11: the token's vendor-defined SM2 key type and key \
+                     pair generation mechanism numbers, as 0x8000xxxx,0x8000xxxx",
+                ),
+        )
+        .arg(
             Arg::new("pkcs11-pin-file")
                 .long("pkcs11-pin-file")
                 .global(true)
@@ -150,6 +176,52 @@ pub(crate) fn command() -> Command {
         .subcommand(bench::command())
 }
 
+/// A PKCS#11 number in hex (`0x80000101`) or decimal.
+fn vendor_number(text: &str) -> core::result::Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|_| format!("{text} is not a number (hex as 0x80000101, or decimal)"))
+}
+
+/// The vendor mechanism map given by `--pkcs11-vendor-sm4` and `--pkcs11-vendor-sm2`.
+///
+/// # Errors
+/// [`KmsError::InvalidParameter`] for a list of the wrong length.
+fn vendor_mechanisms(matches: &ArgMatches) -> Result<VendorMechanisms> {
+    let numbers = |id: &str| -> Vec<u64> {
+        matches
+            .get_many::<u64>(id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect()
+    };
+    let wrong = |option: &str, names: &str| {
+        KmsError::InvalidParameter(format!("{option} takes {names}, comma-separated"))
+    };
+    Ok(VendorMechanisms {
+        sm4: match numbers("pkcs11-vendor-sm4")[..] {
+            [] => None,
+            [key_type, key_gen, gcm] => Some(Sm4Mechanisms {
+                key_type,
+                key_gen,
+                gcm,
+            }),
+            _ => return Err(wrong("--pkcs11-vendor-sm4", "KEY_TYPE,KEY_GEN,GCM")),
+        },
+        sm2: match numbers("pkcs11-vendor-sm2")[..] {
+            [] => None,
+            [key_type, key_pair_gen] => Some(Sm2Mechanisms {
+                key_type,
+                key_pair_gen,
+            }),
+            _ => return Err(wrong("--pkcs11-vendor-sm2", "KEY_TYPE,KEY_PAIR_GEN")),
+        },
+    })
+}
+
 /// Reads the parsed command line.
 ///
 /// # Errors
@@ -179,6 +251,7 @@ pub(crate) fn read(matches: &ArgMatches) -> Result<(Global, Option<Request>)> {
             token,
             pin_file: matches.get_one::<PathBuf>("pkcs11-pin-file").cloned(),
             host_assisted_unwrap: matches.get_flag("pkcs11-host-assisted-unwrap"),
+            vendor_mechanisms: vendor_mechanisms(matches)?,
         }
     } else {
         BackendChoice::Soft {
@@ -266,7 +339,71 @@ mod tests {
                 token: TokenSelector::Label("t".into()),
                 pin_file: None,
                 host_assisted_unwrap: false,
+                vendor_mechanisms: VendorMechanisms::default(),
             }
         );
+    }
+
+    #[test]
+    fn the_vendor_mechanism_map_is_read_in_hex_or_decimal() {
+        let matches = command()
+            .try_get_matches_from([
+                "kms",
+                "--backend",
+                "pkcs11",
+                "--pkcs11-module",
+                "/m.so",
+                "--pkcs11-slot",
+                "0",
+                "--pkcs11-vendor-sm4",
+                "0x80000100,0x80000101,2147484034",
+                "--pkcs11-vendor-sm2",
+                "0x80000200,0X80000201",
+                "list-keys",
+            ])
+            .unwrap();
+        let BackendChoice::Pkcs11 {
+            vendor_mechanisms, ..
+        } = read(&matches).unwrap().0.backend
+        else {
+            panic!("not the PKCS#11 backend");
+        };
+        assert_eq!(
+            vendor_mechanisms,
+            VendorMechanisms {
+                sm4: Some(Sm4Mechanisms {
+                    key_type: 0x8000_0100,
+                    key_gen: 0x8000_0101,
+                    gcm: 0x8000_0182,
+                }),
+                sm2: Some(Sm2Mechanisms {
+                    key_type: 0x8000_0200,
+                    key_pair_gen: 0x8000_0201,
+                }),
+            }
+        );
+        let parsed = command().try_get_matches_from([
+            "kms",
+            "--pkcs11-vendor-sm4",
+            "0x8000010G,1,2",
+            "list-keys",
+        ]);
+        assert!(parsed.is_err());
+        let matches = command()
+            .try_get_matches_from([
+                "kms",
+                "--backend",
+                "pkcs11",
+                "--pkcs11-module",
+                "/m.so",
+                "--pkcs11-slot",
+                "0",
+                "--pkcs11-vendor-sm4",
+                "1,2",
+                "list-keys",
+            ])
+            .unwrap();
+        let err = read(&matches).unwrap_err();
+        assert!(err.to_string().contains("KEY_TYPE,KEY_GEN,GCM"), "{err}");
     }
 }

@@ -63,6 +63,7 @@ pub(crate) fn open_pkcs11(
         token,
         pin_file,
         host_assisted_unwrap,
+        vendor_mechanisms,
     } = choice
     else {
         return Err(KmsError::InvalidParameter("not a PKCS#11 backend".into()));
@@ -73,6 +74,7 @@ pub(crate) fn open_pkcs11(
     };
     let mut config = Pkcs11Config::new(module.clone(), token.clone(), pin);
     config.host_assisted_unwrap = *host_assisted_unwrap;
+    config.vendor_mechanisms = *vendor_mechanisms;
     if let Some(size) = session_pool_size {
         config.session_pool_size = size;
     }

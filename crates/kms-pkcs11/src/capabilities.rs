@@ -5,6 +5,8 @@
 use cryptoki::mechanism::MechanismType;
 use kms_core::{Capabilities, CmkSpec, KeyPairSpec, WrappingAlgorithm, WrappingKeySpec};
 
+use crate::vendor::Vendor;
+
 /// Known quirks of a token model that its mechanism list does not show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Quirks {
@@ -30,8 +32,14 @@ impl Quirks {
     }
 }
 
-/// The capabilities of a token offering `mechanisms`, named `token` in messages.
-pub(crate) fn probe(token: &str, mechanisms: &[MechanismType], quirks: Quirks) -> Capabilities {
+/// The capabilities of a token offering `mechanisms`, named `token` in messages, with the
+/// vendor-defined numbers of `vendor`.
+pub(crate) fn probe(
+    token: &str,
+    mechanisms: &[MechanismType],
+    quirks: Quirks,
+    vendor: &Vendor,
+) -> Capabilities {
     let has = |mechanism: MechanismType| mechanisms.contains(&mechanism);
     let mut capabilities = Capabilities {
         name: token.to_owned(),
@@ -46,16 +54,39 @@ pub(crate) fn probe(token: &str, mechanisms: &[MechanismType], quirks: Quirks) -
             .missing
             .push((name.to_owned(), lacking.to_owned()));
     };
-    // SM4 and SM2 are vendor-defined mechanisms: without a mapping for this token's vendor
-    // they are not available (SoftHSM2 has neither).
-    missing(
-        CmkSpec::Sm4.as_str(),
-        "CKM_SM4_KEY_GEN and SM4-GCM (vendor mechanisms)",
-    );
-    missing(
-        KeyPairSpec::Sm2.as_str(),
-        "CKM_SM2_KEY_PAIR_GEN (vendor mechanism)",
-    );
+    // SM4 and SM2 are vendor-defined mechanisms: only the vendor mechanism map can name
+    // them (SoftHSM2 has neither).
+    let sm4 = vendor.sm4.filter(|sm4| has(sm4.key_gen) && has(sm4.gcm));
+    match (vendor.sm4, sm4) {
+        (_, Some(_)) => {}
+        (Some(sm4), None) => missing(
+            CmkSpec::Sm4.as_str(),
+            &format!(
+                "the vendor mechanisms {:#x} (CKM_SM4_KEY_GEN) and {:#x} (SM4-GCM), which this token does not offer",
+                u64::from(sm4.key_gen),
+                u64::from(sm4.gcm)
+            ),
+        ),
+        (None, None) => missing(
+            CmkSpec::Sm4.as_str(),
+            "CKM_SM4_KEY_GEN and SM4-GCM (vendor mechanisms; none in the vendor mechanism map)",
+        ),
+    }
+    let sm2 = vendor.sm2.filter(|sm2| has(sm2.key_pair_gen));
+    match (vendor.sm2, sm2) {
+        (_, Some(_)) => {}
+        (Some(sm2), None) => missing(
+            KeyPairSpec::Sm2.as_str(),
+            &format!(
+                "the vendor mechanism {:#x} (CKM_SM2_KEY_PAIR_GEN), which this token does not offer",
+                u64::from(sm2.key_pair_gen)
+            ),
+        ),
+        (None, None) => missing(
+            KeyPairSpec::Sm2.as_str(),
+            "CKM_SM2_KEY_PAIR_GEN (vendor mechanism; none in the vendor mechanism map)",
+        ),
+    }
     missing(
         WrappingAlgorithm::Sm2Encrypt.as_str(),
         "SM2 decryption (vendor mechanism)",
@@ -100,6 +131,9 @@ pub(crate) fn probe(token: &str, mechanisms: &[MechanismType], quirks: Quirks) -
     if aes_cmk {
         capabilities.cmk_specs.push(CmkSpec::Aes256);
     }
+    if sm4.is_some() {
+        capabilities.cmk_specs.push(CmkSpec::Sm4);
+    }
     if has(MechanismType::ECC_KEY_PAIR_GEN) {
         capabilities.key_pair_specs.extend([
             KeyPairSpec::EccNistP256,
@@ -107,6 +141,9 @@ pub(crate) fn probe(token: &str, mechanisms: &[MechanismType], quirks: Quirks) -
             KeyPairSpec::EccNistP521,
             KeyPairSpec::EccSecgP256k1,
         ]);
+    }
+    if sm2.is_some() {
+        capabilities.key_pair_specs.push(KeyPairSpec::Sm2);
     }
     if rsa_import {
         capabilities.wrapping_key_specs.extend([
@@ -150,6 +187,7 @@ mod tests {
             "token 'x'",
             &SOFTHSM_LIKE,
             Quirks::of("SoftHSM project", false),
+            &Vendor::default(),
         );
         assert!(capabilities.require_cmk(CmkSpec::Aes256).is_ok());
         let err = capabilities.require_cmk(CmkSpec::Sm4).unwrap_err();
@@ -171,6 +209,7 @@ mod tests {
             "token 's'",
             &SOFTHSM_LIKE,
             Quirks::of("SoftHSM project", false),
+            &Vendor::default(),
         );
         let import = |algorithm| capabilities.require_import(algorithm, WrappingKeySpec::Rsa2048);
         assert!(import(WrappingAlgorithm::RsaesOaepSha1).is_ok());
@@ -185,6 +224,7 @@ mod tests {
             "token 'h'",
             &SOFTHSM_LIKE,
             Quirks::of("Some HSM vendor", false),
+            &Vendor::default(),
         );
         let import = other.require_import(
             WrappingAlgorithm::RsaAesKeyWrapSha256,
@@ -199,6 +239,7 @@ mod tests {
             "token 's'",
             &SOFTHSM_LIKE,
             Quirks::of("SoftHSM project", true),
+            &Vendor::default(),
         );
         for algorithm in [
             WrappingAlgorithm::RsaesOaepSha256,
@@ -220,8 +261,45 @@ mod tests {
             "token 'y'",
             &[MechanismType::AES_KEY_GEN],
             Quirks::default(),
+            &Vendor::default(),
         );
         let err = capabilities.require_cmk(CmkSpec::Aes256).unwrap_err();
         assert!(err.to_string().contains("CKM_AES_GCM"), "{err}");
+    }
+
+    #[test]
+    fn sm4_and_sm2_are_offered_when_the_map_names_mechanisms_the_token_lists() {
+        use crate::vendor::{Sm2Mechanisms, Sm4Mechanisms, VendorMechanisms};
+        let map = VendorMechanisms {
+            sm4: Some(Sm4Mechanisms {
+                key_type: 0x8000_0101,
+                key_gen: 0x8000_0102,
+                gcm: 0x8000_0103,
+            }),
+            sm2: Some(Sm2Mechanisms {
+                key_type: 0x8000_0201,
+                key_pair_gen: 0x8000_0202,
+            }),
+        };
+        let vendor = map.check().unwrap();
+        let listed: Vec<MechanismType> = [0x8000_0102, 0x8000_0103, 0x8000_0202]
+            .into_iter()
+            .map(|number| MechanismType::new_vendor_defined(number).unwrap())
+            .chain(SOFTHSM_LIKE)
+            .collect();
+        let capabilities = probe("token 'v'", &listed, Quirks::default(), &vendor);
+        assert_eq!(capabilities.cmk_specs, [CmkSpec::Aes256, CmkSpec::Sm4]);
+        assert!(capabilities.require_key_pair(KeyPairSpec::Sm2).is_ok());
+
+        let unlisted = probe("token 'w'", &SOFTHSM_LIKE, Quirks::default(), &vendor);
+        let err = unlisted.require_cmk(CmkSpec::Sm4).unwrap_err();
+        assert_eq!(err.code(), "KMS.9002");
+        assert!(
+            err.to_string().contains("0x80000102 (CKM_SM4_KEY_GEN)"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("token 'w'"), "{err}");
+        let err = unlisted.require_key_pair(KeyPairSpec::Sm2).unwrap_err();
+        assert!(err.to_string().contains("0x80000202"), "{err}");
     }
 }

@@ -1,10 +1,9 @@
 //! CMKs in the token: created as token objects that can encrypt and decrypt and nothing
-//! else (DESIGN 6), and used with CKM_AES_GCM.
+//! else (DESIGN 6), and used with CKM_AES_GCM (AES_256) or the vendor's SM4-GCM (SM4).
 
 use std::sync::{Arc, RwLock};
 
 use cryptoki::error::{Error, RvError};
-use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
@@ -12,7 +11,12 @@ use kms_core::{CmkHandle, KmsError, NONCE_LEN, Result, TAG_LEN};
 use zeroize::Zeroizing;
 
 use crate::session_pool::SessionPool;
+use crate::vendor::Gcm;
 
+/// Bytes of an AES-256 key.
+const AES_256_LEN: u64 = 32;
+/// Bytes of an SM4 key.
+pub(crate) const SM4_LEN: u64 = 16;
 /// GCM tag length in bits.
 const TAG_BITS: u64 = TAG_LEN as u64 * 8;
 
@@ -21,10 +25,21 @@ const TAG_BITS: u64 = TAG_LEN as u64 * 8;
 /// CKA_LABEL is the key ID too, so a CMK can be found by key whatever its CKA_ID.
 #[must_use]
 pub fn cmk_template(id: &[u8], key_id: &[u8]) -> Vec<Attribute> {
+    secret_key_template(KeyType::AES, AES_256_LEN, id, key_id)
+}
+
+/// The template of a new CMK of `key_type` and `len` bytes, with the policy of
+/// [`cmk_template`].
+pub(crate) fn secret_key_template(
+    key_type: KeyType,
+    len: u64,
+    id: &[u8],
+    key_id: &[u8],
+) -> Vec<Attribute> {
     vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::AES),
-        Attribute::ValueLen(32.into()),
+        Attribute::KeyType(key_type),
+        Attribute::ValueLen(len.into()),
         Attribute::Token(true),
         Attribute::Private(true),
         Attribute::Sensitive(true),
@@ -58,14 +73,16 @@ pub(crate) struct Pkcs11Cmk {
     pool: Arc<SessionPool>,
     id: Vec<u8>,
     key: RwLock<ObjectHandle>,
+    gcm: Gcm,
 }
 
 impl Pkcs11Cmk {
-    pub(crate) fn new(pool: Arc<SessionPool>, id: Vec<u8>, key: ObjectHandle) -> Self {
+    pub(crate) fn new(pool: Arc<SessionPool>, id: Vec<u8>, key: ObjectHandle, gcm: Gcm) -> Self {
         Self {
             pool,
             id,
             key: RwLock::new(key),
+            gcm,
         }
     }
 
@@ -104,7 +121,8 @@ impl CmkHandle for Pkcs11Cmk {
         let sealed = self.with_key(|session, key| {
             let mut iv = *nonce;
             let params = GcmParams::new(&mut iv, associated_data, TAG_BITS.into())?;
-            session.encrypt(&Mechanism::AesGcm(params), key, buffer)
+            self.gcm
+                .with(params, |mechanism| session.encrypt(mechanism, key, buffer))
         })?;
         let (ciphertext, tag) = sealed.split_at_checked(buffer.len()).ok_or_else(|| {
             KmsError::Backend(format!(
@@ -132,7 +150,10 @@ impl CmkHandle for Pkcs11Cmk {
         let opened = self.with_key(|session, key| {
             let mut iv = *nonce;
             let params = GcmParams::new(&mut iv, associated_data, TAG_BITS.into())?;
-            match session.decrypt(&Mechanism::AesGcm(params), key, &input) {
+            match self
+                .gcm
+                .with(params, |mechanism| session.decrypt(mechanism, key, &input))
+            {
                 Ok(plaintext) => Ok(Ok(Zeroizing::new(plaintext))),
                 // A failed tag is the caller's ciphertext, not the token's fault. SoftHSM2
                 // 2.6.1 reports it as CKR_GENERAL_ERROR, not CKR_ENCRYPTED_DATA_INVALID.

@@ -1,9 +1,12 @@
-//! How to reach a token: the module, the token, the PIN, and the session pool's size.
+//! How to reach a token: the module, the token, the PIN, the session pool's size, and the
+//! token's vendor-defined mechanisms.
 
 use core::fmt;
 use std::path::{Path, PathBuf};
 
 use kms_core::{KmsError, Result, SecretString};
+
+use crate::vendor::VendorMechanisms;
 
 /// Which token to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,9 @@ pub struct Pkcs11Config {
     /// through host memory (wiped after), and the wrapping private key is generated on the
     /// host (then kept in the token, and sealed under a token key for the host's use).
     pub host_assisted_unwrap: bool,
+    /// The token's vendor-defined numbers for SM4 CMKs and SM2 data key pairs; none by
+    /// default, and then SM4 and SM2 are refused.
+    pub vendor_mechanisms: VendorMechanisms,
 }
 
 impl Pkcs11Config {
@@ -52,6 +58,7 @@ impl Pkcs11Config {
             pin,
             session_pool_size: 4,
             host_assisted_unwrap: false,
+            vendor_mechanisms: VendorMechanisms::default(),
         }
     }
 
@@ -87,6 +94,7 @@ impl fmt::Debug for Pkcs11Config {
             .field("pin", &self.pin)
             .field("session_pool_size", &self.session_pool_size)
             .field("host_assisted_unwrap", &self.host_assisted_unwrap)
+            .field("vendor_mechanisms", &self.vendor_mechanisms)
             .finish()
     }
 }

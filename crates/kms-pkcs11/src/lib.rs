@@ -5,9 +5,10 @@
 //! the engine refuses anything else with an error naming the mechanism and the token.
 //! Today it offers AES_256 CMKs, EC data key pairs (P-256, P-384, P-521, secp256k1), and
 //! import with C_UnwrapKey under RSA wrapping keys (RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_1,
-//! and the SHA-256 variants on tokens that do OAEP with SHA-256). SM4/SM2 need vendor
-//! mechanisms and RSA data key pairs are not built yet: those are refused (KMS.9002), never
-//! done on the host instead.
+//! and the SHA-256 variants on tokens that do OAEP with SHA-256); SM4 CMKs and SM2 data key
+//! pairs on tokens whose vendor-defined mechanisms the [`VendorMechanisms`] map names. RSA
+//! data key pairs are not built yet. What is not offered is refused (KMS.9002), never done
+//! on the host instead.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -35,11 +36,13 @@ mod host_assisted;
 mod import;
 mod key_pair;
 mod session_pool;
+mod vendor;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
 use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use kms_core::{
     Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, KmsError,
@@ -47,9 +50,11 @@ use kms_core::{
 };
 
 pub use cmk::cmk_template;
-use cmk::{Pkcs11Cmk, find_key};
+use cmk::{Pkcs11Cmk, SM4_LEN, find_key, secret_key_template};
 pub use config::{Pkcs11Config, TokenSelector};
 pub use session_pool::{PooledSession, SessionPool};
+use vendor::{Gcm, Vendor};
+pub use vendor::{Sm2Mechanisms, Sm4Mechanisms, VendorMechanisms};
 
 /// The PKCS#11 backend: one token, a pool of logged-in sessions, a cache of key handles.
 #[derive(Debug)]
@@ -57,6 +62,7 @@ pub struct Pkcs11Backend {
     pool: Arc<SessionPool>,
     capabilities: Capabilities,
     quirks: capabilities::Quirks,
+    vendor: Vendor,
     handles: RwLock<HashMap<Vec<u8>, ObjectHandle>>,
     /// The module's object-change lock (see `context::Module`).
     object_changes: Arc<Mutex<()>>,
@@ -70,6 +76,7 @@ impl Pkcs11Backend {
     /// [`KmsError::Backend`] naming the problem: a missing module file, no token with the
     /// label or slot, a wrong PIN, or any other PKCS#11 failure with its C_ function.
     pub fn open(config: Pkcs11Config) -> Result<Self> {
+        let vendor = config.vendor_mechanisms.check()?;
         let module = context::module(&config.module)?;
         let context = module.context;
         let slots = context
@@ -104,20 +111,28 @@ impl Pkcs11Backend {
             ))
         })?;
         let token = format!("token '{label}'");
-        let mechanisms = context
+        let mut mechanisms = context
             .get_mechanism_list(slot)
             .map_err(|error| errors::pkcs11_error(&token, &error))?;
+        // cryptoki's mechanism list leaves out every vendor-defined number, so the map's
+        // mechanisms are asked for one by one.
+        mechanisms.extend(
+            vendor
+                .mechanisms()
+                .filter(|mechanism| context.get_mechanism_info(slot, *mechanism).is_ok()),
+        );
         let manufacturer = context
             .get_token_info(slot)
             .map(|info| info.manufacturer_id().to_owned())
             .map_err(|error| errors::pkcs11_error(&token, &error))?;
         let quirks = capabilities::Quirks::of(&manufacturer, config.host_assisted_unwrap);
-        let capabilities = capabilities::probe(&token, &mechanisms, quirks);
+        let capabilities = capabilities::probe(&token, &mechanisms, quirks, &vendor);
         let pool = SessionPool::open(context, slot, config.pin, token, config.session_pool_size)?;
         Ok(Self {
             pool: Arc::new(pool),
             capabilities,
             quirks,
+            vendor,
             handles: RwLock::default(),
             object_changes: module.object_changes,
         })
@@ -173,19 +188,35 @@ impl Backend for Pkcs11Backend {
 
     fn generate_cmk(&self, id: &KeyId, spec: CmkSpec) -> Result<KeyBlob> {
         self.capabilities.require_cmk(spec)?;
-        let template = cmk_template(id.as_bytes(), id.as_bytes());
+        let (mechanism, template) = match (spec, self.vendor.sm4) {
+            (CmkSpec::Sm4, Some(sm4)) => (
+                Mechanism::VendorDefined(VendorDefinedMechanism::new::<()>(sm4.key_gen, None)),
+                secret_key_template(sm4.key_type, SM4_LEN, id.as_bytes(), id.as_bytes()),
+            ),
+            (CmkSpec::Sm4, None) => return Err(self.unsupported("CMK spec SM4")),
+            (CmkSpec::Aes256, _) => (
+                Mechanism::AesKeyGen,
+                cmk_template(id.as_bytes(), id.as_bytes()),
+            ),
+        };
         let _changing = self.changing_objects();
         self.pool
-            .with_session(|session| session.generate_key(&Mechanism::AesKeyGen, &template))?;
+            .with_session(|session| session.generate_key(&mechanism, &template))?;
         Ok(KeyBlob::new(id.as_bytes().to_vec()))
     }
 
     fn load_cmk(&self, _id: &KeyId, spec: CmkSpec, blob: &KeyBlob) -> Result<Box<dyn CmkHandle>> {
         self.capabilities.require_cmk(spec)?;
+        let gcm = match (spec, self.vendor.sm4) {
+            (CmkSpec::Sm4, Some(sm4)) => Gcm::Vendor(sm4.gcm),
+            (CmkSpec::Sm4, None) => return Err(self.unsupported("CMK spec SM4")),
+            (CmkSpec::Aes256, _) => Gcm::Aes,
+        };
         Ok(Box::new(Pkcs11Cmk::new(
             Arc::clone(&self.pool),
             blob.as_bytes().to_vec(),
             self.handle(blob.as_bytes())?,
+            gcm,
         )))
     }
 
@@ -193,7 +224,7 @@ impl Backend for Pkcs11Backend {
         self.capabilities.require_key_pair(spec)?;
         let _changing = self.changing_objects();
         self.pool
-            .with_session(|session| key_pair::generate(session, spec))?
+            .with_session(|session| key_pair::generate(session, spec, self.vendor.sm2))?
     }
 
     fn random(&self, out: &mut [u8]) -> Result<()> {
@@ -227,6 +258,11 @@ impl Backend for Pkcs11Backend {
         cmk_spec: CmkSpec,
     ) -> Result<KeyBlob> {
         self.capabilities.require_cmk(cmk_spec)?;
+        if cmk_spec != CmkSpec::Aes256 {
+            // Unwrapping makes an AES key object; an SM4 one would need the vendor's key
+            // type in C_UnwrapKey, which is not built.
+            return Err(self.unsupported("import into SM4 CMKs"));
+        }
         let token = self.pool.token();
         let _changing = self.changing_objects();
         let wrapping = self
