@@ -17,6 +17,7 @@ use kms_core::{
     CmkHandle, CmkSpec, HEADER_LEN, SecretBytes, SecretString, decode_hex, decode_hex_secret,
     dek_digest, encode_hex, encode_hex_secret, verify_dek_digest,
 };
+use rand_core::{Rng, SeedableRng};
 
 fn encrypt_request(key_id: &str, spec: CmkSpec, dek: &[u8]) -> EncryptDatakeyRequest {
     EncryptDatakeyRequest {
@@ -136,18 +137,33 @@ fn envelope(c: &mut Criterion) {
     }
 }
 
-/// create-datakey of a 32-byte DEK.
+/// create-datakey of a 32-byte DEK against a ChaCha20 draw of 32 bytes + AEAD seal.
 fn create_datakey(c: &mut Criterion) {
     let kms = soft_engine(0);
     let key_id = create_key(&kms, CmkSpec::Aes256, false);
     let request = CreateDatakeyRequest {
         key_id: Some(key_id),
         key_spec: Some("AES_256".into()),
+        additional_authenticated_data: Some(BENCH_AAD.into()),
         ..CreateDatakeyRequest::default()
     };
-    c.bench_function("create-datakey/AES_256/engine", |b| {
+    let raw_cmk = raw_cmk(CmkSpec::Aes256);
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed([9; 32]);
+    let mut group = c.benchmark_group("create-datakey/AES_256");
+    group.bench_function("engine", |b| {
         b.iter(|| kms.create_datakey(black_box(&request)).unwrap());
     });
+    group.bench_function("raw", |b| {
+        b.iter(|| {
+            let mut dek = vec![0u8; 32];
+            rng.fill_bytes(&mut dek);
+            let tag = raw_cmk
+                .seal_in_place(&[1; 12], BENCH_AAD.as_bytes(), &mut dek)
+                .unwrap();
+            (dek, tag)
+        });
+    });
+    group.finish();
 }
 
 criterion_group!(benches, envelope, create_datakey);
