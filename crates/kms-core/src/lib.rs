@@ -62,6 +62,7 @@ pub use codec::{
 pub use dek_digest::{DEK_DIGEST_LEN, dek_digest, verify_dek_digest};
 pub use engine::{Kms, KmsConfig, PoolStats};
 pub use error::{KmsError, Result};
+pub use import_token::{ImportClaims, open_token, seal_token};
 pub use key_id::{KEY_ID_LEN, KeyId};
 pub use memory_store::MemoryStore;
 pub use operation::{Operation, parse};

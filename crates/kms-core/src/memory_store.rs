@@ -2,7 +2,7 @@
 //! elsewhere.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::backend::KeyBlob;
 use crate::error::{KmsError, Result};
@@ -16,7 +16,7 @@ pub struct MemoryStore {
     keys: Mutex<Keys>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Keys {
     by_id: HashMap<KeyId, KeyRecord>,
     order: Vec<KeyId>,
@@ -35,6 +35,21 @@ impl MemoryStore {
         self.keys
             .lock()
             .map_err(|_| KmsError::Store("memory store lock poisoned".into()))
+    }
+}
+
+impl Clone for MemoryStore {
+    /// A store of its own holding a copy of this one's keys, import tokens and engine
+    /// keys: a known state to start each of many runs from.
+    fn clone(&self) -> Self {
+        let keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        Self {
+            keys: Mutex::new(keys),
+        }
     }
 }
 
@@ -142,5 +157,22 @@ impl KeyStore for MemoryStore {
             .entry(name.to_owned())
             .or_insert_with(|| key.clone())
             .clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clone_holds_the_same_records_and_then_changes_on_its_own() {
+        let original = MemoryStore::new();
+        let key = KeyBlob::new(vec![1, 2, 3]);
+        original.insert_engine_key("token", &key).unwrap();
+        let copy = original.clone();
+        assert_eq!(copy.engine_key("token").unwrap(), Some(key));
+        copy.insert_engine_key("other", &KeyBlob::new(vec![4]))
+            .unwrap();
+        assert_eq!(original.engine_key("other").unwrap(), None);
     }
 }
