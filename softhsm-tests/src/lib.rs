@@ -163,6 +163,29 @@ pub fn assert_cmk_policy(backend: &kms_pkcs11::Pkcs11Backend, key_id: &str) {
     );
 }
 
+/// Asserts that `kms` refuses an SM4 CMK and an SM2 data key pair with KMS.9002 naming the
+/// missing mechanism; returns the two messages.
+pub fn assert_sm4_and_sm2_refused(kms: &Kms) -> (String, String) {
+    let sm4 = call(
+        kms,
+        Operation::CreateKey,
+        &json!({"key_alias": format!("hsm-sm4-{}", std::process::id()), "key_spec": "SM4"}),
+    )
+    .unwrap_err();
+    assert_eq!(sm4.code(), "KMS.9002");
+    assert!(sm4.to_string().contains("CKM_SM4_KEY_GEN"), "{sm4}");
+    let key_id = create_key(kms, "AES_256");
+    let sm2 = call(
+        kms,
+        Operation::CreateEcDatakeyPair,
+        &json!({"key_id": key_id, "key_spec": "SM2"}),
+    )
+    .unwrap_err();
+    assert_eq!(sm2.code(), "KMS.9002");
+    assert!(sm2.to_string().contains("CKM_SM2_KEY_PAIR_GEN"), "{sm2}");
+    (sm4.to_string(), sm2.to_string())
+}
+
 /// Creates an external key waiting for material and returns its ID.
 pub fn external_key(kms: &Kms) -> String {
     let mut random = [0u8; 8];

@@ -21,7 +21,8 @@ use p256::elliptic_curve::sec1::ToSec1Point;
 use pkcs8::{DecodePrivateKey, DecodePublicKey};
 use serde_json::json;
 use softhsm_tests::{
-    assert_cmk_policy, call, config, create_key, import, import_parameters, module,
+    assert_cmk_policy, assert_sm4_and_sm2_refused, call, config, create_key, import,
+    import_parameters, module,
 };
 
 /// The shim's numbers (see `vendor_shim.c`).
@@ -161,23 +162,7 @@ fn sm2_pairs_go_through_the_vendor_key_pair_generation() {
 fn without_the_map_the_same_token_refuses_sm4_and_sm2_naming_the_mechanism() {
     let backend = shim_backend(VendorMechanisms::default());
     let kms = engine(&backend);
-    let err = call(
-        &kms,
-        Operation::CreateKey,
-        &json!({"key_alias": "vendor-unmapped", "key_spec": "SM4"}),
-    )
-    .unwrap_err();
-    assert_eq!(err.code(), "KMS.9002");
-    assert!(err.to_string().contains("CKM_SM4_KEY_GEN"), "{err}");
-    let key_id = create_key(&kms, "AES_256");
-    let err = call(
-        &kms,
-        Operation::CreateEcDatakeyPair,
-        &json!({"key_id": key_id, "key_spec": "SM2"}),
-    )
-    .unwrap_err();
-    assert_eq!(err.code(), "KMS.9002");
-    assert!(err.to_string().contains("CKM_SM2_KEY_PAIR_GEN"), "{err}");
+    assert_sm4_and_sm2_refused(&kms);
     kms.destroy_all_keys().unwrap();
 }
 

@@ -346,30 +346,33 @@ mod tests {
 
     #[test]
     fn the_vendor_mechanism_map_is_read_in_hex_or_decimal() {
-        let matches = command()
-            .try_get_matches_from([
-                "kms",
-                "--backend",
-                "pkcs11",
-                "--pkcs11-module",
-                "/m.so",
-                "--pkcs11-slot",
-                "0",
-                "--pkcs11-vendor-sm4",
-                "0x80000100,0x80000101,2147484034",
-                "--pkcs11-vendor-sm2",
-                "0x80000200,0X80000201",
-                "list-keys",
-            ])
-            .unwrap();
-        let BackendChoice::Pkcs11 {
-            vendor_mechanisms, ..
-        } = read(&matches).unwrap().0.backend
-        else {
-            panic!("not the PKCS#11 backend");
+        let read_vendor = |vendor_args: &[&str]| {
+            let base = ["kms", "--backend", "pkcs11", "--pkcs11-module", "/m.so"];
+            let argv = [
+                &base[..],
+                &["--pkcs11-slot", "0"],
+                vendor_args,
+                &["list-keys"],
+            ]
+            .concat();
+            read(&command().try_get_matches_from(argv).unwrap()).map(|(global, _)| {
+                match global.backend {
+                    BackendChoice::Pkcs11 {
+                        vendor_mechanisms, ..
+                    } => vendor_mechanisms,
+                    BackendChoice::Soft { .. } => panic!("not the PKCS#11 backend"),
+                }
+            })
         };
+        let map = read_vendor(&[
+            "--pkcs11-vendor-sm4",
+            "0x80000100,0x80000101,2147484034",
+            "--pkcs11-vendor-sm2",
+            "0x80000200,0X80000201",
+        ])
+        .unwrap();
         assert_eq!(
-            vendor_mechanisms,
+            map,
             VendorMechanisms {
                 sm4: Some(Sm4Mechanisms {
                     key_type: 0x8000_0100,
@@ -382,6 +385,9 @@ mod tests {
                 }),
             }
         );
+        assert_eq!(read_vendor(&[]).unwrap(), VendorMechanisms::default());
+        let err = read_vendor(&["--pkcs11-vendor-sm4", "1,2"]).unwrap_err();
+        assert!(err.to_string().contains("KEY_TYPE,KEY_GEN,GCM"), "{err}");
         let parsed = command().try_get_matches_from([
             "kms",
             "--pkcs11-vendor-sm4",
@@ -389,21 +395,5 @@ mod tests {
             "list-keys",
         ]);
         assert!(parsed.is_err());
-        let matches = command()
-            .try_get_matches_from([
-                "kms",
-                "--backend",
-                "pkcs11",
-                "--pkcs11-module",
-                "/m.so",
-                "--pkcs11-slot",
-                "0",
-                "--pkcs11-vendor-sm4",
-                "1,2",
-                "list-keys",
-            ])
-            .unwrap();
-        let err = read(&matches).unwrap_err();
-        assert!(err.to_string().contains("KEY_TYPE,KEY_GEN,GCM"), "{err}");
     }
 }
