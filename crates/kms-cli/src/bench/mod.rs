@@ -48,6 +48,7 @@ pub(crate) fn run(global: &Global, options: &BenchOptions) -> Result<()> {
         backend: backend.capabilities().name.clone(),
         limit: options.limit,
         warmup: options.warmup,
+        shared_key: options.workload.shared_key,
     };
     let show_progress = !options.json && std::io::stderr().is_terminal();
     let mut results = Vec::new();
@@ -83,9 +84,23 @@ fn run_one(
     options: &BenchOptions,
     show_progress: bool,
 ) -> RunResult {
+    let spec = &options.workload;
     let mut workloads = Vec::with_capacity(threads);
+    let shared_key = if spec.shared_key {
+        match workload::create_cmk(kms, op, spec, 0) {
+            Ok(key_id) => Some(key_id),
+            Err(error) => return RunResult::refused(op.as_str(), threads, error.to_string()),
+        }
+    } else {
+        None
+    };
     for thread in 0..threads {
-        let prepared = Workload::prepare(kms, op, &options.workload, thread)
+        let key_id = match &shared_key {
+            Some(key_id) => Ok(key_id.clone()),
+            None => workload::create_cmk(kms, op, spec, thread),
+        };
+        let prepared = key_id
+            .and_then(|key_id| Workload::prepare(kms, op, spec, &key_id))
             .and_then(|workload| workload.call(kms).map(|()| workload));
         match prepared {
             Ok(workload) => workloads.push(workload),

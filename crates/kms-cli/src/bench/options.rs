@@ -114,6 +114,12 @@ pub(crate) fn command() -> Command {
                 .help("wrapping_key_spec of get-parameters-for-import"),
         )
         .arg(
+            Arg::new("shared-key")
+                .long("shared-key")
+                .action(ArgAction::SetTrue)
+                .help("All threads use one CMK (a hot key) instead of one each"),
+        )
+        .arg(
             Arg::new("json")
                 .long("json")
                 .action(ArgAction::SetTrue)
@@ -179,6 +185,7 @@ pub(crate) fn read(matches: &ArgMatches) -> Result<BenchOptions> {
             rsa_spec: text("rsa-spec"),
             wrapping_algorithm: text("wrapping-algorithm"),
             wrapping_key_spec: text("wrapping-key-spec"),
+            shared_key: matches.get_flag("shared-key"),
         },
         json: matches.get_flag("json"),
     })
@@ -204,6 +211,7 @@ mod tests {
         assert_eq!(options.warmup, 100);
         assert_eq!(options.workload.cmk_spec, CmkSpec::Aes256);
         assert_eq!(options.workload.dek_len, 32);
+        assert!(!options.workload.shared_key);
         assert!(!options.json);
     }
 
@@ -220,6 +228,7 @@ mod tests {
             "4",
             "--iterations",
             "50",
+            "--shared-key",
             "--json",
         ]);
         assert_eq!(
@@ -228,6 +237,7 @@ mod tests {
         );
         assert_eq!(options.threads, vec![1, 2, 4]);
         assert_eq!(options.limit, Limit::Iterations(50));
+        assert!(options.workload.shared_key);
         assert!(options.json);
         assert_eq!(read_args(&["--op", "all"]).ops, BenchOp::ALL.to_vec());
     }

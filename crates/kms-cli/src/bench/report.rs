@@ -116,6 +116,8 @@ pub(crate) struct RunSettings {
     pub backend: String,
     pub limit: Limit,
     pub warmup: u64,
+    /// All threads used one CMK.
+    pub shared_key: bool,
 }
 
 /// The whole report as one JSON document.
@@ -129,6 +131,7 @@ pub(crate) fn to_json(settings: &RunSettings, results: &[RunResult]) -> Value {
         "duration_secs": duration_secs,
         "iterations_per_thread": iterations,
         "warmup_per_thread": settings.warmup,
+        "shared_key": settings.shared_key,
         "results": results.iter().map(RunResult::to_json).collect::<Vec<_>>(),
     })
 }
@@ -136,8 +139,13 @@ pub(crate) fn to_json(settings: &RunSettings, results: &[RunResult]) -> Value {
 /// The whole report as a table, with each refused operation's error below it.
 pub(crate) fn to_table(settings: &RunSettings, results: &[RunResult]) -> String {
     let mut table = format!(
-        "backend: {}\n{:<34} {:>7} {:>10} {:>12} {:>10} {:>10} {:>10} {:>10} {:>7}\n",
+        "backend: {}{}\n{:<34} {:>7} {:>10} {:>12} {:>10} {:>10} {:>10} {:>10} {:>7}\n",
         settings.backend,
+        if settings.shared_key {
+            " (all threads on one CMK)"
+        } else {
+            ""
+        },
         "operation",
         "threads",
         "ops",

@@ -66,6 +66,8 @@ pub(crate) struct WorkloadSpec {
     pub wrapping_algorithm: String,
     /// The wrapping key spec of get-parameters-for-import.
     pub wrapping_key_spec: String,
+    /// All threads use one CMK (a hot key) instead of one each.
+    pub shared_key: bool,
 }
 
 /// AAD every bench request binds.
@@ -84,19 +86,17 @@ pub(crate) enum Workload {
 }
 
 impl Workload {
-    /// Creates thread `thread`'s own CMK in `kms` and its request for `op`.
+    /// The request for `op` under the CMK `key_id` (made by [`create_cmk`]).
     ///
     /// # Errors
-    /// Whatever creating the CMK, or the one encryption a decrypt-datakey workload needs,
-    /// returns: the bench cannot start without them.
+    /// Whatever the one encryption a decrypt-datakey workload needs returns.
     pub(crate) fn prepare(
         kms: &Kms,
         op: BenchOp,
         spec: &WorkloadSpec,
-        thread: usize,
+        key_id: &str,
     ) -> Result<Self> {
-        let external = op == BenchOp::GetParametersForImport;
-        let key_id = create_cmk(kms, op, spec.cmk_spec, thread, external)?;
+        let key_id = key_id.to_owned();
         let datakey = || CreateDatakeyRequest {
             key_id: Some(key_id.clone()),
             datakey_length: Some((spec.dek_len * 8).to_string()),
@@ -166,18 +166,21 @@ impl Workload {
     }
 }
 
-/// A CMK of its own for one thread; `external` makes a key awaiting import.
-fn create_cmk(
+/// A CMK for `op` on thread `thread` (the first thread's is the shared one): a key awaiting
+/// import for get-parameters-for-import, else an enabled one of `spec.cmk_spec`.
+///
+/// # Errors
+/// Whatever create-key returns.
+pub(crate) fn create_cmk(
     kms: &Kms,
     op: BenchOp,
-    spec: CmkSpec,
+    spec: &WorkloadSpec,
     thread: usize,
-    external: bool,
 ) -> Result<String> {
     let created = kms.create_key(&CreateKeyRequest {
         key_alias: Some(format!("kms-bench/{}/{thread}", op.as_str())),
-        key_spec: Some(spec.as_str().into()),
-        origin: external.then(|| "external".into()),
+        key_spec: Some(spec.cmk_spec.as_str().into()),
+        origin: (op == BenchOp::GetParametersForImport).then(|| "external".into()),
         ..CreateKeyRequest::default()
     })?;
     Ok(created.key_info.key_id)

@@ -75,6 +75,7 @@ fn soft_encrypt_datakey_for_a_duration_prints_one_json_report() {
     assert_eq!(report["duration_secs"], 1.0);
     assert_eq!(report["iterations_per_thread"], Value::Null);
     assert_eq!(report["warmup_per_thread"], 100);
+    assert_eq!(report["shared_key"], false);
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), 1);
     assert_clean_result(&results[0], "encrypt-datakey", 1);
@@ -115,6 +116,31 @@ fn soft_all_operations_on_one_and_two_threads_report_exact_call_counts() {
         assert_eq!(pair[0]["operations"], 3);
         assert_eq!(pair[1]["operations"], 6);
     }
+}
+
+#[test]
+fn soft_threads_can_share_one_hot_key() {
+    let report = bench(
+        &[],
+        &[
+            "--op",
+            "encrypt-datakey",
+            "--op",
+            "decrypt-datakey",
+            "--threads",
+            "2",
+            "--iterations",
+            "500",
+            "--shared-key",
+            "--json",
+        ],
+    );
+    assert_eq!(report["shared_key"], true);
+    let results = report["results"].as_array().unwrap();
+    assert_clean_result(&results[0], "encrypt-datakey", 2);
+    assert_clean_result(&results[1], "decrypt-datakey", 2);
+    assert_eq!(results[0]["operations"], 1000);
+    assert_eq!(results[1]["operations"], 1000);
 }
 
 #[test]

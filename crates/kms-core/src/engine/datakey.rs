@@ -43,10 +43,11 @@ impl Kms {
 
     fn new_datakey(&self, request: &CreateDatakeyRequest) -> Result<(SecretBytes, String)> {
         let valid = request.validate()?;
-        let key = self.enabled_key(&valid.key_id)?;
         let mut dek = SecretBytes::zeroed(valid.len);
-        self.backend.random(dek.expose_secret_mut())?;
-        let blob = self.seal(&key, valid.aad, dek.expose_secret())?;
+        let blob = self.with_enabled_key(&valid.key_id, |key| {
+            self.backend.random(dek.expose_secret_mut())?;
+            self.seal(key, valid.aad, dek.expose_secret())
+        })?;
         Ok((dek, encode_hex(&blob)))
     }
 
@@ -62,9 +63,10 @@ impl Kms {
         request: &EncryptDatakeyRequest,
     ) -> Result<EncryptDatakeyResponse> {
         let valid = request.validate()?;
-        let key = self.enabled_key(&valid.key_id)?;
-        verify_dek_digest(key.blob_key.spec, valid.dek(), valid.claimed_digest())?;
-        let blob = self.seal(&key, valid.aad, valid.dek())?;
+        let blob = self.with_enabled_key(&valid.key_id, |key| {
+            verify_dek_digest(key.blob_key.spec, valid.dek(), valid.claimed_digest())?;
+            self.seal(key, valid.aad, valid.dek())
+        })?;
         Ok(EncryptDatakeyResponse {
             key_id: valid.key_id.to_string(),
             cipher_text: encode_hex(&blob),
@@ -85,13 +87,15 @@ impl Kms {
         request: &DecryptDatakeyRequest,
     ) -> Result<DecryptDatakeyResponse> {
         let valid = request.validate()?;
-        let key = self.enabled_key(&valid.key_id)?;
-        let dek = open_blob(key.handle.as_ref(), &key.blob_key, valid.aad, &valid.blob)?;
+        let (dek, spec) = self.with_enabled_key(&valid.key_id, |key| {
+            let dek = open_blob(key.handle.as_ref(), &key.blob_key, valid.aad, &valid.blob)?;
+            Ok((dek, key.blob_key.spec))
+        })?;
         if dek.len() != valid.dek_len {
             return Err(KmsError::CipherTextLengthMismatch);
         }
         Ok(DecryptDatakeyResponse {
-            datakey_dgst: encode_hex(&dek_digest(key.blob_key.spec, dek.expose_secret())),
+            datakey_dgst: encode_hex(&dek_digest(spec, dek.expose_secret())),
             datakey_length: dek.len().to_string(),
             data_key: encode_hex_secret(&dek),
         })

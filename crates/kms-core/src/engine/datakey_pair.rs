@@ -34,14 +34,16 @@ impl Kms {
     }
 
     fn new_key_pair(&self, valid: NewKeyPair<'_>) -> Result<DatakeyPairResponse> {
-        let key = self.enabled_key(&valid.key_id)?;
-        self.backend.capabilities().require_key_pair(valid.spec)?;
-        if let Some(recipient) = &valid.recipient {
-            self.backend
-                .check_recipient(&recipient.public_key_spki, recipient.algorithm)?;
-        }
-        let pair = self.backend.generate_key_pair(valid.spec)?;
-        let sealed = self.seal(&key, valid.aad, pair.private_key_pkcs8.expose_secret())?;
+        let (pair, sealed) = self.with_enabled_key(&valid.key_id, |key| {
+            self.backend.capabilities().require_key_pair(valid.spec)?;
+            if let Some(recipient) = &valid.recipient {
+                self.backend
+                    .check_recipient(&recipient.public_key_spki, recipient.algorithm)?;
+            }
+            let pair = self.backend.generate_key_pair(valid.spec)?;
+            let sealed = self.seal(key, valid.aad, pair.private_key_pkcs8.expose_secret())?;
+            Ok((pair, sealed))
+        })?;
         let wrapped_private_key = valid
             .recipient
             .as_ref()

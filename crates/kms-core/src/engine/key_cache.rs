@@ -3,12 +3,15 @@
 //!
 //! Entries live for the engine's lifetime. State changes made through the engine update the
 //! cached state; a load that raced with a state change is used for its one operation but not
-//! cached (an epoch counter detects the race).
+//! cached (an epoch counter detects the race). Reads take no lock and change no shared
+//! counter: threads using one hot key do not contend for it.
 
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 
-use rustc_hash::FxHashMap;
+use arc_swap::{ArcSwap, Guard};
+use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::backend::CmkHandle;
 use crate::ciphertext::BlobKey;
@@ -16,6 +19,8 @@ use crate::clock::Clock;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::spec::KeyState;
+
+use super::seal_counter::SealCounter;
 
 /// Random 96-bit nonces stay safe for 2^32 encryptions under one key (NIST SP 800-38D 8.3).
 pub(crate) const MAX_SEALS_PER_KEY: u64 = 1 << 32;
@@ -27,7 +32,7 @@ pub(crate) struct HotKey {
     pub(crate) handle: Box<dyn CmkHandle>,
     state: AtomicU8,
     material_expiry_ms: Option<u64>,
-    seals: AtomicU64,
+    seals: SealCounter,
 }
 
 impl HotKey {
@@ -42,7 +47,7 @@ impl HotKey {
             handle,
             state: AtomicU8::new(state_index(state)),
             material_expiry_ms,
-            seals: AtomicU64::new(0),
+            seals: SealCounter::new(MAX_SEALS_PER_KEY),
         }
     }
 
@@ -58,12 +63,13 @@ impl HotKey {
         require_enabled(state_from_index(self.state.load(Ordering::Acquire)))
     }
 
-    /// Counts one more encryption, refusing past [`MAX_SEALS_PER_KEY`].
+    /// Counts one more encryption, refusing those that could pass [`MAX_SEALS_PER_KEY`].
     pub(crate) fn count_seal(&self) -> Result<()> {
-        if self.seals.fetch_add(1, Ordering::Relaxed) >= MAX_SEALS_PER_KEY {
-            return Err(KmsError::KeyUsageLimitReached);
+        if self.seals.count() {
+            Ok(())
+        } else {
+            Err(KmsError::KeyUsageLimitReached)
         }
-        Ok(())
     }
 }
 
@@ -94,21 +100,37 @@ fn state_from_index(index: u8) -> KeyState {
         .unwrap_or(KeyState::Disabled)
 }
 
+/// Shards of the cache: writers copy one shard's map, so a load among many cached keys
+/// copies a sixteenth of them.
+const SHARDS: usize = 16;
+
+/// One shard: a map swapped whole on every change, so readers take no lock and touch no
+/// shared counter (read-copy-update).
+type Shard = ArcSwap<FxHashMap<KeyId, Arc<HotKey>>>;
+
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
-    keys: RwLock<FxHashMap<KeyId, Arc<HotKey>>>,
+    shards: [Shard; SHARDS],
     epoch: AtomicU64,
 }
 
+/// A read of one shard: the cached keys as they were when it was taken.
+pub(crate) type Snapshot = Guard<Arc<FxHashMap<KeyId, Arc<HotKey>>>>;
+
 impl KeyCache {
-    pub(crate) fn get(&self, key_id: &KeyId) -> Option<Arc<HotKey>> {
-        // A poisoned lock only means another thread panicked mid-insert; the map is still
-        // consistent, so read through it.
-        let keys = self
-            .keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        keys.get(key_id).cloned()
+    fn shard(&self, key_id: &KeyId) -> &Shard {
+        let mut hasher = FxHasher::default();
+        key_id.hash(&mut hasher);
+        let at = usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or_default();
+        // `at` is below SHARDS, so the fallback is never taken.
+        let [first, ..] = &self.shards;
+        self.shards.get(at).unwrap_or(first)
+    }
+
+    /// The shard holding `key_id`, as it is now. Reading it takes no lock and no reference
+    /// count, so threads using one hot key do not contend.
+    pub(crate) fn snapshot(&self, key_id: &KeyId) -> Snapshot {
+        self.shard(key_id).load()
     }
 
     /// The epoch to pass to [`insert_if_current`](Self::insert_if_current) for a load that
@@ -119,33 +141,29 @@ impl KeyCache {
 
     /// Caches `key` unless a state change happened since `epoch` was read.
     pub(crate) fn insert_if_current(&self, key_id: KeyId, key: Arc<HotKey>, epoch: u64) {
-        let mut keys = self
-            .keys
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if self.epoch.load(Ordering::Acquire) == epoch {
-            keys.entry(key_id).or_insert(key);
-        }
+        self.shard(&key_id).rcu(|keys| {
+            let mut keys = FxHashMap::clone(keys);
+            if self.epoch.load(Ordering::Acquire) == epoch {
+                keys.entry(key_id).or_insert_with(|| Arc::clone(&key));
+            }
+            keys
+        });
     }
 
     /// Forgets `key_id`, after its material changed.
     pub(crate) fn remove(&self, key_id: &KeyId) {
-        let mut keys = self
-            .keys
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        keys.remove(key_id);
+        self.shard(key_id).rcu(|keys| {
+            let mut keys = FxHashMap::clone(keys);
+            keys.remove(key_id);
+            keys
+        });
     }
 
     /// Records a state change the engine made in the store.
     pub(crate) fn set_state(&self, key_id: &KeyId, state: KeyState) {
-        let keys = self
-            .keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        if let Some(key) = keys.get(key_id) {
+        if let Some(key) = self.snapshot(key_id).get(key_id) {
             key.state.store(state_index(state), Ordering::Release);
         }
     }
@@ -189,10 +207,11 @@ mod tests {
     }
 
     #[test]
-    fn a_key_refuses_the_encryption_after_its_two_to_the_32nd() {
-        let key = hot_key(None);
-        key.seals.store(MAX_SEALS_PER_KEY - 1, Ordering::Relaxed);
+    fn a_key_whose_encryptions_are_used_up_refuses_with_kms_9003() {
+        let mut key = hot_key(None);
         assert!(key.count_seal().is_ok());
+        // The counter's limit semantics are tested in seal_counter; here, its refusal.
+        key.seals = SealCounter::new(0);
         assert_eq!(key.count_seal().unwrap_err().code(), "KMS.9003");
         assert_eq!(key.count_seal().unwrap_err().code(), "KMS.9003");
     }

@@ -6,6 +6,7 @@ mod datakey_pair;
 mod import;
 mod key_cache;
 mod lifecycle;
+mod seal_counter;
 mod teardown;
 mod wrapping_key_pool;
 
@@ -114,12 +115,28 @@ impl Kms {
         }
     }
 
-    /// The enabled CMK `key_id`, from the cache or loaded from the store into it.
-    fn enabled_key(&self, key_id: &KeyId) -> Result<Arc<HotKey>> {
-        if let Some(key) = self.cache.get(key_id) {
-            key.require_usable(self.config.clock.as_ref())?;
-            return Ok(key);
-        }
+    /// Runs `use_key` with the enabled CMK `key_id`, from the cache or loaded from the store
+    /// into it.
+    fn with_enabled_key<T>(
+        &self,
+        key_id: &KeyId,
+        use_key: impl FnOnce(&HotKey) -> Result<T>,
+    ) -> Result<T> {
+        let cached = self.cache.snapshot(key_id);
+        let loaded;
+        let key = match cached.get(key_id) {
+            Some(key) => key,
+            None => {
+                loaded = self.load_key(key_id)?;
+                &loaded
+            }
+        };
+        key.require_usable(self.config.clock.as_ref())?;
+        use_key(key)
+    }
+
+    /// Loads the enabled CMK `key_id` from the store and caches it.
+    fn load_key(&self, key_id: &KeyId) -> Result<Arc<HotKey>> {
         let epoch = self.cache.epoch();
         let record = self.store.get_key(key_id)?.ok_or(KmsError::KeyNotFound)?;
         require_enabled(self.effective_state(&record))?;
