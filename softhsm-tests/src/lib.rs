@@ -126,6 +126,19 @@ pub fn decrypt(
     )
 }
 
+/// Objects whose CKA_LABEL is `key_id`: the CMK objects of that key.
+#[must_use]
+pub fn cmk_objects_of(key_id: &str) -> usize {
+    let backend = backend();
+    let session = backend.session_pool().get().unwrap();
+    session
+        .find_objects(&[cryptoki::object::Attribute::Label(
+            key_id.as_bytes().to_vec(),
+        )])
+        .unwrap()
+        .len()
+}
+
 /// Asserts that the CMK `key_id` has the policy of every CMK: a token object, sensitive,
 /// not extractable, encrypt and decrypt only. (CKA_NEVER_EXTRACTABLE is true only for
 /// generated CMKs: PKCS#11 sets it false for unwrapped and created ones.)

@@ -22,7 +22,7 @@ use rsa::Oaep;
 use serde_json::json;
 use sha1::Sha1;
 use softhsm_tests::{
-    ROUND_TRIP_DEK, assert_cmk_policy, backend, call, engine, external_key, import,
+    ROUND_TRIP_DEK, assert_cmk_policy, backend, call, cmk_objects_of, engine, external_key, import,
     import_parameters, round_trip,
 };
 
@@ -45,16 +45,6 @@ fn rsa_aes_key_wrap_sha1(public: &rsa::PublicKey, material: &[u8]) -> Vec<u8> {
 
 /// Wraps material to the token's RSA public key, one way or another.
 type Wrapper = Box<dyn Fn(&rsa::PublicKey) -> Vec<u8>>;
-
-/// Objects whose CKA_LABEL is `key_id`: the CMK objects of that key.
-fn cmk_objects_of(key_id: &str) -> usize {
-    let backend = backend();
-    let session = backend.session_pool().get().unwrap();
-    session
-        .find_objects(&[Attribute::Label(key_id.as_bytes().to_vec())])
-        .unwrap()
-        .len()
-}
 
 #[test]
 fn oaep_sha1_material_is_unwrapped_inside_the_token_into_a_locked_down_cmk() {

@@ -52,6 +52,8 @@ pub(crate) enum Request {
     Demo,
     /// Time operations on the backend.
     Bench(BenchOptions),
+    /// Delete the keys whose pending deletion time has come.
+    PurgeDeletedKeys,
 }
 
 /// The `kms` command's definition.
@@ -174,6 +176,11 @@ pub(crate) fn command() -> Command {
              DEK, and import key material, printing every request and response",
         ))
         .subcommand(bench::command())
+        .subcommand(Command::new("purge-deleted-keys").about(
+            "Delete the keys whose pending deletion time has come, from the store and the \
+             backend, and print their IDs (run it periodically; a key's deletion can be \
+             cancelled until then)",
+        ))
 }
 
 /// A PKCS#11 number in hex (`0x80000101`) or decimal.
@@ -269,6 +276,7 @@ pub(crate) fn read(matches: &ArgMatches) -> Result<(Global, Option<Request>)> {
     let request = match matches.subcommand() {
         Some(("demo", _)) => Some(Request::Demo),
         Some(("bench", sub)) => Some(Request::Bench(bench::read(sub)?)),
+        Some(("purge-deleted-keys", _)) => Some(Request::PurgeDeletedKeys),
         Some((name, sub)) => Operation::from_wire(name).map(|operation| {
             Request::Operation(operation, sub.get_one::<String>("REQUEST_JSON").cloned())
         }),

@@ -13,6 +13,7 @@ mod demo;
 mod home;
 mod operations;
 mod output;
+mod purge;
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
     let outcome = cli::read(&matches).and_then(|(global, request)| match request {
         Some(Request::Demo) => demo::run(global.pretty),
         Some(Request::Bench(options)) => bench::run(&global, &options),
+        Some(Request::PurgeDeletedKeys) => purge::run(&global),
         Some(Request::Operation(operation, body)) => run(&global, operation, body),
         None => Err(KmsError::InvalidParameter("no operation given".into())),
     });

@@ -60,7 +60,7 @@ pub use codec::{
     encode_hex, encode_hex_secret,
 };
 pub use dek_digest::{DEK_DIGEST_LEN, dek_digest, verify_dek_digest};
-pub use engine::{Kms, KmsConfig, PoolStats};
+pub use engine::{Kms, KmsConfig, PoolStats, Purge};
 pub use error::{KmsError, Result};
 pub use import_token::{ImportClaims, open_token, seal_token};
 pub use key_id::{KEY_ID_LEN, KeyId};

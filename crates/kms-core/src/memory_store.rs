@@ -119,6 +119,23 @@ impl KeyStore for MemoryStore {
         }
     }
 
+    fn take_due_deletions(&self, now_ms: u64) -> Result<Vec<KeyRecord>> {
+        let mut keys = self.lock()?;
+        let Keys { by_id, order, .. } = &mut *keys;
+        let mut due = Vec::new();
+        order.retain(|key_id| {
+            let is_due = by_id.get(key_id).is_some_and(|key| {
+                key.state == KeyState::PendingDeletion
+                    && key.scheduled_deletion_ms.is_some_and(|ms| ms <= now_ms)
+            });
+            if is_due {
+                due.extend(by_id.remove(key_id));
+            }
+            !is_due
+        });
+        Ok(due)
+    }
+
     fn insert_import(&self, record: &ImportRecord) -> Result<()> {
         self.lock()?.imports.insert(record.token_id, record.clone());
         Ok(())

@@ -122,6 +122,14 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn delete_material(&self, key_id: &KeyId, from: KeyState) -> Result<bool>;
 
+    /// Removes and returns every key pending deletion whose deletion time is at or before
+    /// `now_ms`, oldest first, atomically: of concurrent callers each key goes to one, and
+    /// a key whose deletion was cancelled first stays.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn take_due_deletions(&self, now_ms: u64) -> Result<Vec<KeyRecord>>;
+
     /// Records an issued import token.
     ///
     /// # Errors

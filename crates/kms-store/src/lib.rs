@@ -313,6 +313,28 @@ impl KeyStore for SqliteStore {
         })
     }
 
+    fn take_due_deletions(&self, now_ms: u64) -> Result<Vec<KeyRecord>> {
+        const DUE: &str = "state = ?1 AND scheduled_deletion_ms <= ?2";
+        let due_params = params![KeyState::PendingDeletion.as_str(), to_i64(now_ms)];
+        self.write("deleting keys due for deletion", |tx| {
+            let due = sql("deleting keys due for deletion", {
+                tx.prepare(&format!(
+                    "SELECT {KEY_COLUMNS} FROM keys WHERE {DUE} ORDER BY seq"
+                ))
+                .and_then(|mut statement| {
+                    statement
+                        .query_map(due_params, key_record)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+            })?;
+            sql(
+                "deleting keys due for deletion",
+                tx.execute(&format!("DELETE FROM keys WHERE {DUE}"), due_params),
+            )?;
+            Ok(due)
+        })
+    }
+
     fn insert_import(&self, record: &ImportRecord) -> Result<()> {
         self.write("recording an import token", |tx| {
             sql(

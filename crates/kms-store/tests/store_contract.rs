@@ -126,6 +126,36 @@ fn keeps_the_contract(store: &dyn KeyStore) {
         Some(import(3, id, 300))
     );
 
+    // Deletion: only keys pending deletion whose time has come are taken, oldest first,
+    // once; their aliases are free again.
+    let schedule = |key_id: &KeyId, at_ms: u64| {
+        let change = StateChange {
+            from: KeyState::PendingImport,
+            to: KeyState::PendingDeletion,
+            scheduled_deletion_ms: Some(at_ms),
+        };
+        assert!(store.change_state(key_id, change).unwrap());
+        store.get_key(key_id).unwrap().unwrap()
+    };
+    let due_later = schedule(&keys[3].key_id, 50);
+    schedule(&keys[4].key_id, 500);
+    let due_first = store.get_key(&id).unwrap().unwrap();
+    assert_eq!(store.take_due_deletions(41).unwrap(), vec![]);
+    assert_eq!(
+        store.take_due_deletions(50).unwrap(),
+        vec![due_first, due_later]
+    );
+    assert_eq!(store.take_due_deletions(50).unwrap(), vec![]);
+    let left: Vec<KeyId> = store
+        .list_keys()
+        .unwrap()
+        .iter()
+        .map(|k| k.key_id)
+        .collect();
+    assert_eq!(left, [0, 2, 4].map(|n| keys[n].key_id));
+    assert_eq!(store.get_key(&id).unwrap(), None);
+    store.insert_key(&key(7, "alias-1")).unwrap();
+
     // Engine keys: the first stored wins.
     assert_eq!(store.engine_key("token").unwrap(), None);
     let first = KeyBlob::new(vec![5; 8]);

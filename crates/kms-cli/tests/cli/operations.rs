@@ -2,8 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use kms_core::WrappingAlgorithm;
-use serde_json::json;
+use kms_core::{KeyId, KeyState, KeyStore, StateChange, WrappingAlgorithm};
+use kms_store::SqliteStore;
+use serde_json::{Value, json};
 
 use crate::common::{Home, code, kms, plain_text, wrap_for_import};
 
@@ -218,4 +219,45 @@ fn demo_runs_the_whole_api_and_cleans_up() {
         !std::path::Path::new(home).exists(),
         "the demo home {home} was left behind"
     );
+}
+
+#[test]
+fn purge_deleted_keys_deletes_the_keys_whose_time_has_come_and_prints_them() {
+    let home = Home::new();
+    let due = home.create_key("cli/purge-due", "AES_256");
+    let waiting = home.create_key("cli/purge-waiting", "AES_256");
+    for key_id in [&due, &waiting] {
+        home.ok(
+            "schedule-key-deletion",
+            &json!({"key_id": key_id, "pending_days": "7"}),
+        );
+    }
+    let purge = |expected: Value| {
+        let output = home.run(&["purge-deleted-keys"], None);
+        assert_eq!(output.status.code(), Some(0));
+        assert!(output.stderr.is_empty());
+        let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(printed, expected);
+    };
+    purge(json!({"deleted_key_ids": []}));
+
+    // Seven days pass for one key: its deletion date moves into the past in the store.
+    let store = SqliteStore::open(home.path().join("keys.db")).unwrap();
+    let past = StateChange {
+        from: KeyState::PendingDeletion,
+        to: KeyState::PendingDeletion,
+        scheduled_deletion_ms: Some(1),
+    };
+    assert!(
+        store
+            .change_state(&KeyId::parse(&due).unwrap(), past)
+            .unwrap()
+    );
+    drop(store);
+    purge(json!({"deleted_key_ids": [due]}));
+    let (exit, error) = home.fails("describe-key", &json!({"key_id": due}));
+    assert_eq!((exit, code(&error)), (1, "KMS.0207"));
+    let described = home.ok("describe-key", &json!({"key_id": waiting}));
+    assert_eq!(described["key_info"]["key_state"], "4");
+    purge(json!({"deleted_key_ids": []}));
 }

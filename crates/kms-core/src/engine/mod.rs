@@ -6,6 +6,7 @@ mod datakey_pair;
 mod import;
 mod key_cache;
 mod lifecycle;
+mod purge;
 mod seal_counter;
 mod teardown;
 mod wrapping_key_pool;
@@ -13,6 +14,7 @@ mod wrapping_key_pool;
 use std::sync::{Arc, OnceLock};
 
 use key_cache::{HotKey, KeyCache, require_enabled};
+pub use purge::Purge;
 pub use wrapping_key_pool::PoolStats;
 use wrapping_key_pool::WrappingKeyPool;
 

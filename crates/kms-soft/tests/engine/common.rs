@@ -2,8 +2,12 @@
 //! and an in-memory store, JSON helpers that call it as a client would, and the OpenSSL CLI
 //! commands a customer runs to wrap material for import or to open a wrapped private key.
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use kms_core::{CmkSpec, Kms, KmsConfig, KmsError, MemoryStore, Operation, dek_digest};
+use kms_core::{
+    Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, Kms,
+    KmsConfig, KmsError, MemoryStore, Operation, SecretBytes, WrappingAlgorithm, dek_digest,
+};
 use kms_soft::{RootKey, SoftBackend};
 use serde_json::{Value, json};
 
@@ -23,6 +27,84 @@ pub fn engine_with(config: KmsConfig) -> Kms {
         Arc::new(MemoryStore::new()),
         config,
     )
+}
+
+/// The soft backend, instrumented: it counts the key pairs it generates and, when told to,
+/// fails every `destroy_key`.
+#[derive(Debug)]
+pub struct InstrumentedBackend {
+    inner: SoftBackend,
+    generated: AtomicUsize,
+    refuse_destroy: AtomicBool,
+}
+
+impl InstrumentedBackend {
+    /// A soft backend over a fresh root key, counting from zero, destroying.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            inner: SoftBackend::new(RootKey::generate().unwrap()),
+            generated: AtomicUsize::new(0),
+            refuse_destroy: AtomicBool::new(false),
+        })
+    }
+
+    /// How many key pairs it generated.
+    pub fn key_pairs_generated(&self) -> usize {
+        self.generated.load(Ordering::Relaxed)
+    }
+
+    /// From now on `destroy_key` fails with a backend error (KMS.0103).
+    pub fn refuse_destroy(&self) {
+        self.refuse_destroy.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Backend for InstrumentedBackend {
+    fn capabilities(&self) -> &Capabilities {
+        self.inner.capabilities()
+    }
+    fn generate_cmk(&self, id: &KeyId, spec: CmkSpec) -> kms_core::Result<KeyBlob> {
+        self.inner.generate_cmk(id, spec)
+    }
+    fn load_cmk(
+        &self,
+        id: &KeyId,
+        spec: CmkSpec,
+        blob: &KeyBlob,
+    ) -> kms_core::Result<Box<dyn CmkHandle>> {
+        self.inner.load_cmk(id, spec, blob)
+    }
+    fn generate_key_pair(&self, spec: KeyPairSpec) -> kms_core::Result<KeyPair> {
+        self.generated.fetch_add(1, Ordering::Relaxed);
+        self.inner.generate_key_pair(spec)
+    }
+    fn random(&self, out: &mut [u8]) -> kms_core::Result<()> {
+        self.inner.random(out)
+    }
+    fn check_recipient(
+        &self,
+        recipient_spki: &[u8],
+        algorithm: WrappingAlgorithm,
+    ) -> kms_core::Result<()> {
+        self.inner.check_recipient(recipient_spki, algorithm)
+    }
+    fn wrap_for_recipient(
+        &self,
+        recipient_spki: &[u8],
+        algorithm: WrappingAlgorithm,
+        plaintext: &SecretBytes,
+    ) -> kms_core::Result<Vec<u8>> {
+        self.inner
+            .wrap_for_recipient(recipient_spki, algorithm, plaintext)
+    }
+    fn destroy_key(&self, key: &KeyBlob) -> kms_core::Result<()> {
+        if self.refuse_destroy.load(Ordering::Relaxed) {
+            return Err(KmsError::Backend(
+                "destroying a key: refused by the test".into(),
+            ));
+        }
+        self.inner.destroy_key(key)
+    }
 }
 
 /// Calls `operation` with `body` and parses the response.

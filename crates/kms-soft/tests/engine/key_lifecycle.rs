@@ -1,8 +1,13 @@
 //! The CMK lifecycle: create, describe, list, enable, disable, schedule and cancel deletion,
 //! and the crypto each state allows.
 
-use crate::common::{call, create_key, decrypt, encrypt, engine, error_code, key_state};
-use kms_core::{CmkSpec, Kms, Operation};
+use std::sync::Arc;
+
+use crate::common::{
+    InstrumentedBackend, call, create_key, decrypt, encrypt, engine, engine_with, error_code,
+    key_state,
+};
+use kms_core::{CmkSpec, Kms, KmsConfig, ManualClock, MemoryStore, Operation};
 use serde_json::{Value, json};
 
 const DEK: [u8; 16] = [7; 16];
@@ -298,4 +303,99 @@ fn concurrent_disable_and_use_never_lets_a_disabled_key_encrypt_afterwards() {
         });
     });
     assert_eq!(encrypt_code(&kms, &key_id).as_deref(), Some("KMS.0209"));
+}
+
+#[test]
+fn purge_deletes_exactly_the_keys_whose_pending_days_have_passed() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let kms = engine_with(KmsConfig {
+        wrapping_key_pool_size: 0,
+        clock: clock.clone(),
+        ..KmsConfig::default()
+    });
+    let schedule = |key_id: &str, days: &str| {
+        call(
+            &kms,
+            Operation::ScheduleKeyDeletion,
+            &json!({"key_id": key_id, "pending_days": days}),
+        )
+        .unwrap();
+    };
+    let week = create_key(&kms, "AES_256");
+    let blob = encrypt(&kms, &week, CmkSpec::Aes256, &DEK, "");
+    schedule(&week, "7");
+    let eight_days = create_key(&kms, "SM4");
+    schedule(&eight_days, "8");
+    let cancelled = create_key(&kms, "AES_256");
+    schedule(&cancelled, "7");
+    lifecycle(&kms, Operation::CancelKeyDeletion, &cancelled).unwrap();
+    let untouched = create_key(&kms, "AES_256");
+    let purged = |kms: &Kms| -> Vec<String> {
+        let purge = kms.purge_due_deletions().unwrap();
+        assert!(purge.material_left.is_empty());
+        purge.deleted.iter().map(ToString::to_string).collect()
+    };
+
+    assert_eq!(purged(&kms), Vec::<String>::new());
+    clock.advance_ms(7 * 86_400_000 - 1);
+    assert_eq!(purged(&kms), Vec::<String>::new());
+    assert_eq!(key_state(&kms, &week), "4");
+    clock.advance_ms(1);
+    assert_eq!(purged(&kms), vec![week.clone()]);
+
+    // Gone for every operation, the cached key included; the others as they were.
+    let gone = lifecycle(&kms, Operation::DescribeKey, &week).unwrap_err();
+    assert_eq!(gone.code(), "KMS.0207");
+    assert_eq!(encrypt_code(&kms, &week).as_deref(), Some("KMS.0207"));
+    assert_eq!(
+        decrypt(&kms, &week, &blob, 16, "").unwrap_err().code(),
+        "KMS.0207"
+    );
+    let cancel = lifecycle(&kms, Operation::CancelKeyDeletion, &week).unwrap_err();
+    assert_eq!(cancel.code(), "KMS.0207");
+    let listed = call(&kms, Operation::ListKeys, &json!({})).unwrap();
+    assert_eq!(listed["total"], 3);
+    assert_eq!(key_state(&kms, &eight_days), "4");
+    assert_eq!(key_state(&kms, &cancelled), "3");
+    assert_eq!(encrypt_code(&kms, &untouched), None);
+
+    assert_eq!(purged(&kms), Vec::<String>::new());
+    clock.advance_ms(86_400_000);
+    assert_eq!(purged(&kms), vec![eight_days]);
+}
+
+#[test]
+fn purge_reports_a_key_whose_material_the_backend_did_not_destroy_and_deletes_it_anyway() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let backend = InstrumentedBackend::new();
+    let kms = Kms::with_config(
+        backend.clone(),
+        Arc::new(MemoryStore::new()),
+        KmsConfig {
+            wrapping_key_pool_size: 0,
+            clock: clock.clone(),
+            ..KmsConfig::default()
+        },
+    );
+    let key_id = create_key(&kms, "AES_256");
+    call(
+        &kms,
+        Operation::ScheduleKeyDeletion,
+        &json!({"key_id": key_id, "pending_days": "7"}),
+    )
+    .unwrap();
+    clock.advance_ms(7 * 86_400_000);
+    backend.refuse_destroy();
+
+    let purge = kms.purge_due_deletions().unwrap();
+    assert!(purge.deleted.is_empty());
+    let left: Vec<(String, &str)> = purge
+        .material_left
+        .iter()
+        .map(|(key_id, error)| (key_id.to_string(), error.code()))
+        .collect();
+    assert_eq!(left, [(key_id.clone(), "KMS.0103")]);
+    let gone = lifecycle(&kms, Operation::DescribeKey, &key_id).unwrap_err();
+    assert_eq!(gone.code(), "KMS.0207");
+    assert!(kms.purge_due_deletions().unwrap().material_left.is_empty());
 }

@@ -7,8 +7,8 @@ use kms_core::{Kms, Operation};
 use serde_json::{Value, json};
 
 use crate::common::{
-    TempDir, call, create_key, engine, error_code, openssl, recipient_key, rsa_key, sm2_key,
-    unwrap_as_recipient,
+    InstrumentedBackend, TempDir, call, create_key, engine, error_code, openssl, recipient_key,
+    rsa_key, sm2_key, unwrap_as_recipient,
 };
 
 fn pair_for(
@@ -148,73 +148,15 @@ fn invalid_recipient_keys_are_refused() {
     );
 }
 
-/// The soft backend, counting the key pairs it generates.
-#[derive(Debug)]
-struct CountingKeyPairs {
-    inner: kms_soft::SoftBackend,
-    generated: std::sync::atomic::AtomicUsize,
-}
-
-impl kms_core::Backend for CountingKeyPairs {
-    fn capabilities(&self) -> &kms_core::Capabilities {
-        self.inner.capabilities()
-    }
-    fn generate_cmk(
-        &self,
-        id: &kms_core::KeyId,
-        spec: kms_core::CmkSpec,
-    ) -> kms_core::Result<kms_core::KeyBlob> {
-        self.inner.generate_cmk(id, spec)
-    }
-    fn load_cmk(
-        &self,
-        id: &kms_core::KeyId,
-        spec: kms_core::CmkSpec,
-        blob: &kms_core::KeyBlob,
-    ) -> kms_core::Result<Box<dyn kms_core::CmkHandle>> {
-        self.inner.load_cmk(id, spec, blob)
-    }
-    fn generate_key_pair(
-        &self,
-        spec: kms_core::KeyPairSpec,
-    ) -> kms_core::Result<kms_core::KeyPair> {
-        self.generated
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.inner.generate_key_pair(spec)
-    }
-    fn random(&self, out: &mut [u8]) -> kms_core::Result<()> {
-        self.inner.random(out)
-    }
-    fn check_recipient(
-        &self,
-        recipient_spki: &[u8],
-        algorithm: kms_core::WrappingAlgorithm,
-    ) -> kms_core::Result<()> {
-        self.inner.check_recipient(recipient_spki, algorithm)
-    }
-    fn wrap_for_recipient(
-        &self,
-        recipient_spki: &[u8],
-        algorithm: kms_core::WrappingAlgorithm,
-        plaintext: &kms_core::SecretBytes,
-    ) -> kms_core::Result<Vec<u8>> {
-        self.inner
-            .wrap_for_recipient(recipient_spki, algorithm, plaintext)
-    }
-}
-
 #[test]
 fn a_bad_recipient_key_is_refused_before_any_key_pair_is_generated() {
-    let backend = std::sync::Arc::new(CountingKeyPairs {
-        inner: kms_soft::SoftBackend::new(kms_soft::RootKey::generate().unwrap()),
-        generated: std::sync::atomic::AtomicUsize::new(0),
-    });
+    let backend = InstrumentedBackend::new();
     let kms = Kms::new(
         backend.clone(),
         std::sync::Arc::new(kms_core::MemoryStore::new()),
     );
     let key_id = create_key(&kms, "AES_256");
-    let generated = || backend.generated.load(std::sync::atomic::Ordering::Relaxed);
+    let generated = || backend.key_pairs_generated();
     let dir = TempDir::new();
     let sm2 = sm2_key(&dir);
     let garbage = [0x30, 0x03, 0x02, 0x01, 0x00];

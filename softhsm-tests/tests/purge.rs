@@ -1,0 +1,46 @@
+//! Keys whose pending deletion time has come are deleted from the token, not only from the
+//! store.
+#![allow(clippy::unwrap_used, reason = "tests report failure by panicking")]
+
+use std::sync::Arc;
+
+use kms_core::{Kms, KmsConfig, ManualClock, MemoryStore, Operation};
+use serde_json::json;
+use softhsm_tests::{backend, call, cmk_objects_of, create_key, decrypt, encrypt};
+
+#[test]
+fn purge_destroys_the_cmk_object_of_a_key_whose_pending_days_have_passed() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let kms = Kms::with_config(
+        backend(),
+        Arc::new(MemoryStore::new()),
+        KmsConfig {
+            wrapping_key_pool_size: 0,
+            clock: clock.clone(),
+            ..KmsConfig::default()
+        },
+    );
+    let deleted = create_key(&kms, "AES_256");
+    let kept = create_key(&kms, "AES_256");
+    let blob = encrypt(&kms, &deleted, &[9; 32], "");
+    for key_id in [&deleted, &kept] {
+        call(
+            &kms,
+            Operation::ScheduleKeyDeletion,
+            &json!({"key_id": key_id, "pending_days": "7"}),
+        )
+        .unwrap();
+    }
+    call(&kms, Operation::CancelKeyDeletion, &json!({"key_id": kept})).unwrap();
+    clock.advance_ms(7 * 86_400_000);
+
+    let purge = kms.purge_due_deletions().unwrap();
+    let purged: Vec<String> = purge.deleted.iter().map(ToString::to_string).collect();
+    assert_eq!(purged, [deleted.as_str()]);
+    assert!(purge.material_left.is_empty());
+    assert_eq!(cmk_objects_of(&deleted), 0);
+    assert_eq!(cmk_objects_of(&kept), 1);
+    let refused = decrypt(&kms, &deleted, &blob, 32, "").unwrap_err();
+    assert_eq!(refused.code(), "KMS.0207");
+    kms.destroy_all_keys().unwrap();
+}
