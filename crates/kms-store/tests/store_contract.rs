@@ -215,3 +215,50 @@ fn a_store_from_a_newer_engine_is_refused() {
     assert!(err.to_string().contains("this engine knows up to"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn two_stores_on_one_file_taking_due_deletions_at_once_take_each_key_exactly_once() {
+    let dir = std::env::temp_dir().join(format!("kms-store-purge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("keys.db");
+    let first = SqliteStore::open(&path).unwrap();
+    let keys: Vec<KeyId> = (0..200u8)
+        .map(|n| key(n, &format!("k{n}")).key_id)
+        .collect();
+    for n in 0..200u8 {
+        first.insert_key(&key(n, &format!("k{n}"))).unwrap();
+        let due_at_n = StateChange {
+            from: KeyState::PendingImport,
+            to: KeyState::PendingDeletion,
+            scheduled_deletion_ms: Some(u64::from(n)),
+        };
+        assert!(first.change_state(&keys[usize::from(n)], due_at_n).unwrap());
+    }
+    // Two engines (each with a store of its own on the file) purge as time passes.
+    let second = SqliteStore::open(&path).unwrap();
+    let start = std::sync::Barrier::new(2);
+    let purger = |store: &SqliteStore| {
+        start.wait();
+        (0..200)
+            .flat_map(|now_ms| store.take_due_deletions(now_ms).unwrap())
+            .map(|record| record.key_id)
+            .collect::<Vec<_>>()
+    };
+    let taken: Vec<Vec<KeyId>> = std::thread::scope(|scope| {
+        let handles = [&first, &second].map(|store| scope.spawn(|| purger(store)));
+        handles.map(|handle| handle.join().unwrap()).into()
+    });
+    let mut all: Vec<KeyId> = taken.concat();
+    all.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut expected = keys.clone();
+    expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(all, expected, "every key taken, none twice");
+    assert!(first.list_keys().unwrap().is_empty());
+    println!(
+        "taken by each store: {:?}",
+        taken.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    drop((first, second));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
