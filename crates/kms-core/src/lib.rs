@@ -35,6 +35,7 @@ mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod dek_digest;
+mod ec_key_pair;
 mod engine;
 mod error;
 mod import_token;

@@ -7,8 +7,7 @@ use cryptoki::object::{Attribute, AttributeType};
 use cryptoki::session::Session;
 use der::Encode;
 use der::asn1::ObjectIdentifier;
-use kms_core::{KeyPair, KeyPairSpec, KmsError, Result, SecretBytes};
-use pkcs8::{EncodePrivateKey, EncodePublicKey};
+use kms_core::{KeyPair, KeyPairSpec, KmsError, Result};
 use zeroize::Zeroizing;
 
 use crate::vendor::Sm2;
@@ -104,15 +103,7 @@ fn encode(spec: KeyPairSpec, scalar: &[u8], scalar_len: usize) -> Result<KeyPair
     macro_rules! pair {
         ($curve:ident) => {{
             let secret = $curve::SecretKey::from_slice(&padded).map_err(|_| invalid())?;
-            let pkcs8 = secret.to_pkcs8_der().map_err(|_| invalid())?;
-            let spki = secret
-                .public_key()
-                .to_public_key_der()
-                .map_err(|_| invalid())?;
-            Ok(KeyPair {
-                public_key_spki: spki.into_vec(),
-                private_key_pkcs8: SecretBytes::new(pkcs8.as_bytes().to_vec()),
-            })
+            KeyPair::from_ec_secret_key(&secret)
         }};
     }
     match spec {
