@@ -126,6 +126,15 @@ pub fn decrypt(
     )
 }
 
+/// Every object in the token the test user can see. (Tests that count them run alone in
+/// their test binary, so no other test changes the count meanwhile.)
+#[must_use]
+pub fn token_objects() -> usize {
+    let backend = backend();
+    let session = backend.session_pool().get().unwrap();
+    session.find_objects(&[]).unwrap().len()
+}
+
 /// Objects whose CKA_LABEL is `key_id`: the CMK objects of that key.
 #[must_use]
 pub fn cmk_objects_of(key_id: &str) -> usize {

@@ -4,14 +4,7 @@
 
 use kms_core::Operation;
 use serde_json::json;
-use softhsm_tests::{backend, call, create_key, engine, external_key, import_parameters};
-
-/// Every object in the token the test user can see.
-fn token_objects() -> usize {
-    let backend = backend();
-    let session = backend.session_pool().get().unwrap();
-    session.find_objects(&[]).unwrap().len()
-}
+use softhsm_tests::{call, create_key, engine, external_key, import_parameters, token_objects};
 
 #[test]
 fn destroy_all_keys_leaves_nothing_of_the_engine_in_the_token() {

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::backend::{Backend, WrappingKey};
@@ -68,10 +69,14 @@ impl Shared {
     }
 }
 
-/// The pool. Dropping it stops the refill thread, which destroys the keys still pooled.
+/// The pool. Dropping it stops the refill thread and waits for it: for the key generation
+/// in progress, if any (up to about a second for RSA_4096), and for the destruction of the
+/// keys still pooled. So no pooled key outlives the engine in a token, and no refill is
+/// inside the backend when the process exits.
 #[derive(Debug)]
 pub(crate) struct WrappingKeyPool {
     shared: Arc<Shared>,
+    refill_thread: Option<JoinHandle<()>>,
 }
 
 impl WrappingKeyPool {
@@ -88,15 +93,21 @@ impl WrappingKeyPool {
             generated_in_background: AtomicU64::new(0),
         });
         let pooled_specs = backend.capabilities().wrapping_key_specs.clone();
-        if target > 0 && POOLED.iter().any(|spec| pooled_specs.contains(spec)) {
-            let thread_shared = Arc::clone(&shared);
-            let spawned = std::thread::Builder::new()
-                .name("kms-wrapping-key-pool".into())
-                .spawn(move || refill(&thread_shared, backend.as_ref(), &pooled_specs));
-            // Without the thread every request generates its own key: slower, still correct.
-            drop(spawned);
+        let refill_thread = (target > 0 && POOLED.iter().any(|spec| pooled_specs.contains(spec)))
+            .then(|| {
+                let thread_shared = Arc::clone(&shared);
+                std::thread::Builder::new()
+                    .name("kms-wrapping-key-pool".into())
+                    .spawn(move || refill(&thread_shared, backend.as_ref(), &pooled_specs))
+                    // Without the thread every request generates its own key: slower, still
+                    // correct.
+                    .ok()
+            })
+            .flatten();
+        Self {
+            shared,
+            refill_thread,
         }
-        Self { shared }
     }
 
     /// A wrapping key of `spec`: from the pool if one is ready, else generated now.
@@ -135,6 +146,10 @@ impl Drop for WrappingKeyPool {
     fn drop(&mut self) {
         self.shared.lock().shutdown = true;
         self.shared.wake.notify_all();
+        if let Some(thread) = self.refill_thread.take() {
+            // A refill thread that panicked has nothing left to clean up.
+            let _ = thread.join();
+        }
     }
 }
 

@@ -1,0 +1,40 @@
+//! Dropping an engine stops its wrapping-key pool and waits for it, so no pooled key is left
+//! in the token. (The only test of this binary, so the token's object count is not changed
+//! by another test meanwhile.)
+#![allow(clippy::unwrap_used, reason = "tests report failure by panicking")]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kms_core::{Kms, KmsConfig, MemoryStore, WrappingKeySpec};
+use softhsm_tests::{backend, token_objects};
+
+#[test]
+fn dropping_the_engine_destroys_every_pooled_wrapping_key_before_it_returns() {
+    let before = token_objects();
+    let kms = Kms::with_config(
+        backend(),
+        Arc::new(MemoryStore::new()),
+        KmsConfig {
+            wrapping_key_pool_size: 1,
+            ..KmsConfig::default()
+        },
+    );
+    // Once an RSA_2048 key is ready the refill thread goes on with RSA_3072 and RSA_4096:
+    // the drop below most likely finds it inside the token's key generation.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while kms
+        .wrapping_key_pool_stats()
+        .ready
+        .get(&WrappingKeySpec::Rsa2048)
+        .copied()
+        .unwrap_or(0)
+        < 1
+    {
+        assert!(Instant::now() < deadline, "the pool never filled");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(token_objects() > before);
+    drop(kms);
+    assert_eq!(token_objects(), before);
+}
