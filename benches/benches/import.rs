@@ -35,16 +35,7 @@ fn parameters_request(kms: &Kms, algorithm: &str, key_spec: &str) -> GetParamete
 
 /// Waits until the pool holds an RSA_2048 wrapping key.
 fn wait_for_warm_pool(kms: &Kms) {
-    while kms
-        .wrapping_key_pool_stats()
-        .ready
-        .get(&WrappingKeySpec::Rsa2048)
-        .copied()
-        .unwrap_or(0)
-        == 0
-    {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    assert!(kms.wait_for_wrapping_key(WrappingKeySpec::Rsa2048, Duration::from_secs(600)));
 }
 
 fn get_parameters_for_import(c: &mut Criterion) {

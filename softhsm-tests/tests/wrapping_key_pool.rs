@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "tests report failure by panicking")]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kms_core::{Kms, KmsConfig, MemoryStore, WrappingKeySpec};
 use softhsm_tests::{backend, token_objects};
@@ -22,18 +22,10 @@ fn dropping_the_engine_destroys_every_pooled_wrapping_key_before_it_returns() {
     );
     // Once an RSA_2048 key is ready the refill thread goes on with RSA_3072 and RSA_4096:
     // the drop below most likely finds it inside the token's key generation.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while kms
-        .wrapping_key_pool_stats()
-        .ready
-        .get(&WrappingKeySpec::Rsa2048)
-        .copied()
-        .unwrap_or(0)
-        < 1
-    {
-        assert!(Instant::now() < deadline, "the pool never filled");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        kms.wait_for_wrapping_key(WrappingKeySpec::Rsa2048, Duration::from_secs(120)),
+        "the pool never filled"
+    );
     assert!(token_objects() > before);
     drop(kms);
     assert_eq!(token_objects(), before);

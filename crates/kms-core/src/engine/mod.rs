@@ -12,6 +12,7 @@ mod teardown;
 mod wrapping_key_pool;
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use key_cache::{HotKey, KeyCache, require_enabled};
 pub use purge::Purge;
@@ -23,7 +24,7 @@ use crate::ciphertext::{BlobKey, seal_blob};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
-use crate::spec::KeyState;
+use crate::spec::{KeyState, WrappingKeySpec};
 use crate::store::{KeyRecord, KeyStore};
 
 /// Settings of an engine that are not key material.
@@ -97,6 +98,16 @@ impl Kms {
     #[must_use]
     pub fn backend(&self) -> &dyn Backend {
         self.backend.as_ref()
+    }
+
+    /// Waits until the wrapping key pool holds a ready key of `spec`, or `timeout` passes;
+    /// returns whether one is ready. For a service's readiness check at start-up (the first
+    /// get-parameters-for-import then does not wait for RSA key generation). Returns false
+    /// at once when the pool keeps no keys of `spec` (`wrapping_key_pool_size` 0, or an SM2
+    /// spec, which is never pooled).
+    #[must_use]
+    pub fn wait_for_wrapping_key(&self, spec: WrappingKeySpec, timeout: Duration) -> bool {
+        self.wrapping_key_pool.wait_until_ready(spec, timeout)
     }
 
     /// What the wrapping key pool has done so far.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, WrappingKey};
 use crate::error::Result;
@@ -127,6 +127,27 @@ impl WrappingKeyPool {
         Ok(key)
     }
 
+    /// Waits until a key of `spec` is ready or `timeout` passes; whether one is ready.
+    /// Returns at once when no refill thread keeps `spec` (pool off, or not a pooled spec).
+    pub(crate) fn wait_until_ready(&self, spec: WrappingKeySpec, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut ready = self.shared.lock();
+        loop {
+            if ready.keys.get(&spec).is_some_and(|keys| !keys.is_empty()) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.refill_thread.is_none() || !POOLED.contains(&spec) {
+                return false;
+            }
+            ready = self
+                .shared
+                .wake
+                .wait_timeout(ready, left)
+                .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard);
+        }
+    }
+
     pub(crate) fn stats(&self) -> PoolStats {
         let ready = self.shared.lock();
         PoolStats {
@@ -177,6 +198,7 @@ fn refill(shared: &Shared, backend: &dyn Backend, offered: &[WrappingKeySpec]) {
                     .generated_in_background
                     .fetch_add(1, Ordering::Relaxed);
                 ready.keys.entry(spec).or_default().push(key);
+                shared.wake.notify_all();
             }
             Err(_) => {
                 ready = shared

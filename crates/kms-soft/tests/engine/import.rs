@@ -718,24 +718,28 @@ fn with_the_pool_warm_get_parameters_for_import_generates_no_key_on_the_request_
         wrapping_key_pool_size: 1,
         ..KmsConfig::default()
     });
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while kms
-        .wrapping_key_pool_stats()
-        .ready
-        .get(&WrappingKeySpec::Rsa2048)
-        .copied()
-        .unwrap_or(0)
-        < 1
-    {
-        assert!(Instant::now() < deadline, "the pool never filled");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        kms.wait_for_wrapping_key(WrappingKeySpec::Rsa2048, Duration::from_secs(300)),
+        "the pool never filled"
+    );
     let key_id = external_key(&kms, "AES_256");
     parameters(&kms, &key_id, "RSAES_OAEP_SHA_256", Some("RSA_2048"));
     let stats = kms.wrapping_key_pool_stats();
     assert_eq!(stats.served_from_pool, 1);
     assert_eq!(stats.generated_on_request, 0);
     assert!(stats.generated_in_background >= 1);
+}
+
+#[test]
+fn waiting_for_a_wrapping_key_the_pool_never_keeps_returns_false_without_waiting() {
+    let with_pool = engine_with(KmsConfig {
+        wrapping_key_pool_size: 1,
+        ..KmsConfig::default()
+    });
+    let started = Instant::now();
+    assert!(!engine().wait_for_wrapping_key(WrappingKeySpec::Rsa2048, Duration::from_secs(120)));
+    assert!(!with_pool.wait_for_wrapping_key(WrappingKeySpec::Sm2, Duration::from_secs(120)));
+    assert!(started.elapsed() < Duration::from_secs(60));
 }
 
 #[test]
