@@ -169,6 +169,15 @@ fn keeps_the_contract(store: &dyn KeyStore) {
     assert_eq!(store.engine_key("token").unwrap(), Some(first));
 }
 
+/// An empty directory of its own for the test `name`, and the store file's path in it.
+fn fresh_store_path(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("kms-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("keys.db");
+    (dir, path)
+}
+
 #[test]
 fn memory_store_keeps_the_store_contract() {
     keeps_the_contract(&MemoryStore::new());
@@ -176,10 +185,7 @@ fn memory_store_keeps_the_store_contract() {
 
 #[test]
 fn sqlite_store_keeps_the_store_contract_and_its_data_across_reopening() {
-    let dir = std::env::temp_dir().join(format!("kms-store-contract-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("keys.db");
+    let (dir, path) = fresh_store_path("contract");
     let store = SqliteStore::open(&path).unwrap();
     keeps_the_contract(&store);
     let before = store.list_keys().unwrap();
@@ -197,10 +203,7 @@ fn sqlite_store_keeps_the_store_contract_and_its_data_across_reopening() {
 
 #[test]
 fn a_store_from_a_newer_engine_is_refused() {
-    let dir = std::env::temp_dir().join(format!("kms-store-newer-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("keys.db");
+    let (dir, path) = fresh_store_path("newer");
     drop(SqliteStore::open(&path).unwrap());
     let connection = rusqlite::Connection::open(&path).unwrap();
     connection
@@ -218,10 +221,7 @@ fn a_store_from_a_newer_engine_is_refused() {
 
 #[test]
 fn two_stores_on_one_file_taking_due_deletions_at_once_take_each_key_exactly_once() {
-    let dir = std::env::temp_dir().join(format!("kms-store-purge-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("keys.db");
+    let (dir, path) = fresh_store_path("purge");
     let first = SqliteStore::open(&path).unwrap();
     let keys: Vec<KeyId> = (0..200u8)
         .map(|n| key(n, &format!("k{n}")).key_id)
