@@ -25,6 +25,10 @@ const KEY_ID: &str = "f022f022-0000-4000-8000-000000000001";
 const RSA_2048_WRAPPING_KEY: &[u8] = include_bytes!("../fixtures/rsa_2048_wrapping_key.blob");
 const SM2_WRAPPING_KEY: &[u8] = include_bytes!("../fixtures/sm2_wrapping_key.blob");
 
+/// The private half of the SM2 wrapping key, as PKCS#8 DER: a published test secret like
+/// the rest, for the reference decryption of the SM2 unwrap target.
+const SM2_WRAPPING_PRIVATE_KEY: &[u8] = include_bytes!("../fixtures/sm2_wrapping_key.pkcs8.der");
+
 /// The soft backend over [`ROOT_KEY`], made once per process.
 pub(crate) fn backend() -> &'static Arc<SoftBackend> {
     static BACKEND: OnceLock<Arc<SoftBackend>> = OnceLock::new();
@@ -74,6 +78,13 @@ pub(crate) fn wrapping_key(algorithm: WrappingAlgorithm) -> (WrappingKeySpec, Ke
         RSA_2048_WRAPPING_KEY
     };
     (spec, KeyBlob::new(sealed.to_vec()))
+}
+
+/// The SM2 wrapping key's private half, for decrypting with the `sm2` crate.
+pub(crate) fn sm2_wrapping_private_key() -> sm2::SecretKey {
+    use pkcs8::DecodePrivateKey;
+    sm2::SecretKey::from_pkcs8_der(SM2_WRAPPING_PRIVATE_KEY)
+        .expect("the SM2 wrapping key fixture is PKCS#8 DER")
 }
 
 /// A keyed fingerprint of a CMK's material: the GCM tag of an empty message. Two handles

@@ -31,6 +31,7 @@ mod recipient;
 mod rng;
 mod root_key;
 mod root_key_file;
+mod sm2_decrypt;
 mod wrapping;
 
 #[cfg(test)]

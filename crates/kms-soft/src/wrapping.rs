@@ -9,28 +9,34 @@ use kms_core::{
     KeyBlob, KeyPairSpec, KmsError, Result, SecretBytes, WrappedMaterial, WrappingAlgorithm,
     WrappingKey, WrappingKeySpec,
 };
-use pkcs8::DecodePrivateKey;
 use pkcs8::der::Decode;
+use pkcs8::{AssociatedOid, DecodePrivateKey};
 use rsa::Oaep;
 use rsa::traits::PublicKeyParts;
 use sha1::Sha1;
 use sha2::Sha256;
-use sm2::pke::{Cipher, DecryptingKey, Mode};
+use sm2::NonZeroScalar;
+use sm2::pke::{Cipher, Mode};
 use sm3::Sm3;
 
 use crate::key_pair;
 use crate::root_key::{RootKey, wrapping_label};
+use crate::sm2_decrypt;
 
 /// Shortest AES-KWP plaintext accepted (aes-kw itself unwraps shorter ones).
 const MIN_KWP_PLAINTEXT: usize = 16;
 /// First byte of GM/T 0009 DER (a SEQUENCE) and of a raw uncompressed C1.
 const DER_SEQUENCE: u8 = 0x30;
 const UNCOMPRESSED_POINT: u8 = 0x04;
+/// id-ecPublicKey (RFC 5480): the algorithm of an SM2 key's PKCS#8, with the SM2 curve.
+const ID_EC_PUBLIC_KEY: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 
-/// A wrapping private key, opened for one unwrap.
+/// A wrapping private key, opened for one unwrap. An SM2 key is its private scalar alone:
+/// decryption needs nothing else.
 pub(crate) enum WrappingPrivateKey {
     Rsa(Box<rsa::PrivateKey>),
-    Sm2(DecryptingKey),
+    Sm2(NonZeroScalar),
 }
 
 /// Creates a wrapping key pair of `spec`, its private key sealed under the root key.
@@ -58,13 +64,26 @@ pub(crate) fn open(
     let damaged =
         || KmsError::Backend(format!("the {} wrapping key does not parse", spec.as_str()));
     match spec {
-        WrappingKeySpec::Sm2 => sm2::SecretKey::from_pkcs8_der(pkcs8.expose_secret())
-            .map(|key| WrappingPrivateKey::Sm2(DecryptingKey::new(key)))
-            .map_err(|_| damaged()),
+        WrappingKeySpec::Sm2 => sm2_scalar(pkcs8.expose_secret())
+            .map(WrappingPrivateKey::Sm2)
+            .ok_or_else(damaged),
         _ => rsa::PrivateKey::from_pkcs8_der(pkcs8.expose_secret())
             .map(|key| WrappingPrivateKey::Rsa(Box::new(key)))
             .map_err(|_| damaged()),
     }
+}
+
+/// The private scalar of an SM2 key's PKCS#8, read without computing the public point
+/// (decoding it as a `SecretKey` would, twice over with a `DecryptingKey`). The key was
+/// sealed by [`create`], so the root key's AEAD has vouched for it.
+fn sm2_scalar(pkcs8: &[u8]) -> Option<NonZeroScalar> {
+    let info = pkcs8::PrivateKeyInfoRef::from_der(pkcs8).ok()?;
+    let curve = info.algorithm.parameters_oid().ok()?;
+    if info.algorithm.oid != ID_EC_PUBLIC_KEY || curve != sm2::Sm2::OID {
+        return None;
+    }
+    let ec_private_key = sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).ok()?;
+    NonZeroScalar::try_from(ec_private_key.private_key).ok()
 }
 
 /// Unwraps material of exactly `material_len` bytes.
@@ -161,8 +180,8 @@ pub(crate) fn kwp_unwrap(temporary_key: &SecretBytes, kwp_part: &[u8]) -> Result
 }
 
 /// SM2 decryption of GM/T 0009 DER or raw `04 ‖ x ‖ y ‖ C3 ‖ C2`, into a buffer that is
-/// wiped whatever happens (the sm2 crate writes plaintext before it checks C3).
-fn sm2_decrypt(key: &DecryptingKey, ciphertext: &[u8]) -> Result<SecretBytes> {
+/// wiped whatever happens (the key stream is applied before C3 is checked).
+fn sm2_decrypt(secret: &NonZeroScalar, ciphertext: &[u8]) -> Result<SecretBytes> {
     // Only these two encodings: a raw C1 that is not an uncompressed point (such as the
     // point at infinity) must never reach the decryption.
     let cipher = match ciphertext.first() {
@@ -173,16 +192,12 @@ fn sm2_decrypt(key: &DecryptingKey, ciphertext: &[u8]) -> Result<SecretBytes> {
         _ => None,
     }
     .ok_or(KmsError::UnwrapFailed)?;
-    let mut buffer = SecretBytes::zeroed(ciphertext.len());
-    let plaintext_len = key
-        .decrypt_cipher_with_buf::<Sm3>(&cipher, buffer.expose_secret_mut())
-        .map_err(|_| KmsError::UnwrapFailed)?;
-    let plaintext = buffer
-        .expose_secret()
-        .get(..plaintext_len)
-        .unwrap_or_default()
-        .to_vec();
-    Ok(SecretBytes::new(plaintext))
+    let mut plaintext = SecretBytes::zeroed(cipher.c2().len());
+    if sm2_decrypt::decrypt(secret, &cipher, plaintext.expose_secret_mut()) {
+        Ok(plaintext)
+    } else {
+        Err(KmsError::UnwrapFailed)
+    }
 }
 
 #[cfg(test)]
@@ -203,7 +218,7 @@ mod tests {
 
     fn annex_c_key() -> WrappingPrivateKey {
         let secret = sm2::SecretKey::from_slice(&hex(ANNEX_C_KEY)).unwrap();
-        WrappingPrivateKey::Sm2(DecryptingKey::new(secret))
+        WrappingPrivateKey::Sm2(secret.to_nonzero_scalar())
     }
 
     /// GM/T 0009 DER: SEQUENCE { INTEGER x, INTEGER y, OCTET STRING C3, OCTET STRING C2 }.
