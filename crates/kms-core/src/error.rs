@@ -27,7 +27,7 @@ pub enum KmsError {
     /// KMS.0205: `key_id` does not match `^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$`.
     #[error("Invalid key ID.")]
     InvalidKeyId,
-    /// KMS.0206: `sequence` is not exactly 36 bytes.
+    /// KMS.0206: `sequence` is empty or longer than 36 bytes.
     #[error("Invalid sequence number.")]
     InvalidSequence,
     /// KMS.0207: no key with this ID.

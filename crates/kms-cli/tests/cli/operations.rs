@@ -103,6 +103,28 @@ fn the_request_comes_from_standard_input_when_no_argument_is_given() {
     assert_eq!(created["key_info"]["key_id"].as_str().unwrap().len(), 36);
 }
 
+/// The create-ec-datakey-pair page's example request, as printed there but for the key ID.
+#[test]
+fn the_seed_create_ec_datakey_pair_example_works_from_standard_input() {
+    let home = Home::new();
+    let key_id = home.create_key("cli/seed-example", "AES_256");
+    let example = format!(
+        r#"{{ "key_id" : "{key_id}", "key_spec" : "ECC_NIST_P256", "with_plain_text" : true, "additional_authenticated_data" : "aad", "sequence" : "sequence" }}"#
+    );
+    let output = home.run(&["create-ec-datakey-pair"], Some(&example));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let pair: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(pair["key_id"], key_id.as_str());
+    assert_eq!(pair["key_spec"], "ECC_NIST_P256");
+    assert!(pair["private_key_plain_text"].is_string());
+    assert!(pair["private_key_cipher_text"].is_string());
+}
+
 #[test]
 fn a_caller_error_exits_1_with_the_error_json_on_standard_error() {
     let home = Home::new();

@@ -31,7 +31,7 @@ pub struct CreateDatakeyRequest {
     pub datakey_length: Option<String>,
     /// Caller AAD bound to the ciphertext, at most 128 bytes.
     pub additional_authenticated_data: Option<String>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
     /// Level-4 testing scenario: not supported.
     pub pin: Option<SecretString>,
@@ -135,7 +135,7 @@ pub struct EncryptDatakeyRequest {
     pub datakey_plain_length: Option<String>,
     /// Caller AAD bound to the ciphertext, at most 128 bytes.
     pub additional_authenticated_data: Option<String>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
     /// Level-4 testing scenario: not supported.
     pub pin: Option<SecretString>,
@@ -248,7 +248,7 @@ pub struct DecryptDatakeyRequest {
     pub datakey_cipher_length: Option<String>,
     /// The AAD given when the blob was made.
     pub additional_authenticated_data: Option<String>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
 }
 

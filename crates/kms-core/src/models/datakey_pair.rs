@@ -21,7 +21,7 @@ pub struct CreateEcDatakeyPairRequest {
     pub with_plain_text: Option<bool>,
     /// Caller AAD bound to the sealed private key, at most 128 bytes.
     pub additional_authenticated_data: Option<String>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
     /// Level-4 testing scenario: not supported.
     pub pin: Option<SecretString>,
@@ -48,7 +48,7 @@ pub struct CreateRsaDatakeyPairRequest {
     pub with_plain_text: Option<bool>,
     /// Caller AAD bound to the sealed private key, at most 128 bytes.
     pub additional_authenticated_data: Option<String>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
     /// Extension: as in [`CreateEcDatakeyPairRequest::recipient_public_key`].
     pub recipient_public_key: Option<String>,

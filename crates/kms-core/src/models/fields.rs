@@ -6,8 +6,8 @@ use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::secret::SecretString;
 
-/// Length a `sequence` must have, in bytes.
-pub const SEQUENCE_LEN: usize = 36;
+/// The longest `sequence`, in bytes: the API pages' 36-byte serial number (a UUID).
+pub const MAX_SEQUENCE_LEN: usize = 36;
 
 /// The value of a mandatory field.
 pub(crate) fn required<'a>(value: Option<&'a str>, name: &'static str) -> Result<&'a str> {
@@ -19,10 +19,14 @@ pub(crate) fn key_id(value: Option<&str>) -> Result<KeyId> {
     KeyId::parse(required(value, "key_id")?)
 }
 
-/// The optional `sequence`: when present, exactly 36 bytes (KMS.0206).
+/// The optional `sequence`: when present, 1 to 36 bytes (KMS.0206). The field tables call it
+/// a 36-byte serial number, while the pages' own example requests and the SDK examples send
+/// `"sequence"`; both are accepted, so existing clients work unchanged.
 pub(crate) fn sequence(value: Option<&str>) -> Result<()> {
     match value {
-        Some(text) if text.len() != SEQUENCE_LEN => Err(KmsError::InvalidSequence),
+        Some(text) if text.is_empty() || text.len() > MAX_SEQUENCE_LEN => {
+            Err(KmsError::InvalidSequence)
+        }
         _ => Ok(()),
     }
 }
@@ -76,11 +80,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sequence_must_be_exactly_36_bytes() {
+    fn sequence_is_1_to_36_bytes() {
         assert!(sequence(None).is_ok());
         assert!(sequence(Some("919c82d4-8046-4722-9094-35c3c6524cff")).is_ok());
-        assert_eq!(sequence(Some("sequence")).unwrap_err().code(), "KMS.0206");
+        assert!(sequence(Some("sequence")).is_ok());
+        assert!(sequence(Some("s")).is_ok());
         assert_eq!(sequence(Some("")).unwrap_err().code(), "KMS.0206");
+        let too_long = "919c82d4-8046-4722-9094-35c3c6524cff0";
+        assert_eq!(too_long.len(), MAX_SEQUENCE_LEN + 1);
+        assert_eq!(sequence(Some(too_long)).unwrap_err().code(), "KMS.0206");
+        // 36 bytes of UTF-8 in 12 characters: the limit is in bytes.
+        assert!(sequence(Some(&"序".repeat(12))).is_ok());
+        assert_eq!(
+            sequence(Some(&"序".repeat(13))).unwrap_err().code(),
+            "KMS.0206"
+        );
     }
 
     #[test]

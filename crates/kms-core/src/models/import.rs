@@ -20,7 +20,7 @@ pub struct GetParametersForImportRequest {
     /// Extension: `RSA_2048` (default for RSA algorithms), `RSA_3072`, `RSA_4096`, or `SM2`
     /// (the only and default spec for `SM2_ENCRYPT`).
     pub wrapping_key_spec: Option<String>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
 }
 
@@ -122,7 +122,7 @@ pub struct ImportKeyMaterialRequest {
     pub encrypted_privatekey: Option<String>,
     /// When the material expires, epoch seconds (a number or a decimal string).
     pub expiration_time: Option<NumberOrString>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
 }
 

@@ -33,7 +33,7 @@ pub struct CreateKeyRequest {
     pub origin: Option<String>,
     /// Only the default project `0` is supported.
     pub enterprise_project_id: Option<String>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
     /// Only the default key store `0` is supported.
     pub keystore_id: Option<String>,
@@ -149,7 +149,7 @@ pub struct CreateKeyResponse {
 pub struct KeyIdRequest {
     /// The key.
     pub key_id: Option<String>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
 }
 
@@ -226,7 +226,7 @@ pub struct ListKeysRequest {
     pub key_spec: Option<String>,
     /// Only the default project `0` is supported.
     pub enterprise_project_id: Option<String>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
 }
 
@@ -330,7 +330,7 @@ pub struct ScheduleKeyDeletionRequest {
     pub key_id: Option<String>,
     /// Days until deletion, 7..=1096.
     pub pending_days: Option<String>,
-    /// Request serial number, 36 bytes.
+    /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
 }
 

@@ -21,7 +21,7 @@ pub use datakey_pair::{
     CreateEcDatakeyPairRequest, CreateRsaDatakeyPairRequest, DatakeyPairResponse, NewKeyPair,
     Recipient,
 };
-pub use fields::SEQUENCE_LEN;
+pub use fields::MAX_SEQUENCE_LEN;
 pub use import::{
     EmptyResponse, GetParametersForImportRequest, GetParametersForImportResponse,
     ImportKeyMaterialRequest, ImportParameters, MaterialToImport, NumberOrString,

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use crate::common::hex;
+use base64ct::{Base64, Encoding};
 use kms_core::models::{CreateEcDatakeyPairRequest, EncryptDatakeyRequest};
 use kms_core::{
     Backend, CmkSpec, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, Kms, MemoryStore,
     Operation,
 };
 use kms_soft::{RootKey, SoftBackend};
+use pkcs8::{DecodePrivateKey, DecodePublicKey};
 
 /// The key ID every seed example uses.
 const SEED_KEY_ID: &str = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
@@ -74,24 +76,49 @@ fn seed_create_ec_datakey_pair_examples_deserialize_unchanged() {
 }
 
 #[test]
-fn seed_create_ec_datakey_pair_example_is_refused_only_for_its_8_byte_sequence() {
+fn seed_create_ec_datakey_pair_examples_work_unchanged() {
     let kms = engine_with_seed_key();
-    let err = kms
-        .call_json(Operation::CreateEcDatakeyPair, EC_PAIR_2026)
-        .unwrap_err();
-    assert_eq!(err.code(), "KMS.0206");
-    // The same request with a 36-byte sequence, as the page's field table describes it.
-    let with_valid_sequence = EC_PAIR_2026.replace(
-        r#""sequence" : "sequence""#,
-        r#""sequence" : "919c82d4-8046-4722-9094-35c3c6524cff""#,
-    );
-    let response = kms
-        .call_json(Operation::CreateEcDatakeyPair, &with_valid_sequence)
+    for example in [EC_PAIR_OLDER, EC_PAIR_2026] {
+        let response = kms
+            .call_json(Operation::CreateEcDatakeyPair, example)
+            .unwrap();
+        let response: serde_json::Value = serde_json::from_str(response.expose_secret()).unwrap();
+        assert_eq!(response["key_id"], SEED_KEY_ID);
+        assert_eq!(response["key_spec"], "ECC_NIST_P256");
+        let pkcs8 =
+            Base64::decode_vec(response["private_key_plain_text"].as_str().unwrap()).unwrap();
+        let spki = Base64::decode_vec(response["public_key"].as_str().unwrap()).unwrap();
+        let secret = p256::SecretKey::from_pkcs8_der(&pkcs8).unwrap();
+        assert_eq!(
+            secret.public_key(),
+            p256::PublicKey::from_public_key_der(&spki).unwrap()
+        );
+        // The sealed private key opens, with the example's AAD, to the same PKCS#8 bytes.
+        let opened = crate::common::decrypt(
+            &kms,
+            SEED_KEY_ID,
+            response["private_key_cipher_text"].as_str().unwrap(),
+            pkcs8.len(),
+            "aad",
+        )
         .unwrap();
-    let response: serde_json::Value = serde_json::from_str(response.expose_secret()).unwrap();
-    assert_eq!(response["key_id"], SEED_KEY_ID);
-    assert_eq!(response["key_spec"], "ECC_NIST_P256");
-    assert!(response["private_key_plain_text"].is_string());
+        assert_eq!(opened["data_key"], hex(&pkcs8));
+    }
+}
+
+#[test]
+fn a_seed_example_with_an_empty_or_37_byte_sequence_is_refused_with_kms_0206() {
+    let kms = engine_with_seed_key();
+    for sequence in ["", "919c82d4-8046-4722-9094-35c3c6524cff0"] {
+        let request = EC_PAIR_2026.replace(
+            r#""sequence" : "sequence""#,
+            &format!(r#""sequence" : "{sequence}""#),
+        );
+        let err = kms
+            .call_json(Operation::CreateEcDatakeyPair, &request)
+            .unwrap_err();
+        assert_eq!(err.code(), "KMS.0206", "{sequence:?}");
+    }
 }
 
 #[test]
