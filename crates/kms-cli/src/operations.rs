@@ -7,7 +7,7 @@ use kms_core::Operation;
 pub(crate) type Field = (&'static str, &'static str);
 
 const KEY_ID: Field = ("key_id", "the key's ID (8-4-4-4-12 characters of [0-9a-z])");
-const SEQUENCE: Field = ("sequence", "request serial number, up to 36 bytes");
+const SEQUENCE: Field = ("sequence", "request serial number, 1 to 36 bytes");
 const AAD: Field = (
     "additional_authenticated_data",
     "caller AAD, at most 128 bytes",

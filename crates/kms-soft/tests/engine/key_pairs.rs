@@ -21,10 +21,25 @@ const EC_SPECS: [(&str, &str); 5] = [
     ("SM2", "1.2.156.10197.1.301"),
 ];
 
-struct Pair {
+/// A pair response with its two keys base64-decoded.
+pub(crate) struct Pair {
     response: Value,
     spki: Vec<u8>,
     pkcs8: Vec<u8>,
+}
+
+impl Pair {
+    /// Decodes `public_key` and `private_key_plain_text` of a pair response.
+    pub(crate) fn from_response(response: Value) -> Self {
+        let spki = Base64::decode_vec(response["public_key"].as_str().unwrap()).unwrap();
+        let pkcs8 =
+            Base64::decode_vec(response["private_key_plain_text"].as_str().unwrap()).unwrap();
+        Self {
+            response,
+            spki,
+            pkcs8,
+        }
+    }
 }
 
 fn create_pair(kms: &Kms, key_id: &str, operation: Operation, spec: &str, aad: &str) -> Pair {
@@ -36,13 +51,7 @@ fn create_pair(kms: &Kms, key_id: &str, operation: Operation, spec: &str, aad: &
     .unwrap();
     assert_eq!(response["key_id"], key_id);
     assert_eq!(response["key_spec"], spec);
-    let spki = Base64::decode_vec(response["public_key"].as_str().unwrap()).unwrap();
-    let pkcs8 = Base64::decode_vec(response["private_key_plain_text"].as_str().unwrap()).unwrap();
-    Pair {
-        response,
-        spki,
-        pkcs8,
-    }
+    Pair::from_response(response)
 }
 
 /// Runs `openssl pkey` with `args` on `der` and returns its DER output.
@@ -78,7 +87,7 @@ fn assert_oids(pair: &Pair, algorithm: &str, curve: Option<&str>) {
 }
 
 /// The public key in the response is d·G for the private key d.
-fn assert_public_is_d_times_g(spec: &str, pair: &Pair) {
+pub(crate) fn assert_public_is_d_times_g(spec: &str, pair: &Pair) {
     macro_rules! check {
         ($curve:ident) => {{
             let secret = $curve::SecretKey::from_pkcs8_der(&pair.pkcs8).unwrap();
@@ -97,7 +106,7 @@ fn assert_public_is_d_times_g(spec: &str, pair: &Pair) {
 }
 
 /// decrypt-datakey of `private_key_cipher_text` with the same AAD gives the PKCS#8 bytes.
-fn assert_sealed_private_key_decrypts(kms: &Kms, key_id: &str, pair: &Pair, aad: &str) {
+pub(crate) fn assert_sealed_private_key_decrypts(kms: &Kms, key_id: &str, pair: &Pair, aad: &str) {
     let cipher_text = pair.response["private_key_cipher_text"].as_str().unwrap();
     let opened = decrypt(kms, key_id, cipher_text, pair.pkcs8.len(), aad).unwrap();
     assert_eq!(opened["data_key"].as_str().unwrap(), hex(&pair.pkcs8));

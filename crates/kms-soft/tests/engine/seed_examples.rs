@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use crate::common::hex;
-use base64ct::{Base64, Encoding};
+use crate::key_pairs::{Pair, assert_public_is_d_times_g, assert_sealed_private_key_decrypts};
 use kms_core::models::{CreateEcDatakeyPairRequest, EncryptDatakeyRequest};
 use kms_core::{
     Backend, CmkSpec, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, Kms, MemoryStore,
     Operation,
 };
 use kms_soft::{RootKey, SoftBackend};
-use pkcs8::{DecodePrivateKey, DecodePublicKey};
 
 /// The key ID every seed example uses.
 const SEED_KEY_ID: &str = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
@@ -75,34 +74,23 @@ fn seed_create_ec_datakey_pair_examples_deserialize_unchanged() {
     }
 }
 
+/// Runs an example request's exact text and returns the response.
+fn respond(kms: &Kms, operation: Operation, request: &str) -> serde_json::Value {
+    let response = kms.call_json(operation, request).unwrap();
+    serde_json::from_str(response.expose_secret()).unwrap()
+}
+
 #[test]
 fn seed_create_ec_datakey_pair_examples_work_unchanged() {
     let kms = engine_with_seed_key();
     for example in [EC_PAIR_OLDER, EC_PAIR_2026] {
-        let response = kms
-            .call_json(Operation::CreateEcDatakeyPair, example)
-            .unwrap();
-        let response: serde_json::Value = serde_json::from_str(response.expose_secret()).unwrap();
+        let response = respond(&kms, Operation::CreateEcDatakeyPair, example);
         assert_eq!(response["key_id"], SEED_KEY_ID);
         assert_eq!(response["key_spec"], "ECC_NIST_P256");
-        let pkcs8 =
-            Base64::decode_vec(response["private_key_plain_text"].as_str().unwrap()).unwrap();
-        let spki = Base64::decode_vec(response["public_key"].as_str().unwrap()).unwrap();
-        let secret = p256::SecretKey::from_pkcs8_der(&pkcs8).unwrap();
-        assert_eq!(
-            secret.public_key(),
-            p256::PublicKey::from_public_key_der(&spki).unwrap()
-        );
+        let pair = Pair::from_response(response);
+        assert_public_is_d_times_g("ECC_NIST_P256", &pair);
         // The sealed private key opens, with the example's AAD, to the same PKCS#8 bytes.
-        let opened = crate::common::decrypt(
-            &kms,
-            SEED_KEY_ID,
-            response["private_key_cipher_text"].as_str().unwrap(),
-            pkcs8.len(),
-            "aad",
-        )
-        .unwrap();
-        assert_eq!(opened["data_key"], hex(&pkcs8));
+        assert_sealed_private_key_decrypts(&kms, SEED_KEY_ID, &pair, "aad");
     }
 }
 
@@ -127,10 +115,7 @@ fn seed_encrypt_datakey_example_deserializes_and_encrypts_unchanged() {
     assert_eq!(request.datakey_plain_length.as_deref(), Some("64"));
 
     let kms = engine_with_seed_key();
-    let response = kms
-        .call_json(Operation::EncryptDatakey, ENCRYPT_DATAKEY)
-        .unwrap();
-    let response: serde_json::Value = serde_json::from_str(response.expose_secret()).unwrap();
+    let response = respond(&kms, Operation::EncryptDatakey, ENCRYPT_DATAKEY);
     assert_eq!(response["key_id"], SEED_KEY_ID);
     assert_eq!(response["datakey_length"], "64");
 
