@@ -40,6 +40,8 @@ mod engine;
 mod error;
 mod import_token;
 mod key_id;
+#[cfg(feature = "conformance")]
+pub mod lifecycle_model;
 mod memory_store;
 pub mod models;
 mod operation;
@@ -61,7 +63,7 @@ pub use codec::{
     encode_hex, encode_hex_secret,
 };
 pub use dek_digest::{DEK_DIGEST_LEN, dek_digest, verify_dek_digest};
-pub use engine::{Kms, KmsConfig, PoolStats, Purge};
+pub use engine::{Kms, KmsConfig, Maintenance, PoolStats, Purge};
 pub use error::{KmsError, Result};
 pub use import_token::{ImportClaims, open_token, seal_token};
 pub use key_id::{KEY_ID_LEN, KeyId};

@@ -83,7 +83,9 @@ impl KeyStore for MemoryStore {
     fn change_state(&self, key_id: &KeyId, change: StateChange) -> Result<bool> {
         let mut keys = self.lock()?;
         match keys.by_id.get_mut(key_id) {
-            Some(key) if key.state == change.from => {
+            Some(key)
+                if key.state == change.from && key.key_blob.is_some() == change.has_material =>
+            {
                 key.state = change.to;
                 key.scheduled_deletion_ms = change.scheduled_deletion_ms;
                 Ok(true)
@@ -92,10 +94,10 @@ impl KeyStore for MemoryStore {
         }
     }
 
-    fn set_material(&self, key_id: &KeyId, from: KeyState, material: &NewMaterial) -> Result<bool> {
+    fn set_material(&self, key_id: &KeyId, material: &NewMaterial) -> Result<bool> {
         let mut keys = self.lock()?;
         match keys.by_id.get_mut(key_id) {
-            Some(key) if key.state == from => {
+            Some(key) if key.state == KeyState::PendingImport && key.key_blob.is_none() => {
                 key.state = KeyState::Enabled;
                 key.key_blob = Some(material.key_blob.clone());
                 key.material_fingerprint = Some(material.fingerprint.clone());
@@ -109,7 +111,7 @@ impl KeyStore for MemoryStore {
     fn delete_material(&self, key_id: &KeyId, from: KeyState) -> Result<bool> {
         let mut keys = self.lock()?;
         match keys.by_id.get_mut(key_id) {
-            Some(key) if key.state == from => {
+            Some(key) if key.state == from && key.key_blob.is_some() => {
                 key.state = KeyState::PendingImport;
                 key.material_expiry_ms = None;
                 key.key_blob = None;
@@ -117,6 +119,26 @@ impl KeyStore for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    fn take_expired_material(&self, now_ms: u64, key_id: Option<&KeyId>) -> Result<Vec<KeyRecord>> {
+        let mut keys = self.lock()?;
+        let Keys { by_id, order, .. } = &mut *keys;
+        let mut expired = Vec::new();
+        for id in order
+            .iter()
+            .filter(|id| key_id.is_none_or(|only| only == *id))
+        {
+            if let Some(key) = by_id.get_mut(id).filter(|key| key.material_expired(now_ms)) {
+                expired.push(key.clone());
+                key.key_blob = None;
+                key.material_expiry_ms = None;
+                if key.state == KeyState::Enabled {
+                    key.state = KeyState::PendingImport;
+                }
+            }
+        }
+        Ok(expired)
     }
 
     fn take_due_deletions(&self, now_ms: u64) -> Result<Vec<KeyRecord>> {

@@ -33,12 +33,25 @@ pub struct KeyRecord {
     pub generation: u32,
     /// The backend's reference to the material; `None` while an external key waits for it.
     pub key_blob: Option<KeyBlob>,
-    /// When imported material expires, epoch milliseconds; the key then refuses crypto as
-    /// if it waited for material.
+    /// When imported material expires, epoch milliseconds. Expiry is a transition of its
+    /// own ([`KeyStore::take_expired_material`]): the material is destroyed and an enabled
+    /// key goes back to pending import.
     pub material_expiry_ms: Option<u64>,
     /// Keyed fingerprint of imported material, kept after the material is deleted so that
     /// only the same material can be imported again.
     pub material_fingerprint: Option<Vec<u8>>,
+}
+
+impl KeyRecord {
+    /// Whether the key holds material that has expired at `now_ms` and is still to be
+    /// destroyed.
+    #[must_use]
+    pub fn material_expired(&self, now_ms: u64) -> bool {
+        self.key_blob.is_some()
+            && self
+                .material_expiry_ms
+                .is_some_and(|expiry| expiry <= now_ms)
+    }
 }
 
 /// Imported material to attach to an external key.
@@ -69,11 +82,16 @@ pub struct ImportRecord {
     pub expires_ms: u64,
 }
 
-/// A change of lifecycle state, applied only if the key is still in `from`.
+/// A change of lifecycle state, applied only if the key is still in `from` and still holds
+/// material or not as `has_material` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateChange {
     /// The state the key must be in.
     pub from: KeyState,
+    /// Whether the key must hold material: the rules pick the new state by it (a key
+    /// without material cannot be enabled), so material that expired in between fails the
+    /// swap.
+    pub has_material: bool,
     /// The state it moves to.
     pub to: KeyState,
     /// The new scheduled deletion time (set when moving to pending deletion, else cleared).
@@ -102,25 +120,39 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn list_keys(&self) -> Result<Vec<KeyRecord>>;
 
-    /// Applies `change` if the key exists and is in `change.from`; returns whether it did.
+    /// Applies `change` if the key exists, is in `change.from` and holds material as
+    /// `change.has_material` says; returns whether it did.
     ///
     /// # Errors
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn change_state(&self, key_id: &KeyId, change: StateChange) -> Result<bool>;
 
-    /// Attaches imported material and enables the key, if it is still in state `from`;
-    /// returns whether it did.
+    /// Attaches imported material and enables the key, if it is pending import and holds
+    /// no material (import only ever moves pending import to enabled); returns whether it
+    /// did.
     ///
     /// # Errors
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
-    fn set_material(&self, key_id: &KeyId, from: KeyState, material: &NewMaterial) -> Result<bool>;
+    fn set_material(&self, key_id: &KeyId, material: &NewMaterial) -> Result<bool>;
 
     /// Removes a key's material and expiry (keeping its fingerprint) and puts it back to
-    /// pending import, if it is still in state `from`; returns whether it did.
+    /// pending import, if it is still in state `from` and holds material; returns whether
+    /// it did.
     ///
     /// # Errors
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn delete_material(&self, key_id: &KeyId, from: KeyState) -> Result<bool>;
+
+    /// Carries out the expiry of imported material: for every key (only `key_id`, when
+    /// given) whose material expired at or before `now_ms`, removes the material and its
+    /// expiry (keeping the fingerprint), moves an enabled key to pending import and leaves
+    /// every other state as it is; returns those keys as they were before, material
+    /// included, so the backend can destroy it. Atomic: of concurrent callers each expiry
+    /// goes to one.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn take_expired_material(&self, now_ms: u64, key_id: Option<&KeyId>) -> Result<Vec<KeyRecord>>;
 
     /// Removes and returns every key pending deletion whose deletion time is at or before
     /// `now_ms`, oldest first, atomically: of concurrent callers each key goes to one, and

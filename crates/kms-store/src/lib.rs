@@ -261,12 +261,14 @@ impl KeyStore for SqliteStore {
                 "changing a key's state",
                 tx.execute(
                     "UPDATE keys SET state = ?1, scheduled_deletion_ms = ?2 \
-                     WHERE key_id = ?3 AND state = ?4",
+                     WHERE key_id = ?3 AND state = ?4 \
+                     AND (CASE WHEN key_blob IS NULL THEN 0 ELSE 1 END) = ?5",
                     params![
                         change.to.as_str(),
                         change.scheduled_deletion_ms.map(to_i64),
                         key_id.as_str(),
                         change.from.as_str(),
+                        i64::from(change.has_material),
                     ],
                 ),
             )?;
@@ -274,20 +276,20 @@ impl KeyStore for SqliteStore {
         })
     }
 
-    fn set_material(&self, key_id: &KeyId, from: KeyState, material: &NewMaterial) -> Result<bool> {
+    fn set_material(&self, key_id: &KeyId, material: &NewMaterial) -> Result<bool> {
         self.write("attaching key material", |tx| {
             let changed = sql(
                 "attaching key material",
                 tx.execute(
                     "UPDATE keys SET state = ?1, key_blob = ?2, material_fingerprint = ?3, \
-                     material_expiry_ms = ?4 WHERE key_id = ?5 AND state = ?6",
+                     material_expiry_ms = ?4 WHERE key_id = ?5 AND state = ?6 AND key_blob IS NULL",
                     params![
                         KeyState::Enabled.as_str(),
                         encode_blob(material.key_blob.as_bytes()),
                         encode_blob(&material.fingerprint),
                         material.expiry_ms.map(to_i64),
                         key_id.as_str(),
-                        from.as_str(),
+                        KeyState::PendingImport.as_str(),
                     ],
                 ),
             )?;
@@ -301,7 +303,7 @@ impl KeyStore for SqliteStore {
                 "deleting key material",
                 tx.execute(
                     "UPDATE keys SET state = ?1, key_blob = NULL, material_expiry_ms = NULL \
-                     WHERE key_id = ?2 AND state = ?3",
+                     WHERE key_id = ?2 AND state = ?3 AND key_blob IS NOT NULL",
                     params![
                         KeyState::PendingImport.as_str(),
                         key_id.as_str(),
@@ -310,6 +312,40 @@ impl KeyStore for SqliteStore {
                 ),
             )?;
             Ok(changed == 1)
+        })
+    }
+
+    fn take_expired_material(&self, now_ms: u64, key_id: Option<&KeyId>) -> Result<Vec<KeyRecord>> {
+        const EXPIRED: &str = "key_blob IS NOT NULL AND material_expiry_ms <= ?1 \
+                               AND (?2 IS NULL OR key_id = ?2)";
+        let expired_params = params![to_i64(now_ms), key_id.map(KeyId::as_str)];
+        self.write("expiring imported key material", |tx| {
+            let expired = sql("expiring imported key material", {
+                tx.prepare(&format!(
+                    "SELECT {KEY_COLUMNS} FROM keys WHERE {EXPIRED} ORDER BY seq"
+                ))
+                .and_then(|mut statement| {
+                    statement
+                        .query_map(expired_params, key_record)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+            })?;
+            sql(
+                "expiring imported key material",
+                tx.execute(
+                    &format!(
+                        "UPDATE keys SET key_blob = NULL, material_expiry_ms = NULL, \
+                         state = CASE WHEN state = ?3 THEN ?4 ELSE state END WHERE {EXPIRED}"
+                    ),
+                    params![
+                        to_i64(now_ms),
+                        key_id.map(KeyId::as_str),
+                        KeyState::Enabled.as_str(),
+                        KeyState::PendingImport.as_str(),
+                    ],
+                ),
+            )?;
+            Ok(expired)
         })
     }
 

@@ -60,23 +60,16 @@ fn keeps_the_contract(store: &dyn KeyStore) {
     );
     assert_eq!(store.get_key(&KeyId::from_random([99; 16])).unwrap(), None);
 
-    // Material: attached only from the expected state; deletion keeps the fingerprint.
+    // Material: attached only to a key pending import without material (once); deletion
+    // keeps the fingerprint.
     let id = keys[1].key_id;
     let material = NewMaterial {
         key_blob: KeyBlob::new(vec![1, 2, 3]),
         fingerprint: vec![7; 16],
         expiry_ms: Some(1_900_000_000_000),
     };
-    assert!(
-        !store
-            .set_material(&id, KeyState::Disabled, &material)
-            .unwrap()
-    );
-    assert!(
-        store
-            .set_material(&id, KeyState::PendingImport, &material)
-            .unwrap()
-    );
+    assert!(store.set_material(&id, &material).unwrap());
+    assert!(!store.set_material(&id, &material).unwrap());
     let with_material = store.get_key(&id).unwrap().unwrap();
     assert_eq!(with_material.state, KeyState::Enabled);
     assert_eq!(with_material.key_blob, Some(KeyBlob::new(vec![1, 2, 3])));
@@ -89,13 +82,20 @@ fn keeps_the_contract(store: &dyn KeyStore) {
         (KeyState::PendingImport, None, None)
     );
     assert_eq!(deleted.material_fingerprint, Some(vec![7; 16]));
+    assert!(!store.delete_material(&id, KeyState::PendingImport).unwrap());
 
-    // State changes are compare-and-swap.
+    // State changes are compare-and-swap, of the state and of whether there is material.
     let change = StateChange {
         from: KeyState::PendingImport,
+        has_material: false,
         to: KeyState::PendingDeletion,
         scheduled_deletion_ms: Some(42),
     };
+    let with_material_expected = StateChange {
+        has_material: true,
+        ..change
+    };
+    assert!(!store.change_state(&id, with_material_expected).unwrap());
     assert!(store.change_state(&id, change).unwrap());
     assert!(!store.change_state(&id, change).unwrap());
     assert_eq!(
@@ -131,6 +131,7 @@ fn keeps_the_contract(store: &dyn KeyStore) {
     let schedule = |key_id: &KeyId, at_ms: u64| {
         let change = StateChange {
             from: KeyState::PendingImport,
+            has_material: false,
             to: KeyState::PendingDeletion,
             scheduled_deletion_ms: Some(at_ms),
         };
@@ -156,6 +157,8 @@ fn keeps_the_contract(store: &dyn KeyStore) {
     assert_eq!(store.get_key(&id).unwrap(), None);
     store.insert_key(&key(7, "alias-1")).unwrap();
 
+    material_expiry_is_a_transition_of_its_own(store);
+
     // Engine keys: the first stored wins.
     assert_eq!(store.engine_key("token").unwrap(), None);
     let first = KeyBlob::new(vec![5; 8]);
@@ -167,6 +170,50 @@ fn keeps_the_contract(store: &dyn KeyStore) {
         first
     );
     assert_eq!(store.engine_key("token").unwrap(), Some(first));
+}
+
+/// Expiry takes the material once, keeps the fingerprint, moves only an enabled key (to
+/// pending import), and is limited to one key when asked.
+fn material_expiry_is_a_transition_of_its_own(store: &dyn KeyStore) {
+    let expiring = |n: u8, state: KeyState, expiry_ms: u64| {
+        let mut record = key(n, &format!("expiring-{n}"));
+        record.state = state;
+        record.key_blob = Some(KeyBlob::new(vec![n; 4]));
+        record.material_expiry_ms = Some(expiry_ms);
+        record.material_fingerprint = Some(vec![n; 16]);
+        store.insert_key(&record).unwrap();
+        record
+    };
+    let enabled = expiring(20, KeyState::Enabled, 1_000);
+    let disabled = expiring(21, KeyState::Disabled, 1_000);
+    let pending_deletion = expiring(22, KeyState::PendingDeletion, 1_000);
+    let later = expiring(23, KeyState::Enabled, 2_000);
+    assert_eq!(store.take_expired_material(999, None).unwrap(), vec![]);
+    assert_eq!(
+        store
+            .take_expired_material(1_000, Some(&disabled.key_id))
+            .unwrap(),
+        vec![disabled.clone()]
+    );
+    assert_eq!(
+        store.take_expired_material(1_500, None).unwrap(),
+        vec![enabled.clone(), pending_deletion.clone()]
+    );
+    assert_eq!(store.take_expired_material(1_500, None).unwrap(), vec![]);
+    for (before, state_after) in [
+        (&enabled, KeyState::PendingImport),
+        (&disabled, KeyState::Disabled),
+        (&pending_deletion, KeyState::PendingDeletion),
+    ] {
+        let after = store.get_key(&before.key_id).unwrap().unwrap();
+        assert_eq!(
+            (after.state, after.key_blob, after.material_expiry_ms),
+            (state_after, None, None)
+        );
+        assert_eq!(after.material_fingerprint, before.material_fingerprint);
+        assert_eq!(after.scheduled_deletion_ms, before.scheduled_deletion_ms);
+    }
+    assert_eq!(store.get_key(&later.key_id).unwrap(), Some(later));
 }
 
 /// An empty directory of its own for the test `name`, and the store file's path in it.
@@ -230,6 +277,7 @@ fn two_stores_on_one_file_taking_due_deletions_at_once_take_each_key_exactly_onc
         first.insert_key(&key(n, &format!("k{n}"))).unwrap();
         let due_at_n = StateChange {
             from: KeyState::PendingImport,
+            has_material: false,
             to: KeyState::PendingDeletion,
             scheduled_deletion_ms: Some(u64::from(n)),
         };

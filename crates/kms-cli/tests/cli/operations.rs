@@ -267,6 +267,7 @@ fn purge_deleted_keys_deletes_the_keys_whose_time_has_come_and_prints_them() {
     let store = SqliteStore::open(home.path().join("keys.db")).unwrap();
     let past = StateChange {
         from: KeyState::PendingDeletion,
+        has_material: true,
         to: KeyState::PendingDeletion,
         scheduled_deletion_ms: Some(1),
     };

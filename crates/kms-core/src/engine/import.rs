@@ -4,6 +4,7 @@
 use subtle::ConstantTimeEq;
 
 use super::Kms;
+use super::lifecycle::STATE_CHANGE_ATTEMPTS;
 use crate::backend::{CmkHandle, KeyBlob, NONCE_LEN, WrappedMaterial};
 use crate::codec::encode_base64;
 use crate::error::{KmsError, Result};
@@ -40,7 +41,9 @@ impl Kms {
             .capabilities()
             .require_import(valid.algorithm, valid.wrapping_key_spec)?;
         self.backend.capabilities().require_cmk(record.spec)?;
-        self.destroy_expired_wrapping_keys()?;
+        for (_, destroyed) in self.destroy_expired_wrapping_keys()? {
+            destroyed?;
+        }
         let token_key = self.token_key()?;
         let wrapping_key = self
             .wrapping_key_pool
@@ -80,30 +83,23 @@ impl Kms {
 
     /// `import-key-material`: unwraps the material inside the backend and enables the key.
     ///
-    /// Token checks come first and change nothing. A token that passes them is used up by
-    /// the attempt, whatever its outcome, so each token allows one unwrap attempt.
+    /// After `sequence`, `key_id` and the token's presence, the token checks come first and
+    /// change nothing: a forged token is KMS.2605 whatever the rest of the body holds. A
+    /// token that passes them is used up by the attempt, whatever its outcome, so each
+    /// token allows one unwrap attempt.
     ///
     /// # Errors
+    /// In this order: KMS.0204 / KMS.0205 / KMS.0206 for the key ID and token fields;
     /// KMS.2605 for a malformed, forged, tampered or used token; KMS.2603 for a token of
-    /// another key; KMS.2601 for an expired token; KMS.2602 for a material expiry not in the
-    /// future; KMS.0207 / KMS.0309 / KMS.0310 for a key that cannot take material; KMS.0311,
-    /// one opaque error, for material that does not unwrap to a key of the right length;
-    /// KMS.2606 for material other than the one deleted; validation, backend and store
-    /// failures.
+    /// another key; KMS.2601 for an expired token; then KMS.0204 without
+    /// `encrypted_key_material`, KMS.0308 for an `expiration_time` that is not a number,
+    /// KMS.2602 for one not in the future; KMS.0207 / KMS.0309 / KMS.0310 for a key that
+    /// cannot take material; KMS.0311, one opaque error, for material that is not base64 or
+    /// does not unwrap to a key of the right length; KMS.2606 for material other than the
+    /// one deleted; backend and store failures.
     pub fn import_key_material(&self, request: &ImportKeyMaterialRequest) -> Result<EmptyResponse> {
         let valid = request.validate()?;
         let now = self.now_ms();
-        let expiry_ms = valid
-            .expiration_time
-            .map(|seconds| seconds.saturating_mul(1000))
-            .map(|expiry| {
-                if expiry > now {
-                    Ok(expiry)
-                } else {
-                    Err(KmsError::MaterialExpiryInPast)
-                }
-            })
-            .transpose()?;
         let claims = open_token(self.token_key()?, valid.import_token)?;
         if claims.key_id != valid.key_id {
             return Err(KmsError::ImportTokenKeyMismatch);
@@ -115,14 +111,26 @@ impl Kms {
         if self.store.get_import(&claims.token_id)?.is_none() {
             return Err(KmsError::ImportTokenInvalid);
         }
+        let decoded = valid.decode()?;
+        let expiry_ms = decoded
+            .expiration_time
+            .map(|seconds| seconds.saturating_mul(1000))
+            .map(|expiry| {
+                if expiry > now {
+                    Ok(expiry)
+                } else {
+                    Err(KmsError::MaterialExpiryInPast)
+                }
+            })
+            .transpose()?;
         let record = self.importable_key(&valid.key_id)?;
         let import = self
             .store
             .take_import(&claims.token_id)?
             .ok_or(KmsError::ImportTokenInvalid)?;
         let wrapped = WrappedMaterial {
-            encrypted_key_material: &valid.encrypted_key_material,
-            encrypted_privatekey: valid.encrypted_privatekey.as_deref(),
+            encrypted_key_material: &decoded.encrypted_key_material,
+            encrypted_privatekey: decoded.encrypted_privatekey.as_deref(),
         };
         let unwrapped = if matches_claims(&import, &claims) {
             self.backend.unwrap_cmk(
@@ -143,41 +151,46 @@ impl Kms {
         Ok(EmptyResponse {})
     }
 
-    /// `delete-imported-key-material`: the key goes back to pending import; only the same
-    /// material can be imported again.
+    /// `delete-imported-key-material`: an enabled or disabled key with material goes back to
+    /// pending import and its material is destroyed; only the same material can be imported
+    /// again.
     ///
     /// # Errors
-    /// KMS.0207 unknown key; KMS.0309 not an external key; KMS.2701 a key without material;
-    /// validation, backend and store failures.
+    /// KMS.0207 unknown key; KMS.0309 not an external key; KMS.2701 for a key that is not
+    /// enabled or disabled, or holds no material (it never had any, it was deleted, or it
+    /// expired); validation, backend and store failures.
     pub fn delete_imported_key_material(&self, request: &KeyIdRequest) -> Result<EmptyResponse> {
         let key_id = request.validate()?;
-        let record = self.store.get_key(&key_id)?.ok_or(KmsError::KeyNotFound)?;
-        if record.origin != KeyOrigin::External {
-            return Err(KmsError::NotExternalKey);
+        // Another caller may change the key between the read and the swap: the rules are
+        // then applied again to what it left.
+        for _ in 0..STATE_CHANGE_ATTEMPTS {
+            let record = self.current_key(&key_id)?;
+            if record.origin != KeyOrigin::External {
+                return Err(KmsError::NotExternalKey);
+            }
+            let Some(blob) = record
+                .key_blob
+                .as_ref()
+                .filter(|_| matches!(record.state, KeyState::Enabled | KeyState::Disabled))
+            else {
+                return Err(KmsError::MaterialNotDeletable);
+            };
+            if self.store.delete_material(&key_id, record.state)? {
+                self.cache.remove(&key_id);
+                self.backend.destroy_key(blob)?;
+                return Ok(EmptyResponse {});
+            }
         }
-        if !matches!(
-            self.effective_state(&record),
-            KeyState::Enabled | KeyState::Disabled
-        ) {
-            return Err(KmsError::MaterialNotDeletable);
-        }
-        if !self.store.delete_material(&key_id, record.state)? {
-            return Err(concurrent_change(&key_id));
-        }
-        self.cache.remove(&key_id);
-        if let Some(blob) = &record.key_blob {
-            self.backend.destroy_key(blob)?;
-        }
-        Ok(EmptyResponse {})
+        Err(concurrent_change(&key_id))
     }
 
     /// The record of `key_id` if it is an external key waiting for material.
     fn importable_key(&self, key_id: &KeyId) -> Result<KeyRecord> {
-        let record = self.store.get_key(key_id)?.ok_or(KmsError::KeyNotFound)?;
+        let record = self.current_key(key_id)?;
         if record.origin != KeyOrigin::External {
             return Err(KmsError::NotExternalKey);
         }
-        if self.effective_state(&record) != KeyState::PendingImport {
+        if record.state != KeyState::PendingImport {
             return Err(KmsError::NotPendingImport);
         }
         Ok(record)
@@ -204,13 +217,15 @@ impl Kms {
                 fingerprint: fingerprint.to_vec(),
                 expiry_ms,
             };
-            if self
-                .store
-                .set_material(&record.key_id, record.state, &material)?
-            {
+            if self.store.set_material(&record.key_id, &material)? {
                 Ok(())
             } else {
-                Err(concurrent_change(&record.key_id))
+                // Another caller changed the key since it was found waiting: refuse as
+                // that change makes the rules refuse.
+                Err(self
+                    .importable_key(&record.key_id)
+                    .err()
+                    .unwrap_or_else(|| concurrent_change(&record.key_id)))
             }
         });
         match attached {
@@ -234,12 +249,21 @@ impl Kms {
         cmk.seal_in_place(&[0; NONCE_LEN], FINGERPRINT_DOMAIN, &mut [])
     }
 
-    /// Destroys the wrapping keys of tokens that expired unused.
-    fn destroy_expired_wrapping_keys(&self) -> Result<()> {
-        for expired in self.store.take_expired_imports(self.now_ms())? {
-            self.backend.destroy_key(&expired.wrapping_key)?;
-        }
-        Ok(())
+    /// Destroys the wrapping keys of tokens that expired unused; returns each token's key
+    /// with the outcome of destroying its wrapping key.
+    ///
+    /// # Errors
+    /// Store failures, before anything is destroyed.
+    pub(super) fn destroy_expired_wrapping_keys(&self) -> Result<Vec<(KeyId, Result<()>)>> {
+        Ok(self
+            .store
+            .take_expired_imports(self.now_ms())?
+            .into_iter()
+            .map(|expired| {
+                let destroyed = self.backend.destroy_key(&expired.wrapping_key);
+                (expired.key_id, destroyed)
+            })
+            .collect())
     }
 
     /// The engine's token key, created and stored on first use.

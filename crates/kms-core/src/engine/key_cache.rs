@@ -1,14 +1,17 @@
 //! The engine's cache of loaded CMKs, so encrypt and decrypt do no store I/O and no key
 //! unsealing beyond a map read.
 //!
-//! Entries live for the engine's lifetime. State changes made through the engine update the
-//! cached state; a load that raced with a state change is used for its one operation but not
-//! cached (an epoch counter detects the race). Reads take no lock and change no shared
-//! counter: threads using one hot key do not contend for it.
+//! The cache holds enabled keys only. Every state or material change made through the
+//! engine drops the key's entry ([`KeyCache::remove`]) after the store has changed, so the
+//! next call loads the new state; a load that raced with such a change is used for its one
+//! operation but not cached (an epoch counter detects the race). Both the drop and the
+//! insert are read-copy-updates of the shard, so neither can overwrite the other: after a
+//! state change returns, no call through the engine uses the old state. Reads take no lock
+//! and change no shared counter: threads using one hot key do not contend for it.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::{ArcSwap, Guard};
 use rustc_hash::{FxHashMap, FxHasher};
@@ -25,12 +28,11 @@ use super::seal_counter::SealCounter;
 /// Random 96-bit nonces stay safe for 2^32 encryptions under one key (NIST SP 800-38D 8.3).
 pub(crate) const MAX_SEALS_PER_KEY: u64 = 1 << 32;
 
-/// A loaded CMK.
+/// A loaded, enabled CMK.
 #[derive(Debug)]
 pub(crate) struct HotKey {
     pub(crate) blob_key: BlobKey,
     pub(crate) handle: Box<dyn CmkHandle>,
-    state: AtomicU8,
     material_expiry_ms: Option<u64>,
     seals: SealCounter,
 }
@@ -39,28 +41,21 @@ impl HotKey {
     pub(crate) fn new(
         blob_key: BlobKey,
         handle: Box<dyn CmkHandle>,
-        state: KeyState,
         material_expiry_ms: Option<u64>,
     ) -> Self {
         Self {
             blob_key,
             handle,
-            state: AtomicU8::new(state_index(state)),
             material_expiry_ms,
             seals: SealCounter::new(MAX_SEALS_PER_KEY),
         }
     }
 
-    /// Fails unless the key is enabled and its material has not expired, with the code of
-    /// the state it is in. Reads the clock only for keys whose material expires.
-    pub(crate) fn require_usable(&self, clock: &dyn Clock) -> Result<()> {
-        if self
-            .material_expiry_ms
+    /// Whether the key's imported material has expired. Reads the clock only for keys whose
+    /// material expires.
+    pub(crate) fn material_expired(&self, clock: &dyn Clock) -> bool {
+        self.material_expiry_ms
             .is_some_and(|expiry| expiry <= clock.now_ms())
-        {
-            return Err(KmsError::KeyNotEnabled);
-        }
-        require_enabled(state_from_index(self.state.load(Ordering::Acquire)))
     }
 
     /// Counts one more encryption, refusing those that could pass [`MAX_SEALS_PER_KEY`].
@@ -81,23 +76,6 @@ pub(crate) fn require_enabled(state: KeyState) -> Result<()> {
         KeyState::PendingDeletion => Err(KmsError::KeyPendingDeletion),
         KeyState::PendingImport => Err(KmsError::KeyNotEnabled),
     }
-}
-
-fn state_index(state: KeyState) -> u8 {
-    KeyState::ALL
-        .iter()
-        .position(|s| *s == state)
-        .and_then(|at| u8::try_from(at).ok())
-        .unwrap_or(u8::MAX)
-}
-
-fn state_from_index(index: u8) -> KeyState {
-    // Only indexes written by `state_index` are ever stored; anything else reads as
-    // disabled, which refuses crypto.
-    KeyState::ALL
-        .get(usize::from(index))
-        .copied()
-        .unwrap_or(KeyState::Disabled)
 }
 
 /// Shards of the cache: writers copy one shard's map, so a load among many cached keys
@@ -150,7 +128,8 @@ impl KeyCache {
         });
     }
 
-    /// Forgets `key_id`, after its material changed.
+    /// Forgets `key_id`, after its state or material changed in the store. The epoch moves
+    /// first, so a load that read the store before the change is not cached after it.
     pub(crate) fn remove(&self, key_id: &KeyId) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.shard(key_id).rcu(|keys| {
@@ -159,26 +138,11 @@ impl KeyCache {
             keys
         });
     }
-
-    /// Records a state change the engine made in the store.
-    pub(crate) fn set_state(&self, key_id: &KeyId, state: KeyState) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        if let Some(key) = self.snapshot(key_id).get(key_id) {
-            key.state.store(state_index(state), Ordering::Release);
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn state_indexes_round_trip() {
-        for state in KeyState::ALL {
-            assert_eq!(state_from_index(state_index(*state)), *state);
-        }
-    }
 
     #[derive(Debug)]
     struct NoCrypto;
@@ -198,12 +162,7 @@ mod tests {
             spec: crate::spec::CmkSpec::Aes256,
             generation: 0,
         };
-        HotKey::new(
-            blob_key,
-            Box::new(NoCrypto),
-            KeyState::Enabled,
-            material_expiry_ms,
-        )
+        HotKey::new(blob_key, Box::new(NoCrypto), material_expiry_ms)
     }
 
     #[test]
@@ -217,12 +176,29 @@ mod tests {
     }
 
     #[test]
-    fn a_key_refuses_crypto_once_its_material_expires() {
+    fn material_expires_at_its_expiry_time() {
         let clock = crate::clock::ManualClock::new(1_000);
         let key = hot_key(Some(2_000));
-        assert!(key.require_usable(&clock).is_ok());
-        clock.advance_ms(1_000);
-        assert_eq!(key.require_usable(&clock).unwrap_err().code(), "KMS.1301");
+        assert!(!key.material_expired(&clock));
+        clock.advance_ms(999);
+        assert!(!key.material_expired(&clock));
+        clock.advance_ms(1);
+        assert!(key.material_expired(&clock));
+        assert!(!hot_key(None).material_expired(&clock));
+    }
+
+    #[test]
+    fn a_removal_racing_a_load_leaves_the_key_uncached() {
+        let cache = KeyCache::default();
+        let key_id = KeyId::from_random([1; 16]);
+        let epoch = cache.epoch();
+        cache.remove(&key_id);
+        cache.insert_if_current(key_id, Arc::new(hot_key(None)), epoch);
+        assert!(cache.snapshot(&key_id).get(&key_id).is_none());
+        cache.insert_if_current(key_id, Arc::new(hot_key(None)), cache.epoch());
+        assert!(cache.snapshot(&key_id).get(&key_id).is_some());
+        cache.remove(&key_id);
+        assert!(cache.snapshot(&key_id).get(&key_id).is_none());
     }
 
     #[test]

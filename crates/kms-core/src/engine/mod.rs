@@ -6,6 +6,8 @@ mod datakey_pair;
 mod import;
 mod key_cache;
 mod lifecycle;
+mod maintenance;
+mod material_expiry;
 mod purge;
 mod seal_counter;
 mod teardown;
@@ -15,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use key_cache::{HotKey, KeyCache, require_enabled};
+pub use maintenance::Maintenance;
 pub use purge::Purge;
 pub use wrapping_key_pool::PoolStats;
 use wrapping_key_pool::WrappingKeyPool;
@@ -24,8 +27,8 @@ use crate::ciphertext::{BlobKey, seal_blob};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
-use crate::spec::{KeyState, WrappingKeySpec};
-use crate::store::{KeyRecord, KeyStore};
+use crate::spec::WrappingKeySpec;
+use crate::store::KeyStore;
 
 /// Settings of an engine that are not key material.
 #[derive(Debug, Clone)]
@@ -120,16 +123,10 @@ impl Kms {
         self.config.clock.now_ms()
     }
 
-    /// The state `key` is in now: imported material past its expiry counts as gone.
-    fn effective_state(&self, key: &KeyRecord) -> KeyState {
-        match key.material_expiry_ms {
-            Some(expiry) if expiry <= self.now_ms() => KeyState::PendingImport,
-            _ => key.state,
-        }
-    }
-
     /// Runs `use_key` with the enabled CMK `key_id`, from the cache or loaded from the store
-    /// into it.
+    /// into it. Material found expired is expired first (see
+    /// [`current_key`](Self::current_key)), and the call refused with the code of the state
+    /// the key is left in.
     fn with_enabled_key<T>(
         &self,
         key_id: &KeyId,
@@ -144,15 +141,19 @@ impl Kms {
                 &loaded
             }
         };
-        key.require_usable(self.config.clock.as_ref())?;
+        if key.material_expired(self.config.clock.as_ref()) {
+            let record = self.current_key(key_id)?;
+            require_enabled(record.state)?;
+            return Err(KmsError::KeyNotEnabled);
+        }
         use_key(key)
     }
 
     /// Loads the enabled CMK `key_id` from the store and caches it.
     fn load_key(&self, key_id: &KeyId) -> Result<Arc<HotKey>> {
         let epoch = self.cache.epoch();
-        let record = self.store.get_key(key_id)?.ok_or(KmsError::KeyNotFound)?;
-        require_enabled(self.effective_state(&record))?;
+        let record = self.current_key(key_id)?;
+        require_enabled(record.state)?;
         let blob = record.key_blob.as_ref().ok_or(KmsError::KeyNotEnabled)?;
         let handle = self.backend.load_cmk(key_id, record.spec, blob)?;
         let blob_key = BlobKey {
@@ -160,12 +161,7 @@ impl Kms {
             spec: record.spec,
             generation: record.generation,
         };
-        let key = Arc::new(HotKey::new(
-            blob_key,
-            handle,
-            record.state,
-            record.material_expiry_ms,
-        ));
+        let key = Arc::new(HotKey::new(blob_key, handle, record.material_expiry_ms));
         self.cache
             .insert_if_current(*key_id, Arc::clone(&key), epoch);
         Ok(key)

@@ -126,13 +126,20 @@ pub struct ImportKeyMaterialRequest {
     pub sequence: Option<String>,
 }
 
-/// A validated import-key-material request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An import-key-material request whose key ID and token are present: what the engine
+/// needs for its token checks, which come before anything else in the body is looked at.
+#[derive(Debug, Clone, Copy)]
 pub struct MaterialToImport<'a> {
     /// The key.
     pub key_id: KeyId,
     /// The token text.
     pub import_token: &'a str,
+    request: &'a ImportKeyMaterialRequest,
+}
+
+/// The wrapped material and expiry of an import-key-material request, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedMaterial {
     /// `encrypted_key_material`, decoded.
     pub encrypted_key_material: Vec<u8>,
     /// `encrypted_privatekey`, decoded.
@@ -142,27 +149,45 @@ pub struct MaterialToImport<'a> {
 }
 
 impl ImportKeyMaterialRequest {
-    /// Validates every field (the token and the material are checked by the engine).
+    /// Checks the fields the token checks need: `sequence`, `key_id` and that
+    /// `import_token` is present. The rest of the body is decoded by
+    /// [`MaterialToImport::decode`], after the engine has checked the token.
     ///
     /// # Errors
-    /// KMS.0204, KMS.0205, KMS.0206; KMS.0308 for an `expiration_time` that is not a
-    /// number; KMS.0311 when the wrapped material is not base64 (the same error as every
-    /// other way it can be wrong).
+    /// KMS.0204, KMS.0205, KMS.0206.
     pub fn validate(&self) -> Result<MaterialToImport<'_>> {
         sequence(self.sequence.as_deref())?;
         let key_id = key_id(self.key_id.as_deref())?;
         let import_token = required(self.import_token.as_deref(), "import_token")?;
+        Ok(MaterialToImport {
+            key_id,
+            import_token,
+            request: self,
+        })
+    }
+}
+
+impl MaterialToImport<'_> {
+    /// Decodes the wrapped material and the material expiry.
+    ///
+    /// # Errors
+    /// KMS.0204 without `encrypted_key_material`; KMS.0308 for an `expiration_time` that is
+    /// not a number; KMS.0311 when the wrapped material is not base64 (the same error as
+    /// every other way it can be wrong).
+    pub fn decode(&self) -> Result<DecodedMaterial> {
         let decode = |text: &str| Base64::decode_vec(text).map_err(|_| KmsError::UnwrapFailed);
         let encrypted_key_material = decode(required(
-            self.encrypted_key_material.as_deref(),
+            self.request.encrypted_key_material.as_deref(),
             "encrypted_key_material",
         )?)?;
         let encrypted_privatekey = self
+            .request
             .encrypted_privatekey
             .as_deref()
             .map(decode)
             .transpose()?;
         let expiration_time = self
+            .request
             .expiration_time
             .as_ref()
             .map(|time| {
@@ -171,9 +196,7 @@ impl ImportKeyMaterialRequest {
                 })
             })
             .transpose()?;
-        Ok(MaterialToImport {
-            key_id,
-            import_token,
+        Ok(DecodedMaterial {
             encrypted_key_material,
             encrypted_privatekey,
             expiration_time,
@@ -240,8 +263,9 @@ mod tests {
                 r#"{{"key_id":"{KEY}","import_token":"t","encrypted_key_material":"AAAA","expiration_time":{json}}}"#
             );
             crate::parse::<ImportKeyMaterialRequest>(&body)?
-                .validate()
-                .map(|valid| valid.expiration_time)
+                .validate()?
+                .decode()
+                .map(|decoded| decoded.expiration_time)
         };
         assert_eq!(parse("1900000000").unwrap(), Some(1_900_000_000));
         assert_eq!(parse(r#""1900000000""#).unwrap(), Some(1_900_000_000));
@@ -257,6 +281,7 @@ mod tests {
             encrypted_key_material: Some("not base64!".into()),
             ..ImportKeyMaterialRequest::default()
         };
-        assert_eq!(request.validate().unwrap_err().code(), "KMS.0311");
+        let valid = request.validate().unwrap();
+        assert_eq!(valid.decode().unwrap_err().code(), "KMS.0311");
     }
 }

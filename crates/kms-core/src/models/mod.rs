@@ -23,7 +23,7 @@ pub use datakey_pair::{
 };
 pub use fields::MAX_SEQUENCE_LEN;
 pub use import::{
-    EmptyResponse, GetParametersForImportRequest, GetParametersForImportResponse,
+    DecodedMaterial, EmptyResponse, GetParametersForImportRequest, GetParametersForImportResponse,
     ImportKeyMaterialRequest, ImportParameters, MaterialToImport, NumberOrString,
 };
 pub use keys::{

@@ -1,12 +1,13 @@
 //! Shared set-up for the soft backend's integration tests: an engine over a fresh root key
 //! and an in-memory store, JSON helpers that call it as a client would, and the OpenSSL CLI
 //! commands a customer runs to wrap material for import or to open a wrapped private key.
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use kms_core::{
     Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, Kms,
-    KmsConfig, KmsError, MemoryStore, Operation, SecretBytes, WrappingAlgorithm, dek_digest,
+    KmsConfig, KmsError, MemoryStore, Operation, SecretBytes, WrappedMaterial, WrappingAlgorithm,
+    WrappingKey, WrappingKeySpec, dek_digest,
 };
 use kms_soft::{RootKey, SoftBackend};
 use serde_json::{Value, json};
@@ -29,13 +30,14 @@ pub fn engine_with(config: KmsConfig) -> Kms {
     )
 }
 
-/// The soft backend, instrumented: it counts the key pairs it generates and, when told to,
-/// fails every `destroy_key`.
+/// The soft backend, instrumented: it counts the key pairs it generates, records the keys
+/// it destroys and, when told to, fails every `destroy_key`.
 #[derive(Debug)]
 pub struct InstrumentedBackend {
     inner: SoftBackend,
     generated: AtomicUsize,
     refuse_destroy: AtomicBool,
+    destroyed: Mutex<Vec<KeyBlob>>,
 }
 
 impl InstrumentedBackend {
@@ -45,7 +47,19 @@ impl InstrumentedBackend {
             inner: SoftBackend::new(RootKey::generate().unwrap()),
             generated: AtomicUsize::new(0),
             refuse_destroy: AtomicBool::new(false),
+            destroyed: Mutex::new(Vec::new()),
         })
+    }
+
+    /// How many times `key` was destroyed.
+    pub fn times_destroyed(&self, key: &KeyBlob) -> usize {
+        let destroyed = self.destroyed.lock().unwrap();
+        destroyed.iter().filter(|blob| *blob == key).count()
+    }
+
+    /// How many keys it destroyed.
+    pub fn keys_destroyed(&self) -> usize {
+        self.destroyed.lock().unwrap().len()
     }
 
     /// How many key pairs it generated.
@@ -97,12 +111,34 @@ impl Backend for InstrumentedBackend {
         self.inner
             .wrap_for_recipient(recipient_spki, algorithm, plaintext)
     }
+    fn create_wrapping_key(&self, spec: WrappingKeySpec) -> kms_core::Result<WrappingKey> {
+        self.inner.create_wrapping_key(spec)
+    }
+    fn unwrap_cmk(
+        &self,
+        wrapping_key: &KeyBlob,
+        wrapping_key_spec: WrappingKeySpec,
+        algorithm: WrappingAlgorithm,
+        wrapped: &WrappedMaterial<'_>,
+        id: &KeyId,
+        cmk_spec: CmkSpec,
+    ) -> kms_core::Result<KeyBlob> {
+        self.inner.unwrap_cmk(
+            wrapping_key,
+            wrapping_key_spec,
+            algorithm,
+            wrapped,
+            id,
+            cmk_spec,
+        )
+    }
     fn destroy_key(&self, key: &KeyBlob) -> kms_core::Result<()> {
         if self.refuse_destroy.load(Ordering::Relaxed) {
             return Err(KmsError::Backend(
                 "destroying a key: refused by the test".into(),
             ));
         }
+        self.destroyed.lock().unwrap().push(key.clone());
         self.inner.destroy_key(key)
     }
 }

@@ -7,12 +7,14 @@
     reason = "tests report failure by panicking"
 )]
 
+mod cache_race;
 mod common;
 mod envelope;
 mod hostile_input;
 mod import;
 mod key_lifecycle;
 mod key_pairs;
+mod material_expiry;
 mod openssl_differential;
 mod recipient;
 mod secret_debug;

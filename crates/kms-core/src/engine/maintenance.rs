@@ -1,0 +1,56 @@
+//! The engine's periodic work, in one call: expiring imported material, destroying the
+//! wrapping keys of import tokens that expired unused, and purging keys whose deletion is
+//! due. Each item is a transition the store makes atomically, so several engines on one
+//! store may all run it: each item is done once.
+
+use super::Kms;
+use crate::error::{KmsError, Result};
+use crate::key_id::KeyId;
+
+/// What [`Kms::maintain`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Maintenance {
+    /// Keys whose imported material expired and was destroyed.
+    pub expired_material: Vec<KeyId>,
+    /// Wrapping keys destroyed because their import token expired unused.
+    pub wrapping_keys_destroyed: usize,
+    /// Keys deleted because their pending deletion time had come.
+    pub deleted: Vec<KeyId>,
+    /// Keys whose material, or whose import token's wrapping key, the backend failed to
+    /// destroy, with its error. The store no longer refers to it; on a PKCS#11 token the
+    /// object carries the key ID as CKA_LABEL, for an operator to destroy.
+    pub material_left: Vec<(KeyId, KmsError)>,
+}
+
+impl Kms {
+    /// Runs the engine's periodic work once: imported material past its `expiration_time`
+    /// is destroyed (see [`Kms::purge_due_deletions`] for deletions), and the wrapping keys
+    /// of import tokens that expired unused are destroyed. Calls find due expiries on their
+    /// own as well; this makes them happen even for keys nobody uses. The engine has no
+    /// scheduler of its own: an embedder calls this periodically (the command line's
+    /// `kms maintain`).
+    ///
+    /// # Errors
+    /// Store failures. A backend failure to destroy one item does not stop the others; it
+    /// is reported in [`Maintenance::material_left`].
+    pub fn maintain(&self) -> Result<Maintenance> {
+        let mut done = Maintenance::default();
+        for (key_id, destroyed) in self.expire_material(None)? {
+            match destroyed {
+                Ok(()) => done.expired_material.push(key_id),
+                Err(error) => done.material_left.push((key_id, error)),
+            }
+        }
+        for (key_id, destroyed) in self.destroy_expired_wrapping_keys()? {
+            match destroyed {
+                Ok(()) => done.wrapping_keys_destroyed += 1,
+                Err(error) => done.material_left.push((key_id, error)),
+            }
+        }
+        let purge = self.purge_due_deletions()?;
+        done.deleted = purge.deleted;
+        done.material_left.extend(purge.material_left);
+        Ok(done)
+    }
+}

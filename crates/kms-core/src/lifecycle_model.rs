@@ -1,0 +1,701 @@
+//! A stateful property test of the key lifecycle (feature `conformance`): random sequences
+//! of operations run against an engine and against a small reference model of the
+//! documented state machine (DESIGN 5 and the README's lifecycle rules). After every step
+//! the engine's answer (success, or the exact error code) and the stored record equal the
+//! model's.
+//!
+//! Single features are tested elsewhere; this finds what lives where they meet (material
+//! expiry and deletion, disable and first use). A step may run two operations at once on
+//! two threads: the engine must then answer as one of the two serial orders would.
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a property check reports failure by panicking, like a test"
+)]
+
+use std::sync::Arc;
+
+use base64ct::{Base64, Encoding};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use serde_json::{Value, json};
+
+use crate::clock::ManualClock;
+use crate::dek_digest::dek_digest;
+use crate::engine::Kms;
+use crate::key_id::KeyId;
+use crate::operation::Operation;
+use crate::spec::{CmkSpec, KeyState};
+use crate::store::KeyStore;
+
+/// Where the clock of every sequence starts: a whole second, so expiry times in seconds
+/// fall exactly on it.
+const START_MS: u64 = 1_900_000_000_000;
+const MS_PER_DAY: u64 = 86_400_000;
+/// How many keys a sequence creates at most; operations name a key by its index.
+const MAX_KEYS: usize = 4;
+/// The two materials a sequence imports: the second is "other material" for a key that
+/// had the first.
+const MATERIALS: [[u8; 32]; 2] = [[0x11; 32], [0x22; 32]];
+
+/// Wraps material (second argument) for a wrapping public key (SPKI DER, first), as a
+/// client does for import.
+pub type WrapForImport<'a> = dyn Fn(&[u8], &[u8]) -> Vec<u8> + Sync + 'a;
+
+/// A fresh engine on the clock it is given, and the store it writes.
+pub type EngineOnClock<'a> = dyn Fn(Arc<ManualClock>) -> (Kms, Arc<dyn KeyStore>) + Sync + 'a;
+
+/// How a backend runs the model: the engine (over a store the check can read, on the
+/// clock it is given) and how a client wraps material for the token's algorithm.
+pub struct LifecycleModel<'a> {
+    /// Sequences to run.
+    pub cases: u32,
+    /// Steps per sequence at most.
+    pub max_steps: usize,
+    /// The `wrapping_algorithm` of get-parameters-for-import.
+    pub wrapping_algorithm: &'static str,
+    /// How a client wraps material for the token's algorithm.
+    pub wrap: &'a WrapForImport<'a>,
+    /// A fresh engine for each sequence.
+    pub engine: &'a EngineOnClock<'a>,
+}
+
+/// One operation of a sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    CreateKey {
+        external: bool,
+    },
+    Import {
+        key: usize,
+        material: usize,
+        expires_in_s: Option<u64>,
+    },
+    DeleteMaterial {
+        key: usize,
+    },
+    Enable {
+        key: usize,
+    },
+    Disable {
+        key: usize,
+    },
+    ScheduleDeletion {
+        key: usize,
+    },
+    CancelDeletion {
+        key: usize,
+    },
+    Encrypt {
+        key: usize,
+    },
+    Decrypt {
+        key: usize,
+    },
+    Describe {
+        key: usize,
+    },
+    List {
+        state: KeyState,
+    },
+    Maintain,
+    Advance {
+        ms: u64,
+    },
+}
+
+fn key_index() -> impl Strategy<Value = usize> {
+    0..MAX_KEYS
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        2 => any::<bool>().prop_map(|external| Step::CreateKey { external }),
+        3 => (key_index(), 0..MATERIALS.len(), prop_oneof![Just(None), (1u64..=3).prop_map(Some)])
+            .prop_map(|(key, material, expires_in_s)| Step::Import { key, material, expires_in_s }),
+        1 => key_index().prop_map(|key| Step::DeleteMaterial { key }),
+        1 => key_index().prop_map(|key| Step::Enable { key }),
+        1 => key_index().prop_map(|key| Step::Disable { key }),
+        1 => key_index().prop_map(|key| Step::ScheduleDeletion { key }),
+        1 => key_index().prop_map(|key| Step::CancelDeletion { key }),
+        2 => key_index().prop_map(|key| Step::Encrypt { key }),
+        1 => key_index().prop_map(|key| Step::Decrypt { key }),
+        1 => key_index().prop_map(|key| Step::Describe { key }),
+        1 => proptest::sample::select(KeyState::ALL.to_vec()).prop_map(|state| Step::List { state }),
+        1 => Just(Step::Maintain),
+        2 => proptest::sample::select(vec![400, 1_000, 2_000, 3_000, 7 * MS_PER_DAY])
+            .prop_map(|ms| Step::Advance { ms }),
+    ]
+}
+
+/// Steps that can run beside another: not the clock, and not the ones that check what
+/// they report against the state after them (which two steps at once leave open).
+fn concurrent_step() -> impl Strategy<Value = Step> {
+    step().prop_filter("runs alone", |step| {
+        !matches!(
+            step,
+            Step::Advance { .. }
+                | Step::Describe { .. }
+                | Step::List { .. }
+                | Step::CreateKey { .. }
+        )
+    })
+}
+
+/// A step of a sequence: one operation, or two at once.
+#[derive(Debug, Clone, Copy)]
+enum Turn {
+    One(Step),
+    Two(Step, Step),
+}
+
+fn turn() -> impl Strategy<Value = Turn> {
+    prop_oneof![
+        6 => step().prop_map(Turn::One),
+        1 => (concurrent_step(), concurrent_step()).prop_map(|(a, b)| Turn::Two(a, b)),
+    ]
+}
+
+/// One key as the model sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ModelKey {
+    external: bool,
+    state: KeyState,
+    /// Which of [`MATERIALS`] the key holds (kms keys hold their own: `usize::MAX`).
+    material: Option<usize>,
+    expiry_ms: Option<u64>,
+    fingerprint: Option<usize>,
+    deletion_ms: Option<u64>,
+}
+
+/// The documented state machine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Model {
+    /// Keys by creation, `None` once purged.
+    keys: Vec<Option<ModelKey>>,
+}
+
+/// What an operation answers: `Ok` or the error code.
+type Answer = Result<(), String>;
+
+fn refused(code: &str) -> Answer {
+    Err(code.to_owned())
+}
+
+impl Model {
+    /// Expiry: due material goes, an enabled key goes back to pending import.
+    fn expire(&mut self, now: u64) {
+        for key in self.keys.iter_mut().flatten() {
+            if key.material.is_some() && key.expiry_ms.is_some_and(|at| at <= now) {
+                key.material = None;
+                key.expiry_ms = None;
+                if key.state == KeyState::Enabled {
+                    key.state = KeyState::PendingImport;
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, index: usize) -> Result<&mut ModelKey, String> {
+        match self.keys.get_mut(index) {
+            Some(Some(key)) => Ok(key),
+            _ => Err("KMS.0207".to_owned()),
+        }
+    }
+
+    /// Whether crypto works with `key`, as its state says.
+    fn gate(key: &ModelKey) -> Answer {
+        match key.state {
+            KeyState::Enabled => Ok(()),
+            KeyState::Disabled => refused("KMS.0209"),
+            KeyState::PendingDeletion => refused("KMS.0210"),
+            KeyState::PendingImport => refused("KMS.1301"),
+        }
+    }
+
+    /// Applies `step` at time `now` and returns the answer the engine must give.
+    fn apply(&mut self, step: Step, now: u64) -> Answer {
+        self.expire(now);
+        match step {
+            Step::CreateKey { external } => {
+                self.keys.push(Some(ModelKey {
+                    external,
+                    state: if external {
+                        KeyState::PendingImport
+                    } else {
+                        KeyState::Enabled
+                    },
+                    material: (!external).then_some(usize::MAX),
+                    expiry_ms: None,
+                    fingerprint: None,
+                    deletion_ms: None,
+                }));
+                Ok(())
+            }
+            Step::Import {
+                key,
+                material,
+                expires_in_s,
+            } => {
+                let key = self.key(key)?;
+                if !key.external {
+                    return refused("KMS.0309");
+                }
+                if key.state != KeyState::PendingImport {
+                    return refused("KMS.0310");
+                }
+                if key.fingerprint.is_some_and(|before| before != material) {
+                    return refused("KMS.2606");
+                }
+                key.state = KeyState::Enabled;
+                key.material = Some(material);
+                key.fingerprint = Some(material);
+                key.expiry_ms = expires_in_s.map(|s| (now / 1000 + s) * 1000);
+                Ok(())
+            }
+            Step::DeleteMaterial { key } => {
+                let key = self.key(key)?;
+                if !key.external {
+                    return refused("KMS.0309");
+                }
+                if !matches!(key.state, KeyState::Enabled | KeyState::Disabled)
+                    || key.material.is_none()
+                {
+                    return refused("KMS.2701");
+                }
+                key.state = KeyState::PendingImport;
+                key.material = None;
+                key.expiry_ms = None;
+                Ok(())
+            }
+            Step::Enable { key } => {
+                let key = self.key(key)?;
+                match key.state {
+                    KeyState::Disabled if key.material.is_none() => {
+                        key.state = KeyState::PendingImport;
+                    }
+                    KeyState::Disabled => key.state = KeyState::Enabled,
+                    KeyState::PendingDeletion => return refused("KMS.0210"),
+                    KeyState::Enabled | KeyState::PendingImport => return refused("KMS.1201"),
+                }
+                Ok(())
+            }
+            Step::Disable { key } => {
+                let key = self.key(key)?;
+                match key.state {
+                    KeyState::Enabled => key.state = KeyState::Disabled,
+                    KeyState::PendingDeletion => return refused("KMS.0210"),
+                    KeyState::Disabled | KeyState::PendingImport => return refused("KMS.1301"),
+                }
+                Ok(())
+            }
+            Step::ScheduleDeletion { key } => {
+                let key = self.key(key)?;
+                if key.state == KeyState::PendingDeletion {
+                    return refused("KMS.1402");
+                }
+                key.state = KeyState::PendingDeletion;
+                key.deletion_ms = Some(now + 7 * MS_PER_DAY);
+                Ok(())
+            }
+            Step::CancelDeletion { key } => {
+                let key = self.key(key)?;
+                if key.state != KeyState::PendingDeletion {
+                    return refused("KMS.1501");
+                }
+                key.state = if key.material.is_some() {
+                    KeyState::Disabled
+                } else {
+                    KeyState::PendingImport
+                };
+                key.deletion_ms = None;
+                Ok(())
+            }
+            Step::Encrypt { key } | Step::Decrypt { key } => Self::gate(self.key(key)?),
+            Step::Describe { key } => self.key(key).map(drop),
+            Step::List { .. } | Step::Advance { .. } => Ok(()),
+            Step::Maintain => {
+                for slot in &mut self.keys {
+                    if slot.as_ref().is_some_and(|key| {
+                        key.state == KeyState::PendingDeletion
+                            && key.deletion_ms.is_some_and(|at| at <= now)
+                    }) {
+                        *slot = None;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One sequence's engine, its keys and a ciphertext per key.
+struct Run<'a> {
+    spec: &'a LifecycleModel<'a>,
+    kms: Kms,
+    store: Arc<dyn KeyStore>,
+    clock: Arc<ManualClock>,
+    key_ids: Vec<KeyId>,
+    /// A blob sealed under each key while it was enabled, with its DEK.
+    blobs: std::sync::Mutex<Vec<Option<(String, String)>>>,
+}
+
+const DEK: [u8; 32] = [0x5A; 32];
+
+impl Run<'_> {
+    fn call(&self, operation: Operation, body: &Value) -> Result<Value, String> {
+        self.kms
+            .call_json(operation, &body.to_string())
+            .map(|response| {
+                serde_json::from_str(response.expose_secret()).unwrap_or_else(|error| {
+                    panic!("{} answered invalid JSON: {error}", operation.as_str())
+                })
+            })
+            .map_err(|error| error.code().to_owned())
+    }
+
+    fn key_id(&self, index: usize) -> Result<String, String> {
+        self.key_ids
+            .get(index)
+            .map(ToString::to_string)
+            .ok_or_else(|| "KMS.0207".to_owned())
+    }
+
+    /// Runs `step` on the engine; `List`, `Describe` and `Decrypt` also check what they
+    /// report against `model`, the model after the step.
+    fn run(&self, step: Step, model: &Model) -> Result<Answer, TestCaseError> {
+        let by_key = |operation: Operation, key: usize, extra: Value| -> Answer {
+            let mut body = json!({"key_id": self.key_id(key)?});
+            if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+                body.extend(extra);
+            }
+            self.call(operation, &body).map(drop)
+        };
+        Ok(match step {
+            Step::CreateKey { .. } => unreachable!("keys are created by the runner"),
+            Step::Import {
+                key,
+                material,
+                expires_in_s,
+            } => self.import(key, material, expires_in_s),
+            Step::DeleteMaterial { key } => {
+                by_key(Operation::DeleteImportedKeyMaterial, key, json!({}))
+            }
+            Step::Enable { key } => by_key(Operation::EnableKey, key, json!({})),
+            Step::Disable { key } => by_key(Operation::DisableKey, key, json!({})),
+            Step::CancelDeletion { key } => by_key(Operation::CancelKeyDeletion, key, json!({})),
+            Step::ScheduleDeletion { key } => by_key(
+                Operation::ScheduleKeyDeletion,
+                key,
+                json!({"pending_days": "7"}),
+            ),
+            Step::Encrypt { key } => self.encrypt(key),
+            Step::Decrypt { key } => self.decrypt(key)?,
+            Step::Describe { key } => {
+                let described = self.key_id(key).and_then(|key_id| {
+                    self.call(Operation::DescribeKey, &json!({"key_id": key_id}))
+                });
+                if let (Ok(described), Some(Some(expected))) = (&described, model.keys.get(key)) {
+                    prop_assert_eq!(
+                        described["key_info"]["key_state"].as_str(),
+                        Some(expected.state.as_str()),
+                        "describe-key of key {}",
+                        key
+                    );
+                }
+                described.map(drop)
+            }
+            Step::List { state } => {
+                let listed = self.call(
+                    Operation::ListKeys,
+                    &json!({"key_state": state.as_str(), "limit": "1000"}),
+                );
+                let expected: Vec<String> = model
+                    .keys
+                    .iter()
+                    .zip(&self.key_ids)
+                    .filter(|(key, _)| key.as_ref().is_some_and(|key| key.state == state))
+                    .map(|(_, id)| id.to_string())
+                    .collect();
+                if let Ok(listed) = &listed {
+                    prop_assert_eq!(
+                        &listed["keys"],
+                        &json!(expected),
+                        "list-keys in state {}",
+                        state.as_str()
+                    );
+                }
+                listed.map(drop)
+            }
+            Step::Maintain => self
+                .kms
+                .maintain()
+                .map(drop)
+                .map_err(|e| e.code().to_owned()),
+            Step::Advance { ms } => {
+                self.clock.advance_ms(ms);
+                Ok(())
+            }
+        })
+    }
+
+    fn import(&self, key: usize, material: usize, expires_in_s: Option<u64>) -> Answer {
+        let key_id = self.key_id(key)?;
+        let parameters = self.call(
+            Operation::GetParametersForImport,
+            &json!({"key_id": key_id, "wrapping_algorithm": self.spec.wrapping_algorithm}),
+        )?;
+        let public_key = Base64::decode_vec(parameters["public_key"].as_str().unwrap_or_default())
+            .unwrap_or_else(|error| panic!("public_key is not base64: {error}"));
+        let wrapped = (self.spec.wrap)(&public_key, &MATERIALS[material]);
+        let mut body = json!({
+            "key_id": key_id,
+            "import_token": parameters["import_token"],
+            "encrypted_key_material": Base64::encode_string(&wrapped),
+        });
+        if let Some(seconds) = expires_in_s {
+            body["expiration_time"] = json!(self.clock_now() / 1000 + seconds);
+        }
+        self.call(Operation::ImportKeyMaterial, &body).map(drop)
+    }
+
+    fn clock_now(&self) -> u64 {
+        crate::clock::Clock::now_ms(self.clock.as_ref())
+    }
+
+    fn encrypt(&self, key: usize) -> Answer {
+        let key_id = self.key_id(key)?;
+        let plain_text = crate::codec::encode_hex(
+            &[DEK.as_slice(), &dek_digest(CmkSpec::Aes256, &DEK)].concat(),
+        );
+        let response = self.call(
+            Operation::EncryptDatakey,
+            &json!({"key_id": key_id, "plain_text": plain_text, "datakey_plain_length": "32"}),
+        )?;
+        let cipher_text = response["cipher_text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut blobs = self
+            .blobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(slot) = blobs.get_mut(key) {
+            *slot = Some((key_id, cipher_text));
+        }
+        Ok(())
+    }
+
+    /// Decrypts the key's last blob (or a fresh one when it has none): it must open to the
+    /// DEK whenever the key is enabled, since a key's material never changes (KMS.2606).
+    fn decrypt(&self, key: usize) -> Result<Answer, TestCaseError> {
+        let blob = self
+            .blobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+            .flatten();
+        let Some((key_id, cipher_text)) = blob else {
+            return Ok(self.encrypt(key));
+        };
+        let opened = self.call(
+            Operation::DecryptDatakey,
+            &json!({"key_id": key_id, "cipher_text": cipher_text, "datakey_cipher_length": "32"}),
+        );
+        if let Ok(opened) = &opened {
+            let dek = crate::codec::encode_hex(&DEK);
+            prop_assert_eq!(opened["data_key"].as_str(), Some(dek.as_str()));
+        }
+        Ok(opened.map(drop))
+    }
+
+    /// The stored record of every key equals the model's. Expiry is carried out when a
+    /// call or the maintenance finds it due, so a record whose material is due to expire
+    /// is compared as the expiry will leave it.
+    fn check_store(&self, model: &Model) -> Result<(), TestCaseError> {
+        let now = self.clock_now();
+        for (index, (expected, key_id)) in model.keys.iter().zip(&self.key_ids).enumerate() {
+            let mut stored = self
+                .store
+                .get_key(key_id)
+                .map_err(|error| TestCaseError::fail(format!("reading key {index}: {error}")))?;
+            if let Some(record) = stored
+                .as_mut()
+                .filter(|record| record.material_expired(now))
+            {
+                record.key_blob = None;
+                record.material_expiry_ms = None;
+                if record.state == KeyState::Enabled {
+                    record.state = KeyState::PendingImport;
+                }
+            }
+            match (expected, stored) {
+                (None, None) => {}
+                (Some(expected), Some(stored)) => {
+                    prop_assert_eq!(
+                        stored.state,
+                        expected.state,
+                        "stored state of key {}",
+                        index
+                    );
+                    prop_assert_eq!(
+                        stored.key_blob.is_some(),
+                        expected.material.is_some(),
+                        "material of key {} in the store",
+                        index
+                    );
+                    prop_assert_eq!(
+                        stored.material_expiry_ms,
+                        expected.expiry_ms,
+                        "expiry of key {}",
+                        index
+                    );
+                    prop_assert_eq!(
+                        stored.material_fingerprint.is_some(),
+                        expected.fingerprint.is_some(),
+                        "fingerprint of key {}",
+                        index
+                    );
+                    prop_assert_eq!(
+                        stored.scheduled_deletion_ms,
+                        expected.deletion_ms,
+                        "deletion time of key {}",
+                        index
+                    );
+                }
+                (expected, stored) => {
+                    return Err(TestCaseError::fail(format!(
+                        "key {index}: the model has {expected:?}, the store {stored:?}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LifecycleModel<'_> {
+    /// Runs the model: panics with the shortest failing sequence found, and the answers.
+    pub fn check(&self) {
+        let mut runner = TestRunner::new(Config {
+            cases: self.cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let sequences = proptest::collection::vec(turn(), 1..=self.max_steps);
+        if let Err(error) = runner.run(&sequences, |turns| self.check_sequence(&turns)) {
+            panic!("the engine left the documented state machine: {error}");
+        }
+    }
+
+    fn check_sequence(&self, turns: &[Turn]) -> Result<(), TestCaseError> {
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let (kms, store) = (self.engine)(Arc::clone(&clock));
+        let mut run = Run {
+            spec: self,
+            kms,
+            store,
+            clock,
+            key_ids: Vec::new(),
+            blobs: std::sync::Mutex::new(Vec::new()),
+        };
+        let mut model = Model::default();
+        for (at, turn) in turns.iter().enumerate() {
+            match *turn {
+                Turn::One(Step::CreateKey { external }) => {
+                    if run.key_ids.len() < MAX_KEYS {
+                        let now = run.clock_now();
+                        prop_assert_eq!(model.apply(Step::CreateKey { external }, now), Ok(()));
+                        run.create_key(external)?;
+                    }
+                }
+                Turn::One(step) => {
+                    let now = run.clock_now();
+                    let mut after = model.clone();
+                    let expected = after.apply(step, now);
+                    let answer = run.run(step, &after)?;
+                    prop_assert_eq!(&answer, &expected, "step {}: {:?}", at, step);
+                    model = after;
+                }
+                Turn::Two(first, second) => {
+                    model = run.run_two(first, second, &model, at)?;
+                }
+            }
+            model.expire(run.clock_now());
+            run.check_store(&model).map_err(|error| {
+                TestCaseError::fail(format!("after step {at} ({turn:?}): {error}"))
+            })?;
+        }
+        // The keys of a sequence live no longer than it (on a token, they are objects).
+        run.kms.destroy_all_keys().map_err(|error| {
+            TestCaseError::fail(format!("destroying the sequence's keys: {error}"))
+        })
+    }
+}
+
+impl Run<'_> {
+    fn create_key(&mut self, external: bool) -> Result<(), TestCaseError> {
+        let alias = format!("model-{}", self.key_ids.len());
+        let origin = if external { "external" } else { "kms" };
+        let created = self
+            .call(
+                Operation::CreateKey,
+                &json!({"key_alias": alias, "origin": origin}),
+            )
+            .map_err(|code| TestCaseError::fail(format!("create-key: {code}")))?;
+        let key_id = KeyId::parse(created["key_info"]["key_id"].as_str().unwrap_or_default())
+            .map_err(|error| TestCaseError::fail(format!("create-key's key ID: {error}")))?;
+        self.key_ids.push(key_id);
+        self.blobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(None);
+        Ok(())
+    }
+
+    /// Runs two steps at once; the answers and the store must be those of one serial order.
+    fn run_two(
+        &self,
+        first: Step,
+        second: Step,
+        model: &Model,
+        at: usize,
+    ) -> Result<Model, TestCaseError> {
+        let now = self.clock_now();
+        let start = std::sync::Barrier::new(2);
+        let (a, b) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| {
+                start.wait();
+                self.run(first, model)
+            });
+            let b = scope.spawn(|| {
+                start.wait();
+                self.run(second, model)
+            });
+            (a.join(), b.join())
+        });
+        let answers = match (a, b) {
+            (Ok(a), Ok(b)) => (a?, b?),
+            _ => return Err(TestCaseError::fail(format!("step {at}: a thread panicked"))),
+        };
+        let mut orders = Vec::new();
+        for (x, y, swap) in [(first, second, false), (second, first, true)] {
+            let mut after = model.clone();
+            let rx = after.apply(x, now);
+            let ry = after.apply(y, now);
+            let expected = if swap { (ry, rx) } else { (rx, ry) };
+            if expected == answers {
+                orders.push(after);
+            }
+        }
+        for after in &orders {
+            if self.check_store(after).is_ok() {
+                return Ok(after.clone());
+            }
+        }
+        Err(TestCaseError::fail(format!(
+            "step {at}: {first:?} and {second:?} at once answered {answers:?}, which no serial order gives with this store"
+        )))
+    }
+}
