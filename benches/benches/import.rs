@@ -52,7 +52,10 @@ fn get_parameters_for_import(c: &mut Criterion) {
             for _ in 0..iters {
                 wait_for_warm_pool(&warm);
                 let start = Instant::now();
-                black_box(warm.get_parameters_for_import(&request).unwrap());
+                black_box(
+                    warm.get_parameters_for_import(warm.default_tenant(), &request)
+                        .unwrap(),
+                );
                 timed += start.elapsed();
             }
             timed
@@ -62,7 +65,10 @@ fn get_parameters_for_import(c: &mut Criterion) {
     let cold = soft_engine(0);
     let request = parameters_request(&cold, "RSAES_OAEP_SHA_256", "RSA_2048");
     group.bench_function("engine-cold-pool", |b| {
-        b.iter(|| cold.get_parameters_for_import(black_box(&request)).unwrap());
+        b.iter(|| {
+            cold.get_parameters_for_import(cold.default_tenant(), black_box(&request))
+                .unwrap()
+        });
     });
     let mut rng = rand_chacha::ChaCha20Rng::from_seed([5; 32]);
     group.bench_function("raw-rsa-keygen", |b| {
@@ -128,7 +134,9 @@ fn import_request(
     key_spec: &str,
 ) -> ImportKeyMaterialRequest {
     let request = parameters_request(kms, algorithm.as_str(), key_spec);
-    let parameters = kms.get_parameters_for_import(&request).unwrap();
+    let parameters = kms
+        .get_parameters_for_import(kms.default_tenant(), &request)
+        .unwrap();
     let wrapped = client_wrap(&decode_base64(&parameters.public_key).unwrap(), algorithm);
     ImportKeyMaterialRequest {
         key_id: request.key_id,
@@ -238,7 +246,10 @@ fn import_key_material(c: &mut Criterion) {
                 for _ in 0..iters {
                     let request = import_request(&kms, algorithm, key_spec);
                     let start = Instant::now();
-                    black_box(kms.import_key_material(&request).unwrap());
+                    black_box(
+                        kms.import_key_material(kms.default_tenant(), &request)
+                            .unwrap(),
+                    );
                     timed += start.elapsed();
                 }
                 timed

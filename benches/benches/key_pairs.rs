@@ -73,7 +73,10 @@ fn ec_pairs(c: &mut Criterion) {
         };
         let mut group = c.benchmark_group(format!("create-ec-datakey-pair/{spec}"));
         group.bench_function("engine", |b| {
-            b.iter(|| kms.create_ec_datakey_pair(black_box(&request)).unwrap());
+            b.iter(|| {
+                kms.create_ec_datakey_pair(kms.default_tenant(), black_box(&request))
+                    .unwrap()
+            });
         });
         for (name, keygen) in [("raw", raw_keygen), ("raw-crate-encoders", crate_keygen)] {
             group.bench_function(name, |b| {
@@ -102,7 +105,10 @@ fn rsa_pair(c: &mut Criterion) {
     // RSA key generation takes tens of milliseconds with a long tail.
     group.sample_size(10);
     group.bench_function("engine", |b| {
-        b.iter(|| kms.create_rsa_datakey_pair(black_box(&request)).unwrap());
+        b.iter(|| {
+            kms.create_rsa_datakey_pair(kms.default_tenant(), black_box(&request))
+                .unwrap()
+        });
     });
     group.bench_function("raw", |b| {
         b.iter(|| {

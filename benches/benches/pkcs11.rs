@@ -133,7 +133,11 @@ fn envelope(c: &mut Criterion, backend: &Arc<Pkcs11Backend>) {
     };
     let decrypt = DecryptDatakeyRequest {
         key_id: Some(key_id),
-        cipher_text: Some(kms.encrypt_datakey(&encrypt).unwrap().cipher_text),
+        cipher_text: Some(
+            kms.encrypt_datakey(kms.default_tenant(), &encrypt)
+                .unwrap()
+                .cipher_text,
+        ),
         datakey_cipher_length: Some(DEK_LEN.to_string()),
         additional_authenticated_data: Some(BENCH_AAD.into()),
         ..DecryptDatakeyRequest::default()
@@ -165,7 +169,10 @@ fn envelope(c: &mut Criterion, backend: &Arc<Pkcs11Backend>) {
 
     let mut group = c.benchmark_group(format!("pkcs11/encrypt-datakey/AES_256/{DEK_LEN}"));
     group.bench_function("engine", |b| {
-        b.iter(|| kms.encrypt_datakey(black_box(&encrypt)).unwrap());
+        b.iter(|| {
+            kms.encrypt_datakey(kms.default_tenant(), black_box(&encrypt))
+                .unwrap()
+        });
     });
     group.bench_function("raw-cryptoki", |b| {
         b.iter(|| {
@@ -181,7 +188,10 @@ fn envelope(c: &mut Criterion, backend: &Arc<Pkcs11Backend>) {
 
     let mut group = c.benchmark_group(format!("pkcs11/decrypt-datakey/AES_256/{DEK_LEN}"));
     group.bench_function("engine", |b| {
-        b.iter(|| kms.decrypt_datakey(black_box(&decrypt)).unwrap());
+        b.iter(|| {
+            kms.decrypt_datakey(kms.default_tenant(), black_box(&decrypt))
+                .unwrap()
+        });
     });
     group.bench_function("raw-cryptoki", |b| {
         b.iter(|| {
@@ -213,7 +223,10 @@ fn ec_pair(c: &mut Criterion, backend: &Arc<Pkcs11Backend>) {
     let session = backend.session_pool().get().unwrap();
     let mut group = c.benchmark_group("pkcs11/create-ec-datakey-pair/ECC_NIST_P256");
     group.bench_function("engine", |b| {
-        b.iter(|| kms.create_ec_datakey_pair(black_box(&request)).unwrap());
+        b.iter(|| {
+            kms.create_ec_datakey_pair(kms.default_tenant(), black_box(&request))
+                .unwrap()
+        });
     });
     group.bench_function("raw-cryptoki-keygen", |b| {
         b.iter(|| {

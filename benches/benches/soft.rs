@@ -54,7 +54,10 @@ fn envelope(c: &mut Criterion) {
             let mut group = c.benchmark_group(format!("encrypt-datakey/{}", spec.as_str()));
             group.throughput(Throughput::Elements(1));
             group.bench_function(BenchmarkId::new("engine", len), |b| {
-                b.iter(|| kms.encrypt_datakey(black_box(&encrypt)).unwrap());
+                b.iter(|| {
+                    kms.encrypt_datakey(kms.default_tenant(), black_box(&encrypt))
+                        .unwrap()
+                });
             });
             let digest = dek_digest(spec, &dek);
             group.bench_function(BenchmarkId::new("raw", len), |b| {
@@ -83,7 +86,10 @@ fn envelope(c: &mut Criterion) {
             });
             group.finish();
 
-            let cipher_text = kms.encrypt_datakey(&encrypt).unwrap().cipher_text;
+            let cipher_text = kms
+                .encrypt_datakey(kms.default_tenant(), &encrypt)
+                .unwrap()
+                .cipher_text;
             let decrypt = DecryptDatakeyRequest {
                 key_id: Some(key_id.clone()),
                 cipher_text: Some(cipher_text),
@@ -98,7 +104,10 @@ fn envelope(c: &mut Criterion) {
             let mut group = c.benchmark_group(format!("decrypt-datakey/{}", spec.as_str()));
             group.throughput(Throughput::Elements(1));
             group.bench_function(BenchmarkId::new("engine", len), |b| {
-                b.iter(|| kms.decrypt_datakey(black_box(&decrypt)).unwrap());
+                b.iter(|| {
+                    kms.decrypt_datakey(kms.default_tenant(), black_box(&decrypt))
+                        .unwrap()
+                });
             });
             group.bench_function(BenchmarkId::new("raw", len), |b| {
                 b.iter(|| {
@@ -151,7 +160,10 @@ fn create_datakey(c: &mut Criterion) {
     let mut rng = rand_chacha::ChaCha20Rng::from_seed([9; 32]);
     let mut group = c.benchmark_group("create-datakey/AES_256");
     group.bench_function("engine", |b| {
-        b.iter(|| kms.create_datakey(black_box(&request)).unwrap());
+        b.iter(|| {
+            kms.create_datakey(kms.default_tenant(), black_box(&request))
+                .unwrap()
+        });
     });
     group.bench_function("raw", |b| {
         b.iter(|| {

@@ -44,7 +44,10 @@ pub fn create_key(kms: &Kms, spec: CmkSpec, external: bool) -> String {
         origin: external.then(|| "external".into()),
         ..CreateKeyRequest::default()
     };
-    kms.create_key(&request).unwrap().key_info.key_id
+    kms.create_key(kms.default_tenant(), &request)
+        .unwrap()
+        .key_info
+        .key_id
 }
 
 /// The raw primitives' CMK of `spec`: the AEAD the soft backend uses, with a fixed key.

@@ -9,6 +9,8 @@
     reason = "a test fixture reports failure by panicking"
 )]
 
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use kms_core::{CmkSpec, Kms, KmsConfig, KmsError, MemoryStore, Operation, dek_digest, encode_hex};
@@ -55,17 +57,86 @@ pub fn backend() -> Arc<Pkcs11Backend> {
         .clone()
 }
 
-/// An engine over the test backend and an in-memory store.
+/// An engine over `backend` and an in-memory store, with no wrapping-key pool (no
+/// background key generation).
 #[must_use]
-pub fn engine() -> Kms {
+pub fn engine_on(backend: Arc<Pkcs11Backend>) -> Kms {
     Kms::with_config(
-        backend(),
+        backend,
         Arc::new(MemoryStore::new()),
         KmsConfig {
             wrapping_key_pool_size: 0,
             ..KmsConfig::default()
         },
     )
+}
+
+/// An engine over the test backend and an in-memory store.
+#[must_use]
+pub fn engine() -> Kms {
+    engine_on(backend())
+}
+
+/// An engine on a backend of its own with the `host_assisted_unwrap` policy on, and that
+/// backend.
+#[must_use]
+pub fn assisted_engine() -> (Kms, Arc<Pkcs11Backend>) {
+    let mut config = config();
+    config.host_assisted_unwrap = true;
+    let backend = Arc::new(Pkcs11Backend::open(config).unwrap_or_else(|error| panic!("{error}")));
+    (engine_on(Arc::clone(&backend)), backend)
+}
+
+/// Compiles the C file `source` (relative to this crate) against the PKCS#11 header with
+/// `args` (such as `-shared -fPIC`) into `name` in the temp dir (prefixed with this
+/// process's ID) and returns its path.
+pub fn build_c(source: &str, name: &str, args: &[String]) -> PathBuf {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(source);
+    let output = std::env::temp_dir().join(format!("kms-{}-{name}", std::process::id()));
+    let cflags = Command::new("pkg-config")
+        .args(["--cflags", "p11-kit-1"])
+        .output()
+        .unwrap_or_else(|error| panic!("pkg-config (apt-get install pkg-config): {error}"));
+    assert!(
+        cflags.status.success(),
+        "the PKCS#11 header is missing: apt-get install libp11-kit-dev"
+    );
+    let cflags = String::from_utf8(cflags.stdout).unwrap();
+    let built = Command::new("cc")
+        .args(["-Wall", "-Werror"])
+        .args(args)
+        .arg("-o")
+        .arg(&output)
+        .args(cflags.split_whitespace())
+        .arg(&source)
+        .arg("-ldl")
+        .output()
+        .unwrap_or_else(|error| panic!("cc (apt-get install gcc): {error}"));
+    assert!(
+        built.status.success(),
+        "building {}: {}",
+        source.display(),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    output
+}
+
+/// The RSA private key object in the token whose modulus is `public`'s: the wrapping key
+/// get-parameters-for-import made.
+#[must_use]
+pub fn wrapping_private_key(
+    session: &cryptoki::session::Session,
+    public: &rsa::PublicKey,
+) -> cryptoki::object::ObjectHandle {
+    use cryptoki::object::{Attribute, ObjectClass};
+
+    let template = [
+        Attribute::Class(ObjectClass::PRIVATE_KEY),
+        Attribute::Modulus(rsa::traits::PublicKeyParts::n_bytes(public).to_vec()),
+    ];
+    let found = session.find_objects(&template).unwrap();
+    assert_eq!(found.len(), 1, "one wrapping private key");
+    found[0]
 }
 
 /// Calls `operation` with `body` and parses the response.

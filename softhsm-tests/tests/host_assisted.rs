@@ -7,33 +7,15 @@
     reason = "tests report failure by panicking"
 )]
 
-use std::sync::Arc;
-
 use aes_kw::{KeyInit, KwpAes256};
 use getrandom::SysRng;
-use kms_core::{Kms, KmsConfig, MemoryStore, Operation};
-use kms_pkcs11::Pkcs11Backend;
+use kms_core::Operation;
 use rsa::Oaep;
 use serde_json::json;
 use softhsm_tests::{
-    assert_cmk_policy, call, config, create_key, engine, external_key, import, import_parameters,
-    round_trip,
+    assert_cmk_policy, assisted_engine, call, create_key, engine, external_key, import,
+    import_parameters, round_trip,
 };
-
-fn assisted_engine() -> (Kms, Arc<Pkcs11Backend>) {
-    let mut config = config();
-    config.host_assisted_unwrap = true;
-    let backend = Arc::new(Pkcs11Backend::open(config).unwrap());
-    let kms = Kms::with_config(
-        backend.clone(),
-        Arc::new(MemoryStore::new()),
-        KmsConfig {
-            wrapping_key_pool_size: 0,
-            ..KmsConfig::default()
-        },
-    );
-    (kms, backend)
-}
 
 #[test]
 fn without_the_policy_oaep_sha256_import_is_refused() {

@@ -15,7 +15,7 @@ use cryptoki::object::Attribute;
 use getrandom::SysRng;
 use kms_core::{
     CmkSpec, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, Kms, KmsConfig,
-    MemoryStore, Operation, encode_hex,
+    MemoryStore, Operation, ProjectId, encode_hex,
 };
 use kms_soft::{RootKey, SoftBackend};
 use rsa::Oaep;
@@ -69,6 +69,24 @@ fn rsa_aes_key_wrap_sha1_is_composed_inside_the_token() {
         &rsa_aes_key_wrap_sha1(&public, &[0xB2; 32]),
     )
     .unwrap();
+    round_trip(&kms, &key_id);
+}
+
+#[test]
+fn an_aes_128_temporary_key_imports_too() {
+    // Its length is measured inside the token, never extracted (kms-pkcs11's `measure`).
+    let kms = engine();
+    let key_id = external_key(&kms);
+    let (token, public) = import_parameters(&kms, &key_id, "RSA_AES_KEY_WRAP_SHA_1").unwrap();
+    let temporary_key = [0x17u8; 16];
+    let mut buffer = [0u8; 40];
+    let kwp_part = aes_kw::KwpAes128::new_from_slice(&temporary_key)
+        .unwrap()
+        .wrap_key(&[0xB3; 32], &mut buffer)
+        .unwrap()
+        .to_vec();
+    let wrapped = [oaep_sha1(&public, &temporary_key), kwp_part].concat();
+    import(&kms, &key_id, &token, &wrapped).unwrap();
     round_trip(&kms, &key_id);
 }
 
@@ -219,6 +237,7 @@ fn the_same_material_in_a_soft_and_a_pkcs11_cmk_opens_each_others_blobs() {
     let hsm_store = Arc::new(MemoryStore::new());
     hsm_store
         .insert_key(&KeyRecord {
+            project_id: ProjectId::default_project(),
             key_id: KeyId::parse(&key_id).unwrap(),
             alias: format!("cross-{key_id}"),
             description: String::new(),

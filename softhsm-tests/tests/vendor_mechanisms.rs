@@ -12,17 +12,16 @@
 )]
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-use kms_core::{CmkSpec, Kms, KmsConfig, MemoryStore, Operation, dek_digest, encode_hex};
+use kms_core::{CmkSpec, Kms, Operation, dek_digest, encode_hex};
 use kms_pkcs11::{Pkcs11Backend, Pkcs11Config, Sm2Mechanisms, Sm4Mechanisms, VendorMechanisms};
 use p256::elliptic_curve::sec1::ToSec1Point;
 use pkcs8::{DecodePrivateKey, DecodePublicKey};
 use serde_json::json;
 use softhsm_tests::{
-    assert_cmk_policy, assert_sm4_and_sm2_refused, call, config, create_key, import,
-    import_parameters, module,
+    assert_cmk_policy, assert_sm4_and_sm2_refused, build_c, call, config, create_key, engine_on,
+    import, import_parameters, module,
 };
 
 /// The shim's numbers (see `vendor_shim.c`).
@@ -42,33 +41,15 @@ const SHIM_MAP: VendorMechanisms = VendorMechanisms {
 fn shim_module() -> PathBuf {
     static SHIM: OnceLock<PathBuf> = OnceLock::new();
     SHIM.get_or_init(|| {
-        let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vendor-shim/vendor_shim.c");
-        let output =
-            std::env::temp_dir().join(format!("kms-vendor-shim-{}.so", std::process::id()));
-        let cflags = Command::new("pkg-config")
-            .args(["--cflags", "p11-kit-1"])
-            .output()
-            .unwrap_or_else(|error| panic!("pkg-config (apt-get install pkg-config): {error}"));
-        assert!(
-            cflags.status.success(),
-            "the PKCS#11 header is missing: apt-get install libp11-kit-dev"
-        );
-        let cflags = String::from_utf8(cflags.stdout).unwrap();
-        let built = Command::new("cc")
-            .args(["-Wall", "-Werror", "-shared", "-fPIC", "-o"])
-            .arg(&output)
-            .args(cflags.split_whitespace())
-            .arg(format!("-DSHIM_TARGET=\"{}\"", module()))
-            .arg(&source)
-            .arg("-ldl")
-            .output()
-            .unwrap_or_else(|error| panic!("cc (apt-get install gcc): {error}"));
-        assert!(
-            built.status.success(),
-            "building the vendor shim: {}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        output
+        build_c(
+            "vendor-shim/vendor_shim.c",
+            "vendor-shim.so",
+            &[
+                "-shared".into(),
+                "-fPIC".into(),
+                format!("-DSHIM_TARGET=\"{}\"", module()),
+            ],
+        )
     })
     .clone()
 }
@@ -80,16 +61,9 @@ fn shim_backend(map: VendorMechanisms) -> Arc<Pkcs11Backend> {
     Arc::new(Pkcs11Backend::open(config).unwrap_or_else(|error| panic!("{error}")))
 }
 
-/// An engine on `backend` with no wrapping-key pool (no background key generation).
+/// An engine on `backend`.
 fn engine(backend: &Arc<Pkcs11Backend>) -> Kms {
-    Kms::with_config(
-        Arc::clone(backend) as _,
-        Arc::new(MemoryStore::new()),
-        KmsConfig {
-            wrapping_key_pool_size: 0,
-            ..KmsConfig::default()
-        },
-    )
+    engine_on(Arc::clone(backend))
 }
 
 #[test]

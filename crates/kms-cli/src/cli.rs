@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
-use kms_core::{KmsError, Operation, Result};
+use kms_core::{KmsError, Operation, ProjectId, Result, SecretString};
 use kms_pkcs11::{Sm2Mechanisms, Sm4Mechanisms, TokenSelector, VendorMechanisms};
 
 use crate::bench::{self, BenchOptions};
 use crate::operations::{describe, fields_help};
+use crate::serve::{self, ServeOptions};
 
 /// Where key material lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,20 +42,33 @@ pub(crate) struct Global {
     pub backend: BackendChoice,
     /// Pretty-print responses.
     pub pretty: bool,
+    /// The project the operations run in.
+    pub project: ProjectId,
 }
 
-/// What the command line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the command line asks for. Not `Clone` or comparable: a request body may hold a
+/// secret (`Debug` shows it redacted).
+#[derive(Debug)]
 pub(crate) enum Request {
     /// Run one operation on a request body (`None`: read standard input).
-    Operation(Operation, Option<String>),
+    Operation(Operation, Option<SecretString>),
     /// Run the demo in a fresh temporary home.
     Demo,
     /// Time operations on the backend.
     Bench(BenchOptions),
     /// Delete the keys whose pending deletion time has come.
     PurgeDeletedKeys,
+    /// The periodic work: expiry of imported material, unused tokens' wrapping keys, purge.
+    Maintain,
+    /// Serve the API over HTTP.
+    Serve(ServeOptions),
 }
+
+/// What `kms <operation> --help` says of the request argument.
+const REQUEST_HELP: &str = "The request body; read from standard input when absent. \
+    An argument is visible to every local user (ps, /proc/PID/cmdline): give a request \
+    that carries a secret (encrypt-datakey's plain_text, import-key-material) on standard \
+    input";
 
 /// The `kms` command's definition.
 pub(crate) fn command() -> Command {
@@ -63,10 +77,7 @@ pub(crate) fn command() -> Command {
         Command::new(operation.as_str())
             .about(about)
             .after_help(fields_help(fields))
-            .arg(
-                Arg::new("REQUEST_JSON")
-                    .help("The request body; read from standard input when absent"),
-            )
+            .arg(Arg::new("REQUEST_JSON").help(REQUEST_HELP))
     });
     Command::new("kms")
         .about("A KMS engine: every operation takes and returns the cloud KMS API's JSON")
@@ -164,6 +175,18 @@ pub(crate) fn command() -> Command {
                 ),
         )
         .arg(
+            Arg::new("project")
+                .long("project")
+                .global(true)
+                .env("KMS_PROJECT_ID")
+                .default_value(ProjectId::DEFAULT)
+                .value_name("PROJECT_ID")
+                .help(
+                    "The project the operation runs in: it sees that project's keys only \
+                     (the project of a kms serve client's path)",
+                ),
+        )
+        .arg(
             Arg::new("pretty")
                 .long("pretty")
                 .global(true)
@@ -181,6 +204,12 @@ pub(crate) fn command() -> Command {
              backend, and print their IDs (run it periodically; a key's deletion can be \
              cancelled until then)",
         ))
+        .subcommand(Command::new("maintain").about(
+            "The periodic work, once: destroy imported material past its expiration_time, \
+             the wrapping keys of import tokens that expired unused, and the keys whose \
+             pending deletion time has come; print what was done",
+        ))
+        .subcommand(serve::command())
 }
 
 /// A PKCS#11 number in hex (`0x80000101`) or decimal.
@@ -272,13 +301,25 @@ pub(crate) fn read(matches: &ArgMatches) -> Result<(Global, Option<Request>)> {
             .unwrap_or_default(),
         backend,
         pretty: matches.get_flag("pretty"),
+        project: ProjectId::parse(
+            matches
+                .get_one::<String>("project")
+                .map_or(ProjectId::DEFAULT, String::as_str),
+        )?,
     };
     let request = match matches.subcommand() {
         Some(("demo", _)) => Some(Request::Demo),
         Some(("bench", sub)) => Some(Request::Bench(bench::read(sub)?)),
         Some(("purge-deleted-keys", _)) => Some(Request::PurgeDeletedKeys),
+        Some(("maintain", _)) => Some(Request::Maintain),
+        Some(("serve", sub)) => Some(Request::Serve(serve::read(sub))),
         Some((name, sub)) => Operation::from_wire(name).map(|operation| {
-            Request::Operation(operation, sub.get_one::<String>("REQUEST_JSON").cloned())
+            // The copy is wiped; clap's own (and the process's arguments) are not: the
+            // argument is visible to other users anyway, which the help says.
+            let body = sub
+                .get_one::<String>("REQUEST_JSON")
+                .map(|body| SecretString::from(body.as_str()));
+            Request::Operation(operation, body)
         }),
         None => None,
     };
@@ -320,13 +361,12 @@ mod tests {
             }
         );
         assert!(global.pretty);
-        assert_eq!(
-            request,
-            Some(Request::Operation(
-                Operation::DescribeKey,
-                Some("{}".into())
-            ))
-        );
+        match request {
+            Some(Request::Operation(Operation::DescribeKey, Some(body))) => {
+                assert_eq!(body.expose_secret(), "{}");
+            }
+            other => panic!("read {other:?}"),
+        }
     }
 
     #[test]

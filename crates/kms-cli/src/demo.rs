@@ -4,14 +4,13 @@
 use std::path::PathBuf;
 
 use kms_core::{
-    CmkSpec, Kms, KmsError, Operation, Result, SecretBytes, WrappingAlgorithm, decode_base64,
-    dek_digest, encode_base64, encode_hex,
+    CmkSpec, Kms, KmsError, Operation, ProjectId, Result, SecretBytes, WrappingAlgorithm,
+    decode_base64, dek_digest, encode_base64, encode_hex,
 };
 use serde_json::{Value, json};
 
 use crate::cli::{BackendChoice, Global};
 use crate::home;
-use crate::output::render;
 
 /// A temporary home, removed when dropped.
 struct TemporaryHome(PathBuf);
@@ -36,6 +35,7 @@ pub(crate) fn run(pretty: bool) -> Result<()> {
             root_key_file: None,
         },
         pretty,
+        project: ProjectId::default_project(),
     };
     println!("# a fresh home: {}\n", home.0.display());
     let kms = home::open(&global)?;
@@ -109,8 +109,13 @@ fn envelope_round_trip(kms: &Kms, key_id: &str, pretty: bool) -> Result<()> {
 /// Prints `$ kms <operation> '<request>'` and the response, and returns the response.
 fn call(kms: &Kms, operation: Operation, request: &Value, pretty: bool) -> Result<Value> {
     println!("$ kms {} '{request}'", operation.as_str());
-    let response = kms.call_json(operation, &request.to_string())?;
-    println!("{}\n", render(&response, pretty));
+    let request = request.to_string();
+    let response = if pretty {
+        kms.call_json_pretty_as(kms.default_tenant(), operation, &request)
+    } else {
+        kms.call_json(operation, &request)
+    }?;
+    println!("{}\n", response.expose_secret());
     serde_json::from_str(response.expose_secret())
         .map_err(|error| KmsError::Backend(format!("demo: reading a response: {error}")))
 }

@@ -21,8 +21,25 @@ pub(crate) const STORE_FILE: &str = "keys.db";
 pub(crate) const ROOT_KEY_FILE: &str = "root.key";
 
 /// Opens the engine in `global.home`, creating the directory (mode 0700), the store (and
-/// the soft backend's root key) on first use.
+/// the soft backend's root key) on first use. A command runs one operation and exits: no
+/// background pool of wrapping keys.
 pub(crate) fn open(global: &Global) -> Result<Kms> {
+    open_with(
+        global,
+        KmsConfig {
+            wrapping_key_pool_size: 0,
+            ..KmsConfig::default()
+        },
+    )
+}
+
+/// As [`open`], for a long-running service: with the default pool of wrapping keys, so
+/// get-parameters-for-import does not wait for RSA key generation.
+pub(crate) fn open_for_service(global: &Global) -> Result<Kms> {
+    open_with(global, KmsConfig::default())
+}
+
+fn open_with(global: &Global, config: KmsConfig) -> Result<Kms> {
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -40,11 +57,6 @@ pub(crate) fn open(global: &Global) -> Result<Kms> {
         BackendChoice::Pkcs11 { .. } => Arc::new(open_pkcs11(&global.backend, None)?),
     };
     let store = SqliteStore::open(global.home.join(STORE_FILE))?;
-    // A command runs one operation and exits: no background pool of wrapping keys.
-    let config = KmsConfig {
-        wrapping_key_pool_size: 0,
-        ..KmsConfig::default()
-    };
     Ok(Kms::with_config(backend, Arc::new(store), config))
 }
 

@@ -4,24 +4,37 @@
 //! response JSON and exits 0; on failure it prints `{"error":{...}}` to standard error and
 //! exits 1 for errors the caller can fix (4xx) or 2 for the engine's own (5xx). Usage
 //! errors exit 1 too. `kms demo` runs the whole API in a fresh temporary home; `kms bench`
-//! times operations on the backend.
+//! times operations on the backend; `kms serve` serves the API over HTTP.
 #![forbid(unsafe_code)]
 
 mod bench;
 mod cli;
 mod demo;
 mod home;
+mod maintenance;
 mod operations;
 mod output;
-mod purge;
+mod serve;
 
-use std::io::{IsTerminal, Read};
+use std::fs::File;
+use std::io::{self, IsTerminal};
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use cli::{Global, Request};
-use kms_core::{KmsError, Operation, Result};
-use output::{exit_code, render};
+use kms_core::{KmsError, Operation, Result, SecretString, Tenant};
+use output::exit_code;
+
+/// Every block the process frees is wiped first. The engine and this command wipe their
+/// own copies of secrets; this covers the copies made by code they do not control: the
+/// `rsa` crate's big-integer temporaries (primes of every RSA data key pair and wrapping
+/// key), clap's copy of a request given as an argument, serde_json's scratch buffer for a
+/// string with escapes. README "Security notes" gives its measured cost.
+#[cfg(feature = "wipe-freed-memory")]
+#[global_allocator]
+static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> =
+    zeroizing_alloc::ZeroAlloc(std::alloc::System);
 
 fn main() -> ExitCode {
     let matches = match cli::command().try_get_matches() {
@@ -39,7 +52,9 @@ fn main() -> ExitCode {
     let outcome = cli::read(&matches).and_then(|(global, request)| match request {
         Some(Request::Demo) => demo::run(global.pretty),
         Some(Request::Bench(options)) => bench::run(&global, &options),
-        Some(Request::PurgeDeletedKeys) => purge::run(&global),
+        Some(Request::PurgeDeletedKeys) => maintenance::purge(&global),
+        Some(Request::Maintain) => maintenance::maintain(&global),
+        Some(Request::Serve(options)) => serve::run(&global, &options),
         Some(Request::Operation(operation, body)) => run(&global, operation, body),
         None => Err(KmsError::InvalidParameter("no operation given".into())),
     });
@@ -53,26 +68,35 @@ fn main() -> ExitCode {
 }
 
 /// Runs one operation and prints its response.
-fn run(global: &Global, operation: Operation, body: Option<String>) -> Result<()> {
+fn run(global: &Global, operation: Operation, body: Option<SecretString>) -> Result<()> {
     let body = match body {
         Some(body) => body,
         None => read_standard_input()?,
     };
     let kms = home::open(global)?;
-    let response = kms.call_json(operation, &body)?;
-    println!("{}", render(&response, global.pretty));
-    Ok(())
+    let mut out = unbuffered(io::stdout().as_fd())
+        .map_err(|error| KmsError::Store(format!("opening standard output: {error}")))?;
+    let tenant = Tenant {
+        project_id: global.project.clone(),
+        domain_id: kms.default_tenant().domain_id.clone(),
+    };
+    kms_cli::run_operation(&kms, &tenant, operation, &body, global.pretty, &mut out)
 }
 
 /// The request body from standard input; `{}` when standard input is a terminal.
-fn read_standard_input() -> Result<String> {
-    let mut stdin = std::io::stdin();
+fn read_standard_input() -> Result<SecretString> {
+    let stdin = io::stdin();
     if stdin.is_terminal() {
-        return Ok("{}".into());
+        return Ok(SecretString::from("{}"));
     }
-    let mut body = String::new();
-    stdin
-        .read_to_string(&mut body)
+    let mut input = unbuffered(stdin.as_fd())
         .map_err(|error| KmsError::InvalidJson(format!("reading standard input: {error}")))?;
-    Ok(body)
+    kms_cli::read_request(&mut input)
+}
+
+/// A duplicate of a standard stream's descriptor, read or written without std's buffer:
+/// `Stdin` and `Stdout` keep a buffer for the life of the process that would hold a copy
+/// of the request or the response, never wiped.
+fn unbuffered(stream: std::os::fd::BorrowedFd<'_>) -> io::Result<File> {
+    stream.try_clone_to_owned().map(File::from)
 }

@@ -1,15 +1,18 @@
-//! How responses and errors are printed.
+//! How what is not a response of the engine is printed, and exit codes. (Responses are
+//! printed by `kms_cli::run_operation`, straight from the engine's wiped buffer.)
 
-use kms_core::{KmsError, SecretString};
+use kms_core::KmsError;
+use serde_json::Value;
 
-/// The response JSON, compact as the engine wrote it, or pretty-printed.
-pub(crate) fn render(response: &SecretString, pretty: bool) -> String {
-    if !pretty {
-        return response.expose_secret().to_owned();
-    }
-    serde_json::from_str::<serde_json::Value>(response.expose_secret())
-        .and_then(|value| serde_json::to_string_pretty(&value))
-        .unwrap_or_else(|_| response.expose_secret().to_owned())
+/// JSON holding no secret (a report of the command's own), compact or pretty-printed.
+pub(crate) fn render_public(value: &Value, pretty: bool) -> String {
+    let rendered = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    // Serializing a Value cannot fail; fall back to the compact form anyway.
+    rendered.unwrap_or_else(|_| value.to_string())
 }
 
 /// The exit code for an error: 1 for what the caller can fix (4xx), 2 for the engine's own

@@ -17,6 +17,13 @@ pub type Result<T, E = KmsError> = core::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KmsError {
+    /// KMS.0201: the request URL names no operation of this API, or the method is not
+    /// the operation's (the message says what was asked for and what is expected).
+    #[error("Invalid request URL: {0}")]
+    InvalidUrl(String),
+    /// KMS.0203: the request body is longer than the server accepts.
+    #[error("Request message too long: at most {0} bytes.")]
+    RequestTooLong(usize),
     /// KMS.0202: the request is not valid JSON, has a field of the wrong JSON type, or has a
     /// field this API does not know (the message names it).
     #[error("Invalid JSON format of the request message: {0}")]
@@ -156,7 +163,9 @@ impl KmsError {
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
+            Self::InvalidUrl(_) => "KMS.0201",
             Self::InvalidJson(_) => "KMS.0202",
+            Self::RequestTooLong(_) => "KMS.0203",
             Self::MissingParameter(_) => "KMS.0204",
             Self::InvalidKeyId => "KMS.0205",
             Self::InvalidSequence => "KMS.0206",

@@ -48,6 +48,7 @@ mod operation;
 mod secret;
 mod spec;
 mod store;
+mod tenant;
 
 pub use backend::{
     Backend, Capabilities, CmkHandle, KeyBlob, KeyPair, NONCE_LEN, TAG_LEN, WrappedMaterial,
@@ -74,3 +75,4 @@ pub use spec::{
     CmkSpec, KeyOrigin, KeyPairSpec, KeyState, KeyUsage, WrappingAlgorithm, WrappingKeySpec,
 };
 pub use store::{ImportRecord, KeyRecord, KeyStore, NewMaterial, StateChange};
+pub use tenant::{MAX_PROJECT_ID_LEN, ProjectId, Tenant};

@@ -56,7 +56,11 @@ impl Clone for MemoryStore {
 impl KeyStore for MemoryStore {
     fn insert_key(&self, record: &KeyRecord) -> Result<()> {
         let mut keys = self.lock()?;
-        if keys.by_id.values().any(|key| key.alias == record.alias) {
+        if keys
+            .by_id
+            .values()
+            .any(|key| key.alias == record.alias && key.project_id == record.project_id)
+        {
             return Err(KmsError::DuplicateKeyAlias);
         }
         if keys.by_id.contains_key(&record.key_id) {

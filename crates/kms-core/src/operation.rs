@@ -1,12 +1,18 @@
 //! Dispatch by operation name: a request body as JSON text in, a response body as JSON
 //! text out. This is what a CLI, an HTTP front end or a fuzzer drives.
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+mod request_body;
+mod value_free;
 
+use std::io;
+
+use serde::Serialize;
+
+pub use self::request_body::parse;
 use crate::engine::Kms;
 use crate::error::{KmsError, Result};
 use crate::secret::SecretString;
+use crate::tenant::Tenant;
 
 wire_enum! {
     /// An operation of the API, named as in its URI.
@@ -47,118 +53,114 @@ wire_enum! {
 }
 
 impl Kms {
-    /// Runs `operation` on a JSON request body and returns the JSON response body.
+    /// Runs `operation` on a JSON request body and returns the JSON response body, compact.
     ///
-    /// The response is a [`SecretString`] because several responses carry plaintext keys.
+    /// The response is a [`SecretString`] because several responses carry plaintext keys;
+    /// it is written once into a buffer of its exact size, so no copy of it is left behind
+    /// in memory a growing buffer gave up.
     ///
     /// # Errors
     /// KMS.0202 when `body` is not a JSON object of the operation's fields (see [`parse`]);
     /// otherwise the operation's own errors.
     pub fn call_json(&self, operation: Operation, body: &str) -> Result<SecretString> {
+        self.dispatch(self.default_tenant(), operation, body, Layout::Compact)
+    }
+
+    /// As [`call_json`](Self::call_json), for `tenant`: the call sees the keys of its
+    /// project only, and reports its domain. [`call_json`](Self::call_json) is this for the
+    /// [default tenant](Kms::default_tenant).
+    ///
+    /// # Errors
+    /// As [`call_json`](Self::call_json); KMS.0207 for a key of another project.
+    pub fn call_json_as(
+        &self,
+        tenant: &Tenant,
+        operation: Operation,
+        body: &str,
+    ) -> Result<SecretString> {
+        self.dispatch(tenant, operation, body, Layout::Compact)
+    }
+
+    /// As [`call_json_as`](Self::call_json_as), with the response pretty-printed
+    /// (two-space indents, as `serde_json::to_string_pretty` writes).
+    ///
+    /// # Errors
+    /// As [`call_json_as`](Self::call_json_as).
+    pub fn call_json_pretty_as(
+        &self,
+        tenant: &Tenant,
+        operation: Operation,
+        body: &str,
+    ) -> Result<SecretString> {
+        self.dispatch(tenant, operation, body, Layout::Pretty)
+    }
+
+    fn dispatch(
+        &self,
+        tenant: &Tenant,
+        operation: Operation,
+        body: &str,
+        layout: Layout,
+    ) -> Result<SecretString> {
+        let t = tenant;
         match operation {
-            Operation::CreateKey => respond(self.create_key(&parse(body)?)),
-            Operation::DescribeKey => respond(self.describe_key(&parse(body)?)),
-            Operation::ListKeys => respond(self.list_keys(&parse(body)?)),
-            Operation::EnableKey => respond(self.enable_key(&parse(body)?)),
-            Operation::DisableKey => respond(self.disable_key(&parse(body)?)),
-            Operation::ScheduleKeyDeletion => respond(self.schedule_key_deletion(&parse(body)?)),
-            Operation::CancelKeyDeletion => respond(self.cancel_key_deletion(&parse(body)?)),
-            Operation::CreateDatakey => respond(self.create_datakey(&parse(body)?)),
+            Operation::CreateKey => layout.write(self.create_key(t, &parse(body)?)),
+            Operation::DescribeKey => layout.write(self.describe_key(t, &parse(body)?)),
+            Operation::ListKeys => layout.write(self.list_keys(t, &parse(body)?)),
+            Operation::EnableKey => layout.write(self.enable_key(t, &parse(body)?)),
+            Operation::DisableKey => layout.write(self.disable_key(t, &parse(body)?)),
+            Operation::ScheduleKeyDeletion => {
+                layout.write(self.schedule_key_deletion(t, &parse(body)?))
+            }
+            Operation::CancelKeyDeletion => {
+                layout.write(self.cancel_key_deletion(t, &parse(body)?))
+            }
+            Operation::CreateDatakey => layout.write(self.create_datakey(t, &parse(body)?)),
             Operation::CreateDatakeyWithoutPlaintext => {
-                respond(self.create_datakey_without_plaintext(&parse(body)?))
+                layout.write(self.create_datakey_without_plaintext(t, &parse(body)?))
             }
-            Operation::EncryptDatakey => respond(self.encrypt_datakey(&parse(body)?)),
-            Operation::DecryptDatakey => respond(self.decrypt_datakey(&parse(body)?)),
-            Operation::CreateEcDatakeyPair => respond(self.create_ec_datakey_pair(&parse(body)?)),
-            Operation::CreateRsaDatakeyPair => respond(self.create_rsa_datakey_pair(&parse(body)?)),
+            Operation::EncryptDatakey => layout.write(self.encrypt_datakey(t, &parse(body)?)),
+            Operation::DecryptDatakey => layout.write(self.decrypt_datakey(t, &parse(body)?)),
+            Operation::CreateEcDatakeyPair => {
+                layout.write(self.create_ec_datakey_pair(t, &parse(body)?))
+            }
+            Operation::CreateRsaDatakeyPair => {
+                layout.write(self.create_rsa_datakey_pair(t, &parse(body)?))
+            }
             Operation::GetParametersForImport => {
-                respond(self.get_parameters_for_import(&parse(body)?))
+                layout.write(self.get_parameters_for_import(t, &parse(body)?))
             }
-            Operation::ImportKeyMaterial => respond(self.import_key_material(&parse(body)?)),
+            Operation::ImportKeyMaterial => {
+                layout.write(self.import_key_material(t, &parse(body)?))
+            }
             Operation::DeleteImportedKeyMaterial => {
-                respond(self.delete_imported_key_material(&parse(body)?))
+                layout.write(self.delete_imported_key_material(t, &parse(body)?))
             }
         }
     }
 }
 
-/// Request fields whose values are secrets: a malformed one is never echoed in an error.
-const SECRET_FIELDS: &[&str] = &[
-    "plain_text",
-    "pin",
-    "encrypted_key_material",
-    "encrypted_privatekey",
-];
-
-/// Parses a request body. Every JSON error is KMS.0202; its message names the unknown,
-/// mistyped or malformed field, and never echoes the value of a secret field.
-///
-/// # Errors
-/// [`KmsError::InvalidJson`] when `body` is not one JSON object of `T`'s fields.
-pub fn parse<T: DeserializeOwned>(body: &str) -> Result<T> {
-    let mut deserializer = serde_json::Deserializer::from_str(body);
-    let parsed: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let message = if SECRET_FIELDS.contains(&path.as_str()) {
-            format!("{path}: must be a string")
-        } else if path == "." {
-            error.inner().to_string()
-        } else {
-            format!("{path}: {}", error.inner())
-        };
-        KmsError::InvalidJson(message)
-    })?;
-    deserializer
-        .end()
-        .map_err(|error| KmsError::InvalidJson(error.to_string()))?;
-    Ok(parsed)
+/// How a response body is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Compact,
+    Pretty,
 }
 
-fn respond<T: Serialize>(response: Result<T>) -> Result<SecretString> {
-    let json = serde_json::to_string(&response?)
-        .map_err(|error| KmsError::Backend(format!("encoding the response: {error}")))?;
-    Ok(SecretString::new(json))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::models::{CreateEcDatakeyPairRequest, EncryptDatakeyRequest};
-
-    #[test]
-    fn a_mistyped_field_is_named() {
-        let err = parse::<CreateEcDatakeyPairRequest>(r#"{"with_plain_text":"yes"}"#).unwrap_err();
-        assert_eq!(err.code(), "KMS.0202");
-        assert!(
-            err.to_string().starts_with(
-                "Invalid JSON format of the request message: with_plain_text: invalid type"
-            ),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_mistyped_secret_field_is_named_but_not_echoed() {
-        for body in [r#"{"plain_text":123456789}"#, r#"{"pin":[123456789]}"#] {
-            let err = parse::<EncryptDatakeyRequest>(body).unwrap_err();
-            assert_eq!(err.code(), "KMS.0202");
-            assert!(err.to_string().contains("must be a string"), "{err}");
-            assert!(!err.to_string().contains("123456789"), "{err}");
-        }
-    }
-
-    #[test]
-    fn an_unknown_field_is_named() {
-        let err = parse::<CreateEcDatakeyPairRequest>(r#"{"with_plaintext":true}"#).unwrap_err();
-        assert!(
-            err.to_string().contains("unknown field `with_plaintext`"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn trailing_data_after_the_object_is_refused() {
-        let err = parse::<CreateEcDatakeyPairRequest>(r#"{} {}"#).unwrap_err();
-        assert_eq!(err.code(), "KMS.0202");
+impl Layout {
+    /// The response as JSON text, written by [`SecretString::write_exact`]: serialized once
+    /// to learn its length, then into a wiped buffer of that length, which never grows (a
+    /// `String` that grows gives up, unwiped, each block it outgrows: a copy of the DEK hex
+    /// of every create-datakey and decrypt-datakey response).
+    fn write<T: Serialize>(self, response: Result<T>) -> Result<SecretString> {
+        let response = response?;
+        SecretString::write_exact(|out| {
+            match self {
+                Self::Compact => serde_json::to_writer(out, &response),
+                Self::Pretty => serde_json::to_writer_pretty(out, &response),
+            }
+            .map_err(io::Error::from)
+        })
+        .map_err(|error| KmsError::Backend(format!("encoding the response: {error}")))
     }
 }

@@ -7,13 +7,16 @@ use crate::backend::KeyBlob;
 use crate::error::Result;
 use crate::key_id::KeyId;
 use crate::spec::{CmkSpec, KeyOrigin, KeyState, KeyUsage, WrappingAlgorithm, WrappingKeySpec};
+use crate::tenant::ProjectId;
 
 /// Everything the engine persists about one CMK.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
     /// Key ID.
     pub key_id: KeyId,
-    /// Alias, unique in the store.
+    /// The project the key belongs to (DESIGN 10): only its callers see the key.
+    pub project_id: ProjectId,
+    /// Alias, unique in the project.
     pub alias: String,
     /// Description.
     pub description: String,
@@ -105,7 +108,7 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// [`KmsError::DuplicateKeyAlias`](crate::KmsError::DuplicateKeyAlias) when another key
-    /// has the alias; [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    /// of the project has the alias; [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn insert_key(&self, record: &KeyRecord) -> Result<()>;
 
     /// The key with this ID, if any.

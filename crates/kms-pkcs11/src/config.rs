@@ -41,7 +41,8 @@ pub struct Pkcs11Config {
     /// 2.6.1), RSAES_OAEP_SHA_256 and RSA_AES_KEY_WRAP_SHA_256 imports decrypt the wrapped
     /// material on the host and create the CMK object from it. Weaker: the material passes
     /// through host memory (wiped after), and the wrapping private key is generated on the
-    /// host (then kept in the token, and sealed under a token key for the host's use).
+    /// host (then kept in the token, and sealed under a token key for the host's use, so
+    /// anyone with the PIN can unseal it and decrypt what is wrapped to it).
     pub host_assisted_unwrap: bool,
     /// The token's vendor-defined numbers for SM4 CMKs and SM2 data key pairs; none by
     /// default, and then SM4 and SM2 are refused.

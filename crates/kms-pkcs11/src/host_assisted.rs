@@ -1,13 +1,34 @@
 //! The `host_assisted_unwrap` policy (off by default, DESIGN 6): for tokens that refuse
 //! RSA-OAEP with SHA-256, such as SoftHSM2 2.6.1, the OAEP-SHA-256 (and AES-KWP) decryption
 //! of imported material is done on the host, and the CMK object is created from the result
-//! with the same attribute policy as any CMK.
+//! with the attribute policy of every imported CMK.
 //!
-//! This is weaker than unwrapping in the token, and says so: the wrapping key pair is
-//! generated on the host; its private half goes into the token as an unwrap-only object
-//! (so RSAES_OAEP_SHA_1 still unwraps in the token) and, for the host's own use, a copy
-//! sealed with AES-GCM under a token key is kept as a data object beside it. Material and
-//! private keys on the host live in buffers that are wiped.
+//! This is weaker than unwrapping in the token, and says so:
+//!
+//! - Every RSA wrapping key of the backend is generated on the host. Its private half goes
+//!   into the token as a key object with the policy of one the token generates (`import`:
+//!   unwrap only, with CKM_RSA_PKCS_OAEP, into sensitive, never-extractable keys; no
+//!   decrypt, sign, sign-recover or derive; not copyable or modifiable), so
+//!   RSAES_OAEP_SHA_1 and RSA_AES_KEY_WRAP_SHA_1 still unwrap in the token.
+//! - The host keeps a copy of it: PKCS#8, sealed with AES-GCM under a token key (CKA_ID
+//!   `kms-host-assisted-unwrap`, which encrypts and decrypts like a CMK), in a data object
+//!   beside it, and decrypts SHA-256 imports with that copy. So under this policy the PIN
+//!   alone does give the wrapping private key: whoever holds the PIN can decrypt the sealed
+//!   copy with the sealing key and then, on any host, every `encrypted_key_material`
+//!   wrapped to that key while it exists (until its import token is used). The token
+//!   object's restrictions bind the token object only.
+//! - The material (and RSA_AES_KEY_WRAP_SHA_256's temporary AES key) passes through host
+//!   memory.
+//!
+//! Host copies of secrets this code owns are wiped: the material and temporary keys
+//! (`SecretBytes`), the PKCS#8 documents (`SecretDocument`, the decrypted one in
+//! `Zeroizing`), the RSA components handed to C_CreateObject (a `Template`, wiped when
+//! dropped), the CRT coefficient computed for them, and the `rsa::PrivateKey` (zeroized on
+//! drop by the crate). What the crates leave in freed heap memory: `rsa` 0.10's big-integer
+//! temporaries of key generation, decryption and PKCS#1/PKCS#8 encoding and decoding
+//! (copies of the primes, d mod (p-1), d mod (q-1), q^-1 mod p; its precomputed qinv is
+//! never zeroized), and stack temporaries of big-integer encoding. Only a zero-on-free
+//! allocator in the binary wipes those.
 
 use aes_kw::{KeyInit, KwpAes128, KwpAes256};
 use cryptoki::error::Error;
@@ -48,13 +69,18 @@ fn sealing_keys(session: &Session) -> core::result::Result<Vec<ObjectHandle>, Er
     ])
 }
 
-fn trimmed(value: &rsa::BoxedUint) -> Vec<u8> {
-    value.to_be_bytes_trimmed_vartime().into_vec()
+/// `value` big-endian without leading zeros, trimmed in place: crypto-bigint's
+/// `to_be_bytes_trimmed_vartime` leaves an untrimmed copy behind, unwiped.
+fn be_bytes(value: &rsa::BoxedUint) -> Vec<u8> {
+    let mut bytes = value.to_be_bytes().into_vec();
+    let zeros = bytes.iter().take_while(|byte| **byte == 0).count();
+    bytes.drain(..zeros);
+    bytes
 }
 
 /// Generates an RSA wrapping key of `bits` on the host, stores its private half in the
-/// token (unwrap only, CKA_ID `id`) and a sealed copy as a data object (CKA_LABEL `id`:
-/// data objects have no CKA_ID), and returns the public key's SPKI DER.
+/// token (the policy of every wrapping key, CKA_ID `id`) and a sealed copy as a data object
+/// (CKA_LABEL `id`: data objects have no CKA_ID), and returns the public key's SPKI DER.
 pub(crate) fn create_wrapping_key(
     session: &Session,
     bits: usize,
@@ -64,8 +90,10 @@ pub(crate) fn create_wrapping_key(
     let Ok(key) = rsa::PrivateKey::new(&mut getrandom::SysRng, bits) else {
         return Ok(Err(host()));
     };
+    // Computed on each call (the key keeps it in Montgomery form): wiped on drop.
+    let qinv = Zeroizing::new(key.crt_coefficient());
     let (Some(dp), Some(dq), Some(qinv), [p, q]) =
-        (key.dp(), key.dq(), key.crt_coefficient(), key.primes())
+        (key.dp(), key.dq(), qinv.as_ref(), key.primes())
     else {
         return Ok(Err(host()));
     };
@@ -73,20 +101,21 @@ pub(crate) fn create_wrapping_key(
     else {
         return Ok(Err(host()));
     };
-    let mut private = wrapping_private_key_template(id);
-    private.extend([
+    // Wiped when dropped, whatever C_CreateObject answers.
+    let private = wrapping_private_key_template(id).with([
         Attribute::Class(ObjectClass::PRIVATE_KEY),
         Attribute::KeyType(KeyType::RSA),
-        Attribute::Modulus(trimmed(key.n())),
-        Attribute::PublicExponent(trimmed(key.e())),
-        Attribute::PrivateExponent(trimmed(key.d())),
-        Attribute::Prime1(trimmed(p.as_ref())),
-        Attribute::Prime2(trimmed(q.as_ref())),
-        Attribute::Exponent1(trimmed(dp)),
-        Attribute::Exponent2(trimmed(dq)),
-        Attribute::Coefficient(trimmed(&qinv)),
+        Attribute::Modulus(be_bytes(key.n())),
+        Attribute::PublicExponent(be_bytes(key.e())),
+        Attribute::PrivateExponent(be_bytes(key.d())),
+        Attribute::Prime1(be_bytes(p.as_ref())),
+        Attribute::Prime2(be_bytes(q.as_ref())),
+        Attribute::Exponent1(be_bytes(dp)),
+        Attribute::Exponent2(be_bytes(dq)),
+        Attribute::Coefficient(be_bytes(qinv)),
     ]);
-    session.create_object(&private)?;
+    session.create_object(private.attributes())?;
+    drop(private);
     let sealing = sealing_key(session)?;
     let mut nonce = [0u8; NONCE_LEN];
     session.generate_random_slice(&mut nonce)?;
@@ -195,17 +224,15 @@ pub(crate) fn unwrap_material(
         .ok_or(KmsError::UnwrapFailed))
 }
 
-/// Creates the CMK `target` from `material`, with the attribute policy of every CMK.
+/// Creates the CMK `target` from `material`, with the attribute policy of every imported
+/// CMK.
 pub(crate) fn create_cmk(
     session: &Session,
     target: &ImportedCmk<'_>,
     material: &SecretBytes,
 ) -> core::result::Result<(), Error> {
-    let mut template = unwrapped_cmk_template(target.id, target.key_id);
-    template.push(Attribute::Value(material.expose_secret().to_vec()));
-    let created = session.create_object(&template);
-    if let Some(Attribute::Value(value)) = template.last_mut() {
-        zeroize::Zeroize::zeroize(value);
-    }
-    created.map(drop)
+    // Wiped when dropped.
+    let template = unwrapped_cmk_template(target.id, target.key_id)
+        .with([Attribute::Value(material.expose_secret().to_vec())]);
+    session.create_object(template.attributes()).map(drop)
 }

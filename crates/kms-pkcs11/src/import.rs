@@ -1,25 +1,48 @@
-//! Import inside the token (DESIGN 5 and 6): RSA wrapping keys whose private half can only
-//! unwrap, and C_UnwrapKey straight into a CMK object, so imported material never sits in
-//! host memory.
+//! Import inside the token (DESIGN 5 and 6): C_UnwrapKey straight into a CMK object, so
+//! imported material never sits in host memory, with RSA wrapping keys that are no unwrap
+//! oracle for whoever else holds the PIN.
 //!
-//! RSAES_OAEP_* is one C_UnwrapKey. RSA_AES_KEY_WRAP_* (CKM_RSA_AES_KEY_WRAP is not in
-//! SoftHSM2 2.6.1) is composed: C_UnwrapKey of the temporary AES key with OAEP into a
-//! session object, then C_UnwrapKey of the material with CKM_AES_KEY_WRAP_PAD.
+//! The wrapping private key (a token object) can only unwrap, only with CKM_RSA_PKCS_OAEP
+//! (CKA_ALLOWED_MECHANISMS), and only into keys under the unwrapped-key policy of
+//! `template` (its CKA_UNWRAP_TEMPLATE: sensitive, never extractable, no wrap, derive, copy
+//! or change, CKM_AES_GCM, CKM_AES_KEY_WRAP_PAD or HMAC only). CKA_DECRYPT, CKA_SIGN,
+//! CKA_SIGN_RECOVER, CKA_DERIVE, CKA_COPYABLE and CKA_MODIFIABLE are false, so it cannot
+//! decrypt a customer's `encrypted_key_material` either, or be changed or copied into a key
+//! that would. The softhsm-tests `wrapping_key_policy` check each refusal as another
+//! session with the PIN meets it.
 //!
-//! A token need not say how long an unwrapped key is (SoftHSM2 leaves CKA_VALUE_LEN at 0),
-//! and an AES_256 CMK must not quietly become AES-128. So material is first unwrapped into
-//! a session object, measured by wrapping it with CKM_AES_KEY_WRAP (RFC 3394: exactly 8
-//! bytes longer than the key) under a session key, and only a key of the right length is
-//! unwrapped from that into the CMK. Nothing leaves the token. Every way the wrapped
-//! material can be wrong gives the one opaque [`KmsError::UnwrapFailed`].
+//! RSAES_OAEP_* is one C_UnwrapKey into the CMK. RSA_AES_KEY_WRAP_* (CKM_RSA_AES_KEY_WRAP
+//! is in neither SoftHSM2 2.6.1 nor cryptoki 0.12) is composed: C_UnwrapKey of the
+//! temporary AES key with OAEP into a session object under the policy, which carries the
+//! policy as its own CKA_UNWRAP_TEMPLATE and can only unwrap (CKM_AES_KEY_WRAP_PAD), then
+//! C_UnwrapKey of the material with it into the CMK. No object an import makes is ever
+//! extractable; their lengths are checked inside the token without extracting them
+//! (`measure`): exactly 32 bytes for an AES_256 CMK, 16 or 32 for a temporary key. Every
+//! way the wrapped material can be wrong gives the one opaque [`KmsError::UnwrapFailed`].
+//!
+//! What remains, for RSA_AES_KEY_WRAP_* only: the temporary key's unwrap template binds the
+//! engine's copy of it, not one a PIN holder unwraps from the same `encrypted_key_material`
+//! while its wrapping key exists (from get-parameters-for-import until the import, which
+//! destroys the key). The wrapping key's policy still holds for that copy (it cannot
+//! decrypt, so no AES block oracle to run AES-KWP on the host), but it can unwrap the
+//! material with CKM_AES_KEY_WRAP_PAD into a key of the holder's choosing, extractable
+//! included. Closing this needs the wrapping key's unwrap template to give the keys it
+//! unwraps an unwrap template of their own (a nested CKA_UNWRAP_TEMPLATE), which SoftHSM2
+//! 2.6.1 refuses with CKR_ATTRIBUTE_VALUE_INVALID, or CKM_RSA_AES_KEY_WRAP in the token,
+//! which never makes the temporary key an object. RSAES_OAEP_* has no such gap. The
+//! softhsm-tests `what_remains_...` test shows the gap as it stands.
 
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectHandle};
 use cryptoki::session::Session;
 use kms_core::{KmsError, Result, WrappedMaterial, WrappingAlgorithm, WrappingKeySpec};
 use pkcs8::EncodePublicKey;
+
+use crate::errors::session_lost;
+use crate::measure::Meter;
+use crate::template::Template;
 
 /// Errors of C_UnwrapKey that say the token cannot do the mechanism, rather than that the
 /// wrapped material is wrong. SoftHSM2 2.6.1 answers OAEP with SHA-256 with
@@ -48,19 +71,26 @@ pub(crate) fn oaep_params(algorithm: WrappingAlgorithm) -> Option<PkcsOaepParams
     Some(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()))
 }
 
-/// The policy of a wrapping private key with CKA_ID `id`: a sensitive, never-extractable
-/// token object that can only unwrap.
-pub(crate) fn wrapping_private_key_template(id: &[u8]) -> Vec<Attribute> {
-    vec![
+/// The policy of a wrapping private key with CKA_ID `id` (module docs): a sensitive,
+/// never-extractable token object that can only unwrap, only with CKM_RSA_PKCS_OAEP, only
+/// into keys under the unwrapped-key policy, and cannot be changed or copied.
+pub(crate) fn wrapping_private_key_template(id: &[u8]) -> Template {
+    Template::new(vec![
         Attribute::Token(true),
         Attribute::Private(true),
         Attribute::Sensitive(true),
         Attribute::Extractable(false),
         Attribute::Unwrap(true),
+        Attribute::AllowedMechanisms(vec![MechanismType::RSA_PKCS_OAEP]),
         Attribute::Decrypt(false),
         Attribute::Sign(false),
+        Attribute::SignRecover(false),
+        Attribute::Derive(false),
+        Attribute::Copyable(false),
+        Attribute::Modifiable(false),
         Attribute::Id(id.to_vec()),
-    ]
+    ])
+    .unwrapping_under_policy()
 }
 
 /// Generates an RSA wrapping key pair of `spec` as token objects with CKA_ID `id` (so a
@@ -88,7 +118,7 @@ pub(crate) fn create_wrapping_key(
     let (public, _private) = session.generate_key_pair(
         &Mechanism::RsaPkcsKeyPairGen,
         &public_template,
-        &private_template,
+        private_template.attributes(),
     )?;
     let attributes = session.get_attributes(
         public,
@@ -112,30 +142,30 @@ pub(crate) fn create_wrapping_key(
         .ok_or_else(|| KmsError::Backend("the token's RSA public key does not encode".into())))
 }
 
-/// Secret-key templates of the session objects an import passes through. Objects to be
-/// measured are extractable (only ever wrapped under the session carrier key) and encrypt
-/// (one probe block).
-fn session_key_template(wrap: bool, unwrap: bool, measurable: bool) -> Vec<Attribute> {
-    vec![
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::AES),
-        Attribute::Token(false),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(measurable),
-        Attribute::Wrap(wrap),
-        Attribute::Unwrap(unwrap),
-        Attribute::Encrypt(measurable),
-        Attribute::Decrypt(false),
-    ]
+/// The template of the CMK an import ends in: as a generated one (its length comes from
+/// the material), under the unwrapped-key policy.
+pub(crate) fn unwrapped_cmk_template(id: &[u8], key_id: &[u8]) -> Template {
+    let mut template = crate::cmk::cmk_template(id, key_id);
+    template.retain(|attribute| !matches!(attribute, Attribute::ValueLen(_)));
+    Template::new(template).under_unwrap_policy()
 }
 
-/// The template of the CMK an import ends in: as a generated one, but its length comes
-/// from the material.
-pub(crate) fn unwrapped_cmk_template(id: &[u8], key_id: &[u8]) -> Vec<Attribute> {
-    crate::cmk::cmk_template(id, key_id)
-        .into_iter()
-        .filter(|attribute| !matches!(attribute, Attribute::ValueLen(_)))
-        .collect()
+/// The template of RSA_AES_KEY_WRAP's temporary AES key: a session object under the
+/// unwrapped-key policy that can only unwrap (so only with CKM_AES_KEY_WRAP_PAD, its one
+/// unwrap mechanism there), and only into keys under that policy.
+fn temporary_key_template() -> Template {
+    Template::new(vec![
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Token(false),
+        Attribute::Private(true),
+        Attribute::Unwrap(true),
+        Attribute::Encrypt(false),
+        Attribute::Decrypt(false),
+        Attribute::Sign(false),
+        Attribute::Verify(false),
+    ])
+    .under_unwrap_policy()
+    .unwrapping_under_policy()
 }
 
 /// The modulus length in bytes of RSA key `key`.
@@ -150,34 +180,6 @@ fn modulus_len(session: &Session, key: ObjectHandle) -> core::result::Result<usi
         .unwrap_or(0))
 }
 
-/// A session AES key that wraps and unwraps, to measure and move unwrapped keys.
-struct Carrier(ObjectHandle);
-
-impl Carrier {
-    fn new(session: &Session) -> core::result::Result<Self, Error> {
-        let mut template = session_key_template(true, true, false);
-        template.push(Attribute::ValueLen(32u64.into()));
-        session
-            .generate_key(&Mechanism::AesKeyGen, &template)
-            .map(Self)
-    }
-
-    /// `key` wrapped with CKM_AES_KEY_WRAP if its length is one of `lengths`, else `None`.
-    ///
-    /// CKM_AES_KEY_WRAP gives 8 bytes more than the key rounded up to a multiple of 8
-    /// (SoftHSM2 pads a key that is not one), and a key that encrypts a block with
-    /// CKM_AES_ECB is 16, 24 or 32 bytes long: together they pin the length down exactly
-    /// (the block's ciphertext, a key check value, is dropped).
-    fn measure(&self, session: &Session, key: ObjectHandle, lengths: &[usize]) -> Option<Vec<u8>> {
-        session.encrypt(&Mechanism::AesEcb, key, &[0; 16]).ok()?;
-        let wrapped = session.wrap_key(&Mechanism::AesKeyWrap, self.0, key).ok()?;
-        lengths
-            .iter()
-            .any(|len| wrapped.len() == len + 8)
-            .then_some(wrapped)
-    }
-}
-
 /// The CMK object an import makes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ImportedCmk<'a> {
@@ -189,119 +191,155 @@ pub(crate) struct ImportedCmk<'a> {
     pub(crate) material_len: usize,
 }
 
-/// Unwraps `wrapped` with the private key `wrapping` into the CMK `target`. The outer
-/// error is the session's; the inner one the import's.
+/// An object an import made, destroyed when this is dropped unless kept: a failed import,
+/// whichever way it fails, leaves nothing behind (a token CMK only if the session is lost
+/// meanwhile, and then under an object ID nothing refers to).
+struct Made<'a> {
+    session: &'a Session,
+    handle: Option<ObjectHandle>,
+}
+
+impl<'a> Made<'a> {
+    fn new(session: &'a Session, handle: ObjectHandle) -> Self {
+        Self {
+            session,
+            handle: Some(handle),
+        }
+    }
+
+    fn handle(&self) -> ObjectHandle {
+        self.handle
+            .unwrap_or_else(|| unreachable!("kept objects are not used"))
+    }
+
+    fn keep(mut self) {
+        self.handle = None;
+    }
+}
+
+impl Drop for Made<'_> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            // Best effort: a session object goes with its session anyway.
+            let _ = self.session.destroy_object(handle);
+        }
+    }
+}
+
+/// The outcome of a C_UnwrapKey whose failure means bad wrapped material, unless the
+/// session is lost (the outer error) or, when `refused` is given, the token refuses the
+/// mechanism (that error).
+fn unwrapped(
+    result: core::result::Result<ObjectHandle, Error>,
+    refused: Option<&dyn Fn() -> KmsError>,
+) -> core::result::Result<Result<ObjectHandle>, Error> {
+    match result {
+        Ok(handle) => Ok(Ok(handle)),
+        Err(error) if session_lost(&error) => Err(error),
+        Err(error) => Ok(Err(match refused {
+            Some(refused) if mechanism_refused(&error) => refused(),
+            _ => KmsError::UnwrapFailed,
+        })),
+    }
+}
+
+/// Unwraps `wrapped` with the private key `wrapping` into the CMK `target`, measuring with
+/// `meter`. The outer error is the session's; the inner one the import's.
 pub(crate) fn unwrap_cmk(
-    session: &Session,
-    token: &str,
+    meter: &Meter<'_>,
     wrapping: ObjectHandle,
     algorithm: WrappingAlgorithm,
     wrapped: &WrappedMaterial<'_>,
     target: &ImportedCmk<'_>,
 ) -> core::result::Result<Result<()>, Error> {
+    let session = meter.session;
     let Some(oaep) = oaep_params(algorithm) else {
         return Ok(Err(KmsError::BackendUnsupported(format!(
-            "wrapping algorithm {} on {token}",
-            algorithm.as_str()
+            "wrapping algorithm {} on {}",
+            algorithm.as_str(),
+            meter.token
         ))));
     };
-    let carrier = Carrier::new(session)?;
-    let outcome = unwrap_measured(
-        session,
-        &carrier,
-        wrapping,
-        algorithm,
-        oaep,
-        wrapped,
-        target.material_len,
-    )
-    .map(|measured| match measured {
-        Err(error) if mechanism_refused(&error) => Err(KmsError::BackendUnsupported(format!(
-            "C_UnwrapKey with CKM_RSA_PKCS_OAEP for {} refused by {token}",
-            algorithm.as_str()
-        ))),
-        Err(_) => Err(KmsError::UnwrapFailed),
-        Ok(None) => Err(KmsError::UnwrapFailed),
-        Ok(Some(measured)) => session
-            .unwrap_key(
-                &Mechanism::AesKeyWrap,
-                carrier.0,
-                &measured,
-                &unwrapped_cmk_template(target.id, target.key_id),
-            )
-            .map(drop)
-            .map_err(|_| KmsError::UnwrapFailed),
-    });
-    session.destroy_object(carrier.0)?;
-    outcome
+    let oaep = Mechanism::RsaPkcsOaep(oaep);
+    let refused = || {
+        KmsError::BackendUnsupported(format!(
+            "C_UnwrapKey with CKM_RSA_PKCS_OAEP for {} refused by {}",
+            algorithm.as_str(),
+            meter.token
+        ))
+    };
+    let cmk_template = unwrapped_cmk_template(target.id, target.key_id);
+    if let WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaesOaepSha256 = algorithm {
+        if wrapped.encrypted_privatekey.is_some() {
+            return Ok(Err(KmsError::UnwrapFailed));
+        }
+        let unwrap = |template: &[Attribute]| {
+            session.unwrap_key(&oaep, wrapping, wrapped.encrypted_key_material, template)
+        };
+        let cmk = match unwrapped(unwrap(cmk_template.attributes()), Some(&refused))? {
+            Ok(cmk) => Made::new(session, cmk),
+            Err(error) => return Ok(Err(error)),
+        };
+        return keep_if_len(meter, cmk, unwrap, target.material_len);
+    }
+    let (oaep_part, kwp_part) = match wrapped.encrypted_privatekey {
+        Some(kwp_part) => (wrapped.encrypted_key_material, kwp_part),
+        None => match wrapped
+            .encrypted_key_material
+            .split_at_checked(modulus_len(session, wrapping)?)
+        {
+            Some(parts) => parts,
+            None => return Ok(Err(KmsError::UnwrapFailed)),
+        },
+    };
+    let unwrap_temporary =
+        |template: &[Attribute]| session.unwrap_key(&oaep, wrapping, oaep_part, template);
+    let temporary_template = temporary_key_template();
+    let temporary = match unwrapped(
+        unwrap_temporary(temporary_template.attributes()),
+        Some(&refused),
+    )? {
+        Ok(temporary) => Made::new(session, temporary),
+        Err(error) => return Ok(Err(error)),
+    };
+    // AES-128 or AES-256, as in the soft backend.
+    match meter.aes_key_len(temporary.handle(), unwrap_temporary)? {
+        Ok(16 | 32) => {}
+        Ok(_) => return Ok(Err(KmsError::UnwrapFailed)),
+        Err(error) => return Ok(Err(error)),
+    }
+    let unwrap = |template: &[Attribute]| {
+        session.unwrap_key(
+            &Mechanism::AesKeyWrapPad,
+            temporary.handle(),
+            kwp_part,
+            template,
+        )
+    };
+    let cmk = match unwrapped(unwrap(cmk_template.attributes()), None)? {
+        Ok(cmk) => Made::new(session, cmk),
+        Err(error) => return Ok(Err(error)),
+    };
+    keep_if_len(meter, cmk, unwrap, target.material_len)
 }
 
-/// The material unwrapped into a session object, measured and wrapped under `carrier`
-/// (`None` when its length is wrong). The middle error is the unwrap's, for the caller to
-/// tell a refused mechanism from bad material.
-fn unwrap_measured(
-    session: &Session,
-    carrier: &Carrier,
-    wrapping: ObjectHandle,
-    algorithm: WrappingAlgorithm,
-    oaep: PkcsOaepParams<'_>,
-    wrapped: &WrappedMaterial<'_>,
-    material_len: usize,
-) -> core::result::Result<core::result::Result<Option<Vec<u8>>, Error>, Error> {
-    let measurable = session_key_template(false, false, true);
-    let material = match algorithm {
-        WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaesOaepSha256 => {
-            if wrapped.encrypted_privatekey.is_some() {
-                return Ok(Ok(None));
-            }
-            match session.unwrap_key(
-                &Mechanism::RsaPkcsOaep(oaep),
-                wrapping,
-                wrapped.encrypted_key_material,
-                &measurable,
-            ) {
-                Ok(material) => material,
-                Err(error) => return Ok(Err(error)),
-            }
+/// Keeps the CMK `cmk` if it is a `len`-byte AES key (`copy` unwraps its bytes once more,
+/// to measure them); destroys it otherwise.
+fn keep_if_len(
+    meter: &Meter<'_>,
+    cmk: Made<'_>,
+    copy: impl FnOnce(&[Attribute]) -> core::result::Result<ObjectHandle, Error>,
+    len: usize,
+) -> core::result::Result<Result<()>, Error> {
+    if !meter.gcm_accepts(cmk.handle())? {
+        return Ok(Err(KmsError::UnwrapFailed));
+    }
+    Ok(match meter.aes_key_len(cmk.handle(), copy)? {
+        Ok(measured) if measured == len => {
+            cmk.keep();
+            Ok(())
         }
-        _ => {
-            let (oaep_part, kwp_part) = match wrapped.encrypted_privatekey {
-                Some(kwp_part) => (wrapped.encrypted_key_material, kwp_part),
-                None => match wrapped
-                    .encrypted_key_material
-                    .split_at_checked(modulus_len(session, wrapping)?)
-                {
-                    Some(parts) => parts,
-                    None => return Ok(Ok(None)),
-                },
-            };
-            let temporary_template = session_key_template(false, true, true);
-            let temporary = match session.unwrap_key(
-                &Mechanism::RsaPkcsOaep(oaep),
-                wrapping,
-                oaep_part,
-                &temporary_template,
-            ) {
-                Ok(temporary) => temporary,
-                Err(error) => return Ok(Err(error)),
-            };
-            // The temporary AES key must be 16 or 32 bytes (the aes-kw limits aside).
-            let usable = carrier.measure(session, temporary, &[16, 32]).is_some();
-            let material = usable
-                .then(|| {
-                    session
-                        .unwrap_key(&Mechanism::AesKeyWrapPad, temporary, kwp_part, &measurable)
-                        .ok()
-                })
-                .flatten();
-            session.destroy_object(temporary)?;
-            match material {
-                Some(material) => material,
-                None => return Ok(Ok(None)),
-            }
-        }
-    };
-    let measured = carrier.measure(session, material, &[material_len]);
-    session.destroy_object(material)?;
-    Ok(Ok(measured))
+        Ok(_) => Err(KmsError::UnwrapFailed),
+        Err(error) => Err(error),
+    })
 }

@@ -35,11 +35,13 @@ mod errors;
 mod host_assisted;
 mod import;
 mod key_pair;
+mod measure;
 mod session_pool;
+mod template;
 mod vendor;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
@@ -53,6 +55,7 @@ pub use cmk::cmk_template;
 use cmk::{Pkcs11Cmk, SM4_LEN, find_key, secret_key_template};
 pub use config::{Pkcs11Config, TokenSelector};
 pub use session_pool::{PooledSession, SessionPool};
+pub use template::unwrapped_key_policy;
 use vendor::{Gcm, Vendor};
 pub use vendor::{Sm2Mechanisms, Sm4Mechanisms, VendorMechanisms};
 
@@ -66,6 +69,9 @@ pub struct Pkcs11Backend {
     handles: RwLock<HashMap<Vec<u8>, ObjectHandle>>,
     /// The module's object-change lock (see `context::Module`).
     object_changes: Arc<Mutex<()>>,
+    /// Whether the token enforces the HMAC minimum key sizes that measure imported keys,
+    /// probed on the first import that needs them (`measure`).
+    hmac_floors: OnceLock<measure::HmacFloors>,
 }
 
 impl Pkcs11Backend {
@@ -135,6 +141,7 @@ impl Pkcs11Backend {
             vendor,
             handles: RwLock::default(),
             object_changes: module.object_changes,
+            hmac_floors: OnceLock::new(),
         })
     }
 
@@ -301,7 +308,12 @@ impl Backend for Pkcs11Backend {
                 .with_session(|session| host_assisted::create_cmk(session, &target, &material))?;
         } else {
             self.pool.with_session(|session| {
-                import::unwrap_cmk(session, token, wrapping, algorithm, wrapped, &target)
+                let meter = measure::Meter {
+                    session,
+                    token,
+                    floors: &self.hmac_floors,
+                };
+                import::unwrap_cmk(&meter, wrapping, algorithm, wrapped, &target)
             })??;
         }
         Ok(KeyBlob::new(object_id))

@@ -105,6 +105,16 @@ impl SessionPool {
         }
     }
 
+    /// Opens a logged-in session of its own, outside the pool (not counted in its size),
+    /// for diagnostics and tests: a second client of the token, such as the tests' stand-in
+    /// for another process that holds the PIN.
+    ///
+    /// # Errors
+    /// The PKCS#11 failure of C_OpenSession or C_Login, naming the token.
+    pub fn open_unpooled(&self) -> Result<Session> {
+        self.open_session()
+    }
+
     fn open_session(&self) -> Result<Session> {
         let session = self
             .context

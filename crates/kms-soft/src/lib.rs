@@ -14,7 +14,7 @@
 //!     Arc::new(SoftBackend::new(RootKey::generate()?)),
 //!     Arc::new(MemoryStore::new()),
 //! );
-//! let created = kms.create_key(&CreateKeyRequest {
+//! let created = kms.create_key(kms.default_tenant(), &CreateKeyRequest {
 //!     key_alias: Some("payments".into()),
 //!     key_spec: Some("SM4".into()),
 //!     ..CreateKeyRequest::default()

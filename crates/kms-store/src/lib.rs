@@ -196,8 +196,12 @@ impl KeyStore for SqliteStore {
         self.write("inserting a key", |tx| {
             let taken = sql(
                 "checking the alias",
-                tx.query_row("SELECT 1 FROM keys WHERE alias = ?1", [&record.alias], |_| Ok(()))
-                    .optional(),
+                tx.query_row(
+                    "SELECT 1 FROM keys WHERE project_id = ?1 AND alias = ?2",
+                    [record.project_id.as_str(), &record.alias],
+                    |_| Ok(()),
+                )
+                .optional(),
             )?;
             if taken.is_some() {
                 return Err(KmsError::DuplicateKeyAlias);
@@ -211,7 +215,8 @@ impl KeyStore for SqliteStore {
                 tx.execute(
                     "INSERT INTO keys (key_id, seq, alias, description, spec, usage, origin, state, \
                      created_ms, scheduled_deletion_ms, generation, key_blob, material_expiry_ms, \
-                     material_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                     material_fingerprint, project_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     params![
                         record.key_id.as_str(),
                         seq,
@@ -227,6 +232,7 @@ impl KeyStore for SqliteStore {
                         record.key_blob.as_ref().map(|blob| encode_blob(blob.as_bytes())),
                         record.material_expiry_ms.map(to_i64),
                         record.material_fingerprint.as_deref().map(encode_blob),
+                        record.project_id.as_str(),
                     ],
                 ),
             )?;

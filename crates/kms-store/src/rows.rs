@@ -2,7 +2,7 @@
 
 use base64ct::{Base64, Encoding};
 use kms_core::{
-    CmkSpec, ImportRecord, KeyBlob, KeyId, KeyOrigin, KeyRecord, KeyState, KeyUsage,
+    CmkSpec, ImportRecord, KeyBlob, KeyId, KeyOrigin, KeyRecord, KeyState, KeyUsage, ProjectId,
     WrappingAlgorithm, WrappingKeySpec,
 };
 use rusqlite::Row;
@@ -11,7 +11,7 @@ use rusqlite::types::Type;
 /// The columns of `keys` that [`key_record`] reads, in order.
 pub(crate) const KEY_COLUMNS: &str = "key_id, alias, description, spec, usage, origin, state, \
      created_ms, scheduled_deletion_ms, generation, key_blob, material_expiry_ms, \
-     material_fingerprint";
+     material_fingerprint, project_id";
 
 /// The columns of `imports` that [`import_record`] reads, in order.
 pub(crate) const IMPORT_COLUMNS: &str =
@@ -78,6 +78,8 @@ pub(crate) fn key_record(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         key_blob: blob(row, 10)?.map(KeyBlob::new),
         material_expiry_ms: millis(row, 11)?,
         material_fingerprint: blob(row, 12)?,
+        project_id: ProjectId::parse(&text(row, 13)?)
+            .map_err(|_| invalid(13, "malformed project ID"))?,
     })
 }
 

@@ -38,6 +38,35 @@ const MIGRATIONS: &[&str] = &[
         name VARCHAR(64) NOT NULL PRIMARY KEY,
         key_blob TEXT NOT NULL
     );",
+    // 2: every key belongs to a project, and aliases are unique within a project (so a
+    // taken alias says nothing about another project's keys). Keys from before projects
+    // move to the default project.
+    "CREATE TABLE keys_v2 (
+        key_id VARCHAR(36) NOT NULL PRIMARY KEY,
+        seq BIGINT NOT NULL UNIQUE,
+        project_id VARCHAR(64) NOT NULL,
+        alias VARCHAR(255) NOT NULL,
+        description VARCHAR(255) NOT NULL,
+        spec VARCHAR(16) NOT NULL,
+        usage VARCHAR(32) NOT NULL,
+        origin VARCHAR(16) NOT NULL,
+        state VARCHAR(2) NOT NULL,
+        created_ms BIGINT NOT NULL,
+        scheduled_deletion_ms BIGINT,
+        generation BIGINT NOT NULL,
+        key_blob TEXT,
+        material_expiry_ms BIGINT,
+        material_fingerprint TEXT,
+        UNIQUE (project_id, alias)
+    );
+    INSERT INTO keys_v2 (key_id, seq, project_id, alias, description, spec, usage, origin,
+        state, created_ms, scheduled_deletion_ms, generation, key_blob, material_expiry_ms,
+        material_fingerprint)
+    SELECT key_id, seq, 'default', alias, description, spec, usage, origin, state,
+        created_ms, scheduled_deletion_ms, generation, key_blob, material_expiry_ms,
+        material_fingerprint FROM keys;
+    DROP TABLE keys;
+    ALTER TABLE keys_v2 RENAME TO keys;",
 ];
 
 /// The schema version this code writes.

@@ -7,13 +7,14 @@
 
 use kms_core::{
     CmkSpec, ImportRecord, KeyBlob, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage,
-    MemoryStore, NewMaterial, StateChange, WrappingAlgorithm, WrappingKeySpec,
+    MemoryStore, NewMaterial, ProjectId, StateChange, WrappingAlgorithm, WrappingKeySpec,
 };
 use kms_store::SqliteStore;
 
 fn key(n: u8, alias: &str) -> KeyRecord {
     KeyRecord {
         key_id: KeyId::from_random([n; 16]),
+        project_id: ProjectId::default_project(),
         alias: alias.into(),
         description: format!("key {n}"),
         spec: if n.is_multiple_of(2) {
@@ -308,5 +309,60 @@ fn two_stores_on_one_file_taking_due_deletions_at_once_take_each_key_exactly_onc
         taken.iter().map(Vec::len).collect::<Vec<_>>()
     );
     drop((first, second));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_version_1_store_moves_its_keys_to_the_default_project_and_scopes_aliases() {
+    let (dir, path) = fresh_store_path("v1");
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    // The version 1 schema, as engines before projects wrote it, with one key.
+    connection
+        .execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);
+             CREATE TABLE keys (
+                 key_id VARCHAR(36) NOT NULL PRIMARY KEY, seq BIGINT NOT NULL UNIQUE,
+                 alias VARCHAR(255) NOT NULL UNIQUE, description VARCHAR(255) NOT NULL,
+                 spec VARCHAR(16) NOT NULL, usage VARCHAR(32) NOT NULL,
+                 origin VARCHAR(16) NOT NULL, state VARCHAR(2) NOT NULL,
+                 created_ms BIGINT NOT NULL, scheduled_deletion_ms BIGINT,
+                 generation BIGINT NOT NULL, key_blob TEXT, material_expiry_ms BIGINT,
+                 material_fingerprint TEXT);
+             CREATE TABLE imports (token_id VARCHAR(32) NOT NULL PRIMARY KEY,
+                 key_id VARCHAR(36) NOT NULL, algorithm VARCHAR(32) NOT NULL,
+                 wrapping_key_spec VARCHAR(16) NOT NULL, wrapping_key TEXT NOT NULL,
+                 expires_ms BIGINT NOT NULL);
+             CREATE TABLE engine_keys (name VARCHAR(64) NOT NULL PRIMARY KEY,
+                 key_blob TEXT NOT NULL);
+             INSERT INTO keys VALUES ('0d0466b0-e727-4d9c-b35d-f84bb474a37f', 1, 'legacy',
+                 'from before projects', 'AES_256', 'ENCRYPT_DECRYPT', 'kms', '2',
+                 1700000000000, NULL, 0, 'AQID', NULL, NULL);",
+        )
+        .unwrap();
+    drop(connection);
+    let store = SqliteStore::open(&path).unwrap();
+    let keys = store.list_keys().unwrap();
+    assert_eq!(keys.len(), 1);
+    let legacy = &keys[0];
+    assert_eq!(legacy.project_id, ProjectId::default_project());
+    assert_eq!(
+        (legacy.alias.as_str(), legacy.state, legacy.key_blob.clone()),
+        (
+            "legacy",
+            KeyState::Enabled,
+            Some(KeyBlob::new(vec![1, 2, 3]))
+        )
+    );
+    // The alias is taken in the default project only.
+    let mut same_alias = key(50, "legacy");
+    assert_eq!(
+        store.insert_key(&same_alias).unwrap_err().code(),
+        "KMS.1104"
+    );
+    same_alias.project_id = ProjectId::parse("another").unwrap();
+    store.insert_key(&same_alias).unwrap();
+    assert_eq!(store.get_key(&same_alias.key_id).unwrap(), Some(same_alias));
+    drop(store);
     std::fs::remove_dir_all(&dir).unwrap();
 }

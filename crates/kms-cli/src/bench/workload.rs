@@ -110,7 +110,8 @@ impl Workload {
             }
             BenchOp::EncryptDatakey => Self::EncryptDatakey(encrypt_request(&key_id, spec)),
             BenchOp::DecryptDatakey => {
-                let sealed = kms.encrypt_datakey(&encrypt_request(&key_id, spec))?;
+                let sealed =
+                    kms.encrypt_datakey(kms.default_tenant(), &encrypt_request(&key_id, spec))?;
                 Self::DecryptDatakey(DecryptDatakeyRequest {
                     key_id: Some(key_id.clone()),
                     cipher_text: Some(sealed.cipher_text),
@@ -151,17 +152,27 @@ impl Workload {
     /// The operation's error.
     pub(crate) fn call(&self, kms: &Kms) -> Result<()> {
         match self {
-            Self::CreateDatakey(request) => kms.create_datakey(request).map(drop),
-            Self::CreateDatakeyWithoutPlaintext(request) => {
-                kms.create_datakey_without_plaintext(request).map(drop)
+            Self::CreateDatakey(request) => {
+                kms.create_datakey(kms.default_tenant(), request).map(drop)
             }
-            Self::EncryptDatakey(request) => kms.encrypt_datakey(request).map(drop),
-            Self::DecryptDatakey(request) => kms.decrypt_datakey(request).map(drop),
-            Self::CreateEcDatakeyPair(request) => kms.create_ec_datakey_pair(request).map(drop),
-            Self::CreateRsaDatakeyPair(request) => kms.create_rsa_datakey_pair(request).map(drop),
-            Self::GetParametersForImport(request) => {
-                kms.get_parameters_for_import(request).map(drop)
+            Self::CreateDatakeyWithoutPlaintext(request) => kms
+                .create_datakey_without_plaintext(kms.default_tenant(), request)
+                .map(drop),
+            Self::EncryptDatakey(request) => {
+                kms.encrypt_datakey(kms.default_tenant(), request).map(drop)
             }
+            Self::DecryptDatakey(request) => {
+                kms.decrypt_datakey(kms.default_tenant(), request).map(drop)
+            }
+            Self::CreateEcDatakeyPair(request) => kms
+                .create_ec_datakey_pair(kms.default_tenant(), request)
+                .map(drop),
+            Self::CreateRsaDatakeyPair(request) => kms
+                .create_rsa_datakey_pair(kms.default_tenant(), request)
+                .map(drop),
+            Self::GetParametersForImport(request) => kms
+                .get_parameters_for_import(kms.default_tenant(), request)
+                .map(drop),
         }
     }
 }
@@ -177,12 +188,15 @@ pub(crate) fn create_cmk(
     spec: &WorkloadSpec,
     thread: usize,
 ) -> Result<String> {
-    let created = kms.create_key(&CreateKeyRequest {
-        key_alias: Some(format!("kms-bench/{}/{thread}", op.as_str())),
-        key_spec: Some(spec.cmk_spec.as_str().into()),
-        origin: (op == BenchOp::GetParametersForImport).then(|| "external".into()),
-        ..CreateKeyRequest::default()
-    })?;
+    let created = kms.create_key(
+        kms.default_tenant(),
+        &CreateKeyRequest {
+            key_alias: Some(format!("kms-bench/{}/{thread}", op.as_str())),
+            key_spec: Some(spec.cmk_spec.as_str().into()),
+            origin: (op == BenchOp::GetParametersForImport).then(|| "external".into()),
+            ..CreateKeyRequest::default()
+        },
+    )?;
     Ok(created.key_info.key_id)
 }
 

@@ -32,12 +32,15 @@ fn open_engine(home: &Home) -> (Kms, Arc<SqliteStore>) {
 }
 
 fn encrypts(kms: &Kms, key_id: &str) -> bool {
-    kms.encrypt_datakey(&EncryptDatakeyRequest {
-        key_id: Some(key_id.to_owned()),
-        plain_text: Some(SecretString::new(plain_text(&[3; 16]))),
-        datakey_plain_length: Some("16".into()),
-        ..EncryptDatakeyRequest::default()
-    })
+    kms.encrypt_datakey(
+        kms.default_tenant(),
+        &EncryptDatakeyRequest {
+            key_id: Some(key_id.to_owned()),
+            plain_text: Some(SecretString::new(plain_text(&[3; 16]))),
+            datakey_plain_length: Some("16".into()),
+            ..EncryptDatakeyRequest::default()
+        },
+    )
     .is_ok()
 }
 

@@ -10,6 +10,7 @@ use crate::models::{
     DecryptDatakeyRequest, DecryptDatakeyResponse, EncryptDatakeyRequest, EncryptDatakeyResponse,
 };
 use crate::secret::SecretBytes;
+use crate::tenant::Tenant;
 
 impl Kms {
     /// `create-datakey`: a random DEK, returned in plaintext and sealed under the CMK.
@@ -17,8 +18,12 @@ impl Kms {
     /// # Errors
     /// The validation errors of [`CreateDatakeyRequest::validate`]; KMS.0207 unknown key;
     /// KMS.0209 / KMS.0210 / KMS.1301 for a key that is not enabled; backend failures.
-    pub fn create_datakey(&self, request: &CreateDatakeyRequest) -> Result<CreateDatakeyResponse> {
-        let (dek, cipher_text) = self.new_datakey(request)?;
+    pub fn create_datakey(
+        &self,
+        tenant: &Tenant,
+        request: &CreateDatakeyRequest,
+    ) -> Result<CreateDatakeyResponse> {
+        let (dek, cipher_text) = self.new_datakey(tenant, request)?;
         Ok(CreateDatakeyResponse {
             key_id: request.key_id.clone().unwrap_or_default(),
             plain_text: encode_hex_secret(&dek),
@@ -32,19 +37,24 @@ impl Kms {
     /// As [`create_datakey`](Self::create_datakey).
     pub fn create_datakey_without_plaintext(
         &self,
+        tenant: &Tenant,
         request: &CreateDatakeyRequest,
     ) -> Result<CreateDatakeyWithoutPlaintextResponse> {
-        let (_dek, cipher_text) = self.new_datakey(request)?;
+        let (_dek, cipher_text) = self.new_datakey(tenant, request)?;
         Ok(CreateDatakeyWithoutPlaintextResponse {
             key_id: request.key_id.clone().unwrap_or_default(),
             cipher_text,
         })
     }
 
-    fn new_datakey(&self, request: &CreateDatakeyRequest) -> Result<(SecretBytes, String)> {
+    fn new_datakey(
+        &self,
+        tenant: &Tenant,
+        request: &CreateDatakeyRequest,
+    ) -> Result<(SecretBytes, String)> {
         let valid = request.validate()?;
         let mut dek = SecretBytes::zeroed(valid.len);
-        let blob = self.with_enabled_key(&valid.key_id, |key| {
+        let blob = self.with_enabled_key(tenant, &valid.key_id, |key| {
             self.backend.random(dek.expose_secret_mut())?;
             self.seal(key, valid.aad, dek.expose_secret())
         })?;
@@ -60,10 +70,11 @@ impl Kms {
     /// enabled; backend failures.
     pub fn encrypt_datakey(
         &self,
+        tenant: &Tenant,
         request: &EncryptDatakeyRequest,
     ) -> Result<EncryptDatakeyResponse> {
         let valid = request.validate()?;
-        let blob = self.with_enabled_key(&valid.key_id, |key| {
+        let blob = self.with_enabled_key(tenant, &valid.key_id, |key| {
             verify_dek_digest(key.blob_key.spec, valid.dek(), valid.claimed_digest())?;
             self.seal(key, valid.aad, valid.dek())
         })?;
@@ -84,10 +95,11 @@ impl Kms {
     /// KMS.1301 for a key that is not enabled; backend failures.
     pub fn decrypt_datakey(
         &self,
+        tenant: &Tenant,
         request: &DecryptDatakeyRequest,
     ) -> Result<DecryptDatakeyResponse> {
         let valid = request.validate()?;
-        let (dek, spec) = self.with_enabled_key(&valid.key_id, |key| {
+        let (dek, spec) = self.with_enabled_key(tenant, &valid.key_id, |key| {
             let dek = open_blob(key.handle.as_ref(), &key.blob_key, valid.aad, &valid.blob)?;
             Ok((dek, key.blob_key.spec))
         })?;

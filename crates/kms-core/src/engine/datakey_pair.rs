@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::models::{
     CreateEcDatakeyPairRequest, CreateRsaDatakeyPairRequest, DatakeyPairResponse, NewKeyPair,
 };
+use crate::tenant::Tenant;
 
 impl Kms {
     /// `create-ec-datakey-pair`: an EC key pair (P-256, P-384, P-521, secp256k1, SM2).
@@ -17,9 +18,10 @@ impl Kms {
     /// key cannot be wrapped to; backend failures.
     pub fn create_ec_datakey_pair(
         &self,
+        tenant: &Tenant,
         request: &CreateEcDatakeyPairRequest,
     ) -> Result<DatakeyPairResponse> {
-        self.new_key_pair(request.validate()?)
+        self.new_key_pair(tenant, request.validate()?)
     }
 
     /// `create-rsa-datakey-pair`: an RSA key pair (2048, 3072 or 4096 bits).
@@ -28,13 +30,14 @@ impl Kms {
     /// As [`create_ec_datakey_pair`](Self::create_ec_datakey_pair).
     pub fn create_rsa_datakey_pair(
         &self,
+        tenant: &Tenant,
         request: &CreateRsaDatakeyPairRequest,
     ) -> Result<DatakeyPairResponse> {
-        self.new_key_pair(request.validate()?)
+        self.new_key_pair(tenant, request.validate()?)
     }
 
-    fn new_key_pair(&self, valid: NewKeyPair<'_>) -> Result<DatakeyPairResponse> {
-        let (pair, sealed) = self.with_enabled_key(&valid.key_id, |key| {
+    fn new_key_pair(&self, tenant: &Tenant, valid: NewKeyPair<'_>) -> Result<DatakeyPairResponse> {
+        let (pair, sealed) = self.with_enabled_key(tenant, &valid.key_id, |key| {
             self.backend.capabilities().require_key_pair(valid.spec)?;
             if let Some(recipient) = &valid.recipient {
                 self.backend

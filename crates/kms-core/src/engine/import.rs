@@ -16,6 +16,7 @@ use crate::models::{
 };
 use crate::spec::{CmkSpec, KeyOrigin, KeyState};
 use crate::store::{ImportRecord, KeyRecord, NewMaterial};
+use crate::tenant::Tenant;
 
 /// Store name of the engine key that seals import tokens. Its record is the key's own key
 /// ID (36 bytes) followed by the backend's blob.
@@ -33,10 +34,11 @@ impl Kms {
     /// the backend cannot import this way; backend and store failures.
     pub fn get_parameters_for_import(
         &self,
+        tenant: &Tenant,
         request: &GetParametersForImportRequest,
     ) -> Result<GetParametersForImportResponse> {
         let valid = request.validate()?;
-        let record = self.importable_key(&valid.key_id)?;
+        let record = self.importable_key(tenant, &valid.key_id)?;
         self.backend
             .capabilities()
             .require_import(valid.algorithm, valid.wrapping_key_spec)?;
@@ -97,7 +99,11 @@ impl Kms {
     /// cannot take material; KMS.0311, one opaque error, for material that is not base64 or
     /// does not unwrap to a key of the right length; KMS.2606 for material other than the
     /// one deleted; backend and store failures.
-    pub fn import_key_material(&self, request: &ImportKeyMaterialRequest) -> Result<EmptyResponse> {
+    pub fn import_key_material(
+        &self,
+        tenant: &Tenant,
+        request: &ImportKeyMaterialRequest,
+    ) -> Result<EmptyResponse> {
         let valid = request.validate()?;
         let now = self.now_ms();
         let claims = open_token(self.token_key()?, valid.import_token)?;
@@ -123,7 +129,7 @@ impl Kms {
                 }
             })
             .transpose()?;
-        let record = self.importable_key(&valid.key_id)?;
+        let record = self.importable_key(tenant, &valid.key_id)?;
         let import = self
             .store
             .take_import(&claims.token_id)?
@@ -147,7 +153,7 @@ impl Kms {
         // The wrapping key has done its one job, whatever the outcome.
         self.backend.destroy_key(&import.wrapping_key)?;
         let key_blob = unwrapped?;
-        self.attach_material(&record, key_blob, expiry_ms)?;
+        self.attach_material(tenant, &record, key_blob, expiry_ms)?;
         Ok(EmptyResponse {})
     }
 
@@ -159,12 +165,16 @@ impl Kms {
     /// KMS.0207 unknown key; KMS.0309 not an external key; KMS.2701 for a key that is not
     /// enabled or disabled, or holds no material (it never had any, it was deleted, or it
     /// expired); validation, backend and store failures.
-    pub fn delete_imported_key_material(&self, request: &KeyIdRequest) -> Result<EmptyResponse> {
+    pub fn delete_imported_key_material(
+        &self,
+        tenant: &Tenant,
+        request: &KeyIdRequest,
+    ) -> Result<EmptyResponse> {
         let key_id = request.validate()?;
         // Another caller may change the key between the read and the swap: the rules are
         // then applied again to what it left.
         for _ in 0..STATE_CHANGE_ATTEMPTS {
-            let record = self.current_key(&key_id)?;
+            let record = self.current_key(tenant, &key_id)?;
             if record.origin != KeyOrigin::External {
                 return Err(KmsError::NotExternalKey);
             }
@@ -185,8 +195,8 @@ impl Kms {
     }
 
     /// The record of `key_id` if it is an external key waiting for material.
-    fn importable_key(&self, key_id: &KeyId) -> Result<KeyRecord> {
-        let record = self.current_key(key_id)?;
+    fn importable_key(&self, tenant: &Tenant, key_id: &KeyId) -> Result<KeyRecord> {
+        let record = self.current_key(tenant, key_id)?;
         if record.origin != KeyOrigin::External {
             return Err(KmsError::NotExternalKey);
         }
@@ -200,6 +210,7 @@ impl Kms {
     /// it the key's material; a refused CMK is destroyed.
     fn attach_material(
         &self,
+        tenant: &Tenant,
         record: &KeyRecord,
         key_blob: KeyBlob,
         expiry_ms: Option<u64>,
@@ -223,7 +234,7 @@ impl Kms {
                 // Another caller changed the key since it was found waiting: refuse as
                 // that change makes the rules refuse.
                 Err(self
-                    .importable_key(&record.key_id)
+                    .importable_key(tenant, &record.key_id)
                     .err()
                     .unwrap_or_else(|| concurrent_change(&record.key_id)))
             }

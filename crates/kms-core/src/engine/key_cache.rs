@@ -22,6 +22,7 @@ use crate::clock::Clock;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::spec::KeyState;
+use crate::tenant::ProjectId;
 
 use super::seal_counter::SealCounter;
 
@@ -33,6 +34,8 @@ pub(crate) const MAX_SEALS_PER_KEY: u64 = 1 << 32;
 pub(crate) struct HotKey {
     pub(crate) blob_key: BlobKey,
     pub(crate) handle: Box<dyn CmkHandle>,
+    /// The project the key belongs to: a cached key serves that project's calls only.
+    pub(crate) project_id: ProjectId,
     material_expiry_ms: Option<u64>,
     seals: SealCounter,
 }
@@ -41,11 +44,13 @@ impl HotKey {
     pub(crate) fn new(
         blob_key: BlobKey,
         handle: Box<dyn CmkHandle>,
+        project_id: ProjectId,
         material_expiry_ms: Option<u64>,
     ) -> Self {
         Self {
             blob_key,
             handle,
+            project_id,
             material_expiry_ms,
             seals: SealCounter::new(MAX_SEALS_PER_KEY),
         }
@@ -162,7 +167,12 @@ mod tests {
             spec: crate::spec::CmkSpec::Aes256,
             generation: 0,
         };
-        HotKey::new(blob_key, Box::new(NoCrypto), material_expiry_ms)
+        HotKey::new(
+            blob_key,
+            Box::new(NoCrypto),
+            ProjectId::default_project(),
+            material_expiry_ms,
+        )
     }
 
     #[test]

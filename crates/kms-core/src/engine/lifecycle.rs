@@ -10,6 +10,7 @@ use crate::models::{
 };
 use crate::spec::{KeyOrigin, KeyState};
 use crate::store::{KeyRecord, StateChange};
+use crate::tenant::Tenant;
 
 const MS_PER_DAY: u64 = 86_400_000;
 /// How often a state change retries when another caller changed the key in between.
@@ -22,7 +23,11 @@ impl Kms {
     /// # Errors
     /// The validation errors of [`CreateKeyRequest::validate`]; KMS.1104 for a taken alias;
     /// KMS.9002 when the backend cannot hold the spec; backend and store failures.
-    pub fn create_key(&self, request: &CreateKeyRequest) -> Result<CreateKeyResponse> {
+    pub fn create_key(
+        &self,
+        tenant: &Tenant,
+        request: &CreateKeyRequest,
+    ) -> Result<CreateKeyResponse> {
         let new_key = request.validate()?;
         self.backend.capabilities().require_cmk(new_key.spec)?;
         let mut random = [0u8; 16];
@@ -37,6 +42,7 @@ impl Kms {
         };
         self.store.insert_key(&KeyRecord {
             key_id,
+            project_id: tenant.project_id.clone(),
             alias: new_key.alias,
             description: new_key.description,
             spec: new_key.spec,
@@ -53,7 +59,7 @@ impl Kms {
         Ok(CreateKeyResponse {
             key_info: KeyInfo {
                 key_id: key_id.to_string(),
-                domain_id: self.config.domain_id.clone(),
+                domain_id: tenant.domain_id.clone(),
                 region_id: self.config.region_id.clone(),
             },
         })
@@ -63,11 +69,15 @@ impl Kms {
     ///
     /// # Errors
     /// KMS.0204, KMS.0205, KMS.0206; KMS.0207 for an unknown key; store failures.
-    pub fn describe_key(&self, request: &KeyIdRequest) -> Result<DescribeKeyResponse> {
+    pub fn describe_key(
+        &self,
+        tenant: &Tenant,
+        request: &KeyIdRequest,
+    ) -> Result<DescribeKeyResponse> {
         let key_id = request.validate()?;
-        let record = self.current_key(&key_id)?;
+        let record = self.current_key(tenant, &key_id)?;
         Ok(DescribeKeyResponse {
-            key_info: self.details(&record),
+            key_info: details(tenant, &self.config.region_id, &record),
         })
     }
 
@@ -78,7 +88,11 @@ impl Kms {
     /// # Errors
     /// The validation errors of [`ListKeysRequest::validate`]; store failures; a backend
     /// failure to destroy expired material.
-    pub fn list_keys(&self, request: &ListKeysRequest) -> Result<ListKeysResponse> {
+    pub fn list_keys(
+        &self,
+        tenant: &Tenant,
+        request: &ListKeysRequest,
+    ) -> Result<ListKeysResponse> {
         let listing = request.validate()?;
         let mut keys = self.store.list_keys()?;
         let now = self.now_ms();
@@ -90,6 +104,7 @@ impl Kms {
         }
         let matching: Vec<KeyRecord> = keys
             .into_iter()
+            .filter(|key| key.project_id == tenant.project_id)
             .filter(|key| listing.state.is_none_or(|state| key.state == state))
             .filter(|key| listing.spec.is_none_or(|spec| key.spec == spec))
             .collect();
@@ -100,7 +115,10 @@ impl Kms {
         let truncated = end < total;
         Ok(ListKeysResponse {
             keys: page.iter().map(|key| key.key_id.to_string()).collect(),
-            key_details: page.iter().map(|key| self.details(key)).collect(),
+            key_details: page
+                .iter()
+                .map(|key| details(tenant, &self.config.region_id, key))
+                .collect(),
             next_marker: if truncated {
                 end.to_string()
             } else {
@@ -117,9 +135,9 @@ impl Kms {
     /// # Errors
     /// KMS.0207 unknown key; KMS.0210 pending deletion; KMS.1201 not disabled; validation and
     /// store failures.
-    pub fn enable_key(&self, request: &KeyIdRequest) -> Result<KeyStatusResponse> {
+    pub fn enable_key(&self, tenant: &Tenant, request: &KeyIdRequest) -> Result<KeyStatusResponse> {
         let key_id = request.validate()?;
-        let state = self.change_state(&key_id, |key| match key.state {
+        let state = self.change_state(tenant, &key_id, |key| match key.state {
             KeyState::Disabled if key.key_blob.is_none() => Ok((KeyState::PendingImport, None)),
             KeyState::Disabled => Ok((KeyState::Enabled, None)),
             KeyState::PendingDeletion => Err(KmsError::KeyPendingDeletion),
@@ -133,9 +151,13 @@ impl Kms {
     /// # Errors
     /// KMS.0207 unknown key; KMS.0210 pending deletion; KMS.1301 not enabled; validation and
     /// store failures.
-    pub fn disable_key(&self, request: &KeyIdRequest) -> Result<KeyStatusResponse> {
+    pub fn disable_key(
+        &self,
+        tenant: &Tenant,
+        request: &KeyIdRequest,
+    ) -> Result<KeyStatusResponse> {
         let key_id = request.validate()?;
-        let state = self.change_state(&key_id, |key| match key.state {
+        let state = self.change_state(tenant, &key_id, |key| match key.state {
             KeyState::Enabled => Ok((KeyState::Disabled, None)),
             KeyState::PendingDeletion => Err(KmsError::KeyPendingDeletion),
             KeyState::Disabled | KeyState::PendingImport => Err(KmsError::KeyNotEnabled),
@@ -151,11 +173,12 @@ impl Kms {
     /// validation and store failures.
     pub fn schedule_key_deletion(
         &self,
+        tenant: &Tenant,
         request: &ScheduleKeyDeletionRequest,
     ) -> Result<KeyStateResponse> {
         let (key_id, days) = request.validate()?;
         let deletion_ms = self.now_ms().saturating_add(u64::from(days) * MS_PER_DAY);
-        let state = self.change_state(&key_id, |key| match key.state {
+        let state = self.change_state(tenant, &key_id, |key| match key.state {
             KeyState::PendingDeletion => Err(KmsError::AlreadyPendingDeletion),
             _ => Ok((KeyState::PendingDeletion, Some(deletion_ms))),
         })?;
@@ -167,9 +190,13 @@ impl Kms {
     ///
     /// # Errors
     /// KMS.0207 unknown key; KMS.1501 not pending deletion; validation and store failures.
-    pub fn cancel_key_deletion(&self, request: &KeyIdRequest) -> Result<KeyStateResponse> {
+    pub fn cancel_key_deletion(
+        &self,
+        tenant: &Tenant,
+        request: &KeyIdRequest,
+    ) -> Result<KeyStateResponse> {
         let key_id = request.validate()?;
-        let state = self.change_state(&key_id, |key| match key.state {
+        let state = self.change_state(tenant, &key_id, |key| match key.state {
             KeyState::PendingDeletion if key.key_blob.is_none() => {
                 Ok((KeyState::PendingImport, None))
             }
@@ -185,11 +212,12 @@ impl Kms {
     /// the store has changed, before this returns.
     fn change_state(
         &self,
+        tenant: &Tenant,
         key_id: &KeyId,
         decide: impl Fn(&KeyRecord) -> Result<(KeyState, Option<u64>)>,
     ) -> Result<KeyState> {
         for _ in 0..STATE_CHANGE_ATTEMPTS {
-            let record = self.current_key(key_id)?;
+            let record = self.current_key(tenant, key_id)?;
             let (to, scheduled_deletion_ms) = decide(&record)?;
             let change = StateChange {
                 from: record.state,
@@ -206,27 +234,27 @@ impl Kms {
             "key {key_id} kept changing under concurrent updates; try again"
         )))
     }
+}
 
-    fn details(&self, key: &KeyRecord) -> KeyDetails {
-        KeyDetails {
-            key_id: key.key_id.to_string(),
-            domain_id: self.config.domain_id.clone(),
-            key_alias: key.alias.clone(),
-            realm: self.config.region_id.clone(),
-            key_spec: key.spec.as_str().into(),
-            key_usage: key.usage.as_str().into(),
-            key_description: key.description.clone(),
-            creation_date: key.created_ms.to_string(),
-            scheduled_deletion_date: key.scheduled_deletion_ms.map(|ms| ms.to_string()),
-            key_state: key.state.as_str().into(),
-            default_key_flag: "0".into(),
-            key_type: "1".into(),
-            expiration_time: key.material_expiry_ms.map(|ms| ms.to_string()),
-            origin: key.origin.as_str().into(),
-            key_rotation_enabled: "false".into(),
-            sys_enterprise_project_id: "0".into(),
-            keystore_id: "0".into(),
-        }
+fn details(tenant: &Tenant, region_id: &str, key: &KeyRecord) -> KeyDetails {
+    KeyDetails {
+        key_id: key.key_id.to_string(),
+        domain_id: tenant.domain_id.clone(),
+        key_alias: key.alias.clone(),
+        realm: region_id.to_owned(),
+        key_spec: key.spec.as_str().into(),
+        key_usage: key.usage.as_str().into(),
+        key_description: key.description.clone(),
+        creation_date: key.created_ms.to_string(),
+        scheduled_deletion_date: key.scheduled_deletion_ms.map(|ms| ms.to_string()),
+        key_state: key.state.as_str().into(),
+        default_key_flag: "0".into(),
+        key_type: "1".into(),
+        expiration_time: key.material_expiry_ms.map(|ms| ms.to_string()),
+        origin: key.origin.as_str().into(),
+        key_rotation_enabled: "false".into(),
+        sys_enterprise_project_id: "0".into(),
+        keystore_id: "0".into(),
     }
 }
 

@@ -15,7 +15,8 @@ pub struct Maintenance {
     pub expired_material: Vec<KeyId>,
     /// Wrapping keys destroyed because their import token expired unused.
     pub wrapping_keys_destroyed: usize,
-    /// Keys deleted because their pending deletion time had come.
+    /// Keys deleted from the store because their pending deletion time had come (a
+    /// failure to destroy one's material is in `material_left` too).
     pub deleted: Vec<KeyId>,
     /// Keys whose material, or whose import token's wrapping key, the backend failed to
     /// destroy, with its error. The store no longer refers to it; on a PKCS#11 token the
@@ -50,6 +51,8 @@ impl Kms {
         }
         let purge = self.purge_due_deletions()?;
         done.deleted = purge.deleted;
+        done.deleted
+            .extend(purge.material_left.iter().map(|(key_id, _)| *key_id));
         done.material_left.extend(purge.material_left);
         Ok(done)
     }

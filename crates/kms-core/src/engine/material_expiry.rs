@@ -9,23 +9,32 @@ use super::Kms;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::store::KeyRecord;
+use crate::tenant::Tenant;
 
 impl Kms {
-    /// The record of `key_id` as it stands now: if its material has expired, the expiry is
-    /// carried out first, so every rule looks at the stored state.
+    /// The record of `tenant`'s key `key_id` as it stands now: if its material has
+    /// expired, the expiry is carried out first, so every rule looks at the stored state.
     ///
     /// # Errors
-    /// KMS.0207 for an unknown key; store failures; a backend failure to destroy the
-    /// expired material (the transition itself stands).
-    pub(super) fn current_key(&self, key_id: &KeyId) -> Result<KeyRecord> {
-        let record = self.store.get_key(key_id)?.ok_or(KmsError::KeyNotFound)?;
+    /// KMS.0207 for an unknown key or another project's; store failures; a backend failure
+    /// to destroy the expired material (the transition itself stands).
+    pub(super) fn current_key(&self, tenant: &Tenant, key_id: &KeyId) -> Result<KeyRecord> {
+        let record = self.tenant_key(tenant, key_id)?;
         if !record.material_expired(self.now_ms()) {
             return Ok(record);
         }
         for (_, destroyed) in self.expire_material(Some(key_id))? {
             destroyed?;
         }
-        self.store.get_key(key_id)?.ok_or(KmsError::KeyNotFound)
+        self.tenant_key(tenant, key_id)
+    }
+
+    /// The stored record of `key_id` if it is `tenant`'s.
+    fn tenant_key(&self, tenant: &Tenant, key_id: &KeyId) -> Result<KeyRecord> {
+        self.store
+            .get_key(key_id)?
+            .filter(|record| record.project_id == tenant.project_id)
+            .ok_or(KmsError::KeyNotFound)
     }
 
     /// Carries out every expiry of imported material due now (of `key_id` alone, when

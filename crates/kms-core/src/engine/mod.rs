@@ -29,6 +29,7 @@ use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::spec::WrappingKeySpec;
 use crate::store::KeyStore;
+use crate::tenant::{ProjectId, Tenant};
 
 /// Settings of an engine that are not key material.
 #[derive(Debug, Clone)]
@@ -69,6 +70,7 @@ pub struct Kms {
     cache: KeyCache,
     token_key: OnceLock<Box<dyn CmkHandle>>,
     wrapping_key_pool: WrappingKeyPool,
+    default_tenant: Tenant,
 }
 
 impl Kms {
@@ -87,10 +89,15 @@ impl Kms {
     ) -> Self {
         let wrapping_key_pool =
             WrappingKeyPool::new(Arc::clone(&backend), config.wrapping_key_pool_size);
+        let default_tenant = Tenant {
+            project_id: ProjectId::default_project(),
+            domain_id: config.domain_id.clone(),
+        };
         Self {
             backend,
             store,
             config,
+            default_tenant,
             cache: KeyCache::default(),
             token_key: OnceLock::new(),
             wrapping_key_pool,
@@ -113,10 +120,37 @@ impl Kms {
         self.wrapping_key_pool.wait_until_ready(spec, timeout)
     }
 
+    /// Whether the engine can serve: the store answers a read, the backend a random draw,
+    /// and (when the pool keeps keys) the pool has made its first RSA_2048 key. For a
+    /// service's readiness probe: a pool emptied by load later does not make it unready.
+    ///
+    /// # Errors
+    /// The store's or the backend's failure; KMS.0103 while the wrapping key pool is
+    /// still warming.
+    pub fn check_ready(&self) -> Result<()> {
+        self.store.engine_key(import::TOKEN_KEY_NAME)?;
+        self.backend.random(&mut [0u8; 1])?;
+        if self.config.wrapping_key_pool_size > 0
+            && self.wrapping_key_pool_stats().generated_in_background == 0
+        {
+            return Err(KmsError::Backend(
+                "the wrapping key pool is still generating its first keys".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// What the wrapping key pool has done so far.
     #[must_use]
     pub fn wrapping_key_pool_stats(&self) -> PoolStats {
         self.wrapping_key_pool.stats()
+    }
+
+    /// The tenant of callers that name none: [`ProjectId::DEFAULT`] in the configured
+    /// domain.
+    #[must_use]
+    pub fn default_tenant(&self) -> &Tenant {
+        &self.default_tenant
     }
 
     fn now_ms(&self) -> u64 {
@@ -129,20 +163,22 @@ impl Kms {
     /// the key is left in.
     fn with_enabled_key<T>(
         &self,
+        tenant: &Tenant,
         key_id: &KeyId,
         use_key: impl FnOnce(&HotKey) -> Result<T>,
     ) -> Result<T> {
         let cached = self.cache.snapshot(key_id);
         let loaded;
         let key = match cached.get(key_id) {
-            Some(key) => key,
+            Some(key) if key.project_id == tenant.project_id => key,
+            Some(_) => return Err(KmsError::KeyNotFound),
             None => {
-                loaded = self.load_key(key_id)?;
+                loaded = self.load_key(tenant, key_id)?;
                 &loaded
             }
         };
         if key.material_expired(self.config.clock.as_ref()) {
-            let record = self.current_key(key_id)?;
+            let record = self.current_key(tenant, key_id)?;
             require_enabled(record.state)?;
             return Err(KmsError::KeyNotEnabled);
         }
@@ -150,9 +186,9 @@ impl Kms {
     }
 
     /// Loads the enabled CMK `key_id` from the store and caches it.
-    fn load_key(&self, key_id: &KeyId) -> Result<Arc<HotKey>> {
+    fn load_key(&self, tenant: &Tenant, key_id: &KeyId) -> Result<Arc<HotKey>> {
         let epoch = self.cache.epoch();
-        let record = self.current_key(key_id)?;
+        let record = self.current_key(tenant, key_id)?;
         require_enabled(record.state)?;
         let blob = record.key_blob.as_ref().ok_or(KmsError::KeyNotEnabled)?;
         let handle = self.backend.load_cmk(key_id, record.spec, blob)?;
@@ -161,7 +197,12 @@ impl Kms {
             spec: record.spec,
             generation: record.generation,
         };
-        let key = Arc::new(HotKey::new(blob_key, handle, record.material_expiry_ms));
+        let key = Arc::new(HotKey::new(
+            blob_key,
+            handle,
+            record.project_id,
+            record.material_expiry_ms,
+        ));
         self.cache
             .insert_if_current(*key_id, Arc::clone(&key), epoch);
         Ok(key)

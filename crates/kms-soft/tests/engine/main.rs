@@ -10,6 +10,7 @@
 mod cache_race;
 mod common;
 mod envelope;
+mod error_messages;
 mod hostile_input;
 mod import;
 mod key_lifecycle;
@@ -17,7 +18,9 @@ mod key_pairs;
 mod material_expiry;
 mod openssl_differential;
 mod recipient;
+mod response_layout;
 mod secret_debug;
 mod seed_examples;
+mod tenancy;
 mod vectors;
 mod wycheproof_recipient_keys;

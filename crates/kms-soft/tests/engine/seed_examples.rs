@@ -7,7 +7,7 @@ use crate::key_pairs::{Pair, assert_public_is_d_times_g, assert_sealed_private_k
 use kms_core::models::{CreateEcDatakeyPairRequest, EncryptDatakeyRequest};
 use kms_core::{
     Backend, CmkSpec, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, Kms, MemoryStore,
-    Operation,
+    Operation, ProjectId,
 };
 use kms_soft::{RootKey, SoftBackend};
 
@@ -41,6 +41,7 @@ fn engine_with_seed_key() -> Kms {
     let key_id = KeyId::parse(SEED_KEY_ID).unwrap();
     store
         .insert_key(&KeyRecord {
+            project_id: ProjectId::default_project(),
             key_id,
             alias: "seed".into(),
             description: String::new(),

@@ -54,24 +54,26 @@ fn refusal(
     let recipient_public_key = Some(recipient.to_owned());
     let recipient_algorithm = Some(algorithm.to_owned());
     let result = match operation {
-        PairOperation::CreateEcDatakeyPair => {
-            kms.create_ec_datakey_pair(&CreateEcDatakeyPairRequest {
+        PairOperation::CreateEcDatakeyPair => kms.create_ec_datakey_pair(
+            kms.default_tenant(),
+            &CreateEcDatakeyPairRequest {
                 key_id,
                 key_spec: Some("ECC_NIST_P256".into()),
                 recipient_public_key,
                 recipient_algorithm,
                 ..CreateEcDatakeyPairRequest::default()
-            })
-        }
-        PairOperation::CreateRsaDatakeyPair => {
-            kms.create_rsa_datakey_pair(&CreateRsaDatakeyPairRequest {
+            },
+        ),
+        PairOperation::CreateRsaDatakeyPair => kms.create_rsa_datakey_pair(
+            kms.default_tenant(),
+            &CreateRsaDatakeyPairRequest {
                 key_id,
                 key_spec: Some("RSA_2048".into()),
                 recipient_public_key,
                 recipient_algorithm,
                 ..CreateRsaDatakeyPairRequest::default()
-            })
-        }
+            },
+        ),
     };
     result
         .err()

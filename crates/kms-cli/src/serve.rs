@@ -1,0 +1,134 @@
+//! `kms serve`: the KMS HTTP API over the home's engine (DESIGN 10), until SIGTERM or
+//! SIGINT. It prints one JSON line saying where it listens, then the access log.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Arg, ArgMatches, Command, value_parser};
+use kms_core::{KmsError, Result};
+use kms_server::{Credentials, Server, ServerConfig, TlsFiles, default_path};
+use serde_json::json;
+
+use crate::cli::Global;
+use crate::home;
+
+/// What `kms serve` was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServeOptions {
+    listen: SocketAddr,
+    credentials: Option<PathBuf>,
+    tls: Option<TlsFiles>,
+}
+
+/// The `serve` subcommand.
+pub(crate) fn command() -> Command {
+    Command::new("serve")
+        .about(
+            "Serve the KMS HTTP API (POST /v1.0/{project_id}/kms/<operation>) so the official \
+             SDKs work against this engine; stops on SIGTERM or SIGINT after the requests in \
+             flight",
+        )
+        .arg(
+            Arg::new("listen")
+                .long("listen")
+                .value_name("ADDR:PORT")
+                .default_value("127.0.0.1:8080")
+                .value_parser(value_parser!(SocketAddr))
+                .help("Where to listen (port 0: any free port; the first line printed says which)"),
+        )
+        .arg(
+            Arg::new("credentials")
+                .long("credentials")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help(
+                    "The credentials file (TOML, mode 0600; default <home>/credentials.toml, \
+                     created with a random access key and project on first use)",
+                ),
+        )
+        .arg(
+            Arg::new("tls-cert")
+                .long("tls-cert")
+                .value_name("PEM")
+                .requires("tls-key")
+                .value_parser(value_parser!(PathBuf))
+                .help("Serve HTTPS with this certificate chain (PEM)"),
+        )
+        .arg(
+            Arg::new("tls-key")
+                .long("tls-key")
+                .value_name("PEM")
+                .requires("tls-cert")
+                .value_parser(value_parser!(PathBuf))
+                .help("The private key of --tls-cert (PEM)"),
+        )
+}
+
+/// Reads the `serve` subcommand's options.
+pub(crate) fn read(matches: &ArgMatches) -> ServeOptions {
+    let path = |id: &str| matches.get_one::<PathBuf>(id).cloned();
+    ServeOptions {
+        listen: matches
+            .get_one::<SocketAddr>("listen")
+            .copied()
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        credentials: path("credentials"),
+        tls: path("tls-cert")
+            .zip(path("tls-key"))
+            .map(|(cert, key)| TlsFiles { cert, key }),
+    }
+}
+
+/// Serves until SIGTERM or SIGINT; the engine (and with it the wrapping-key pool's keys)
+/// is released before this returns.
+///
+/// # Errors
+/// The credentials file's, the listener's and the engine's opening errors.
+pub(crate) fn run(global: &Global, options: &ServeOptions) -> Result<()> {
+    let credentials_path = options
+        .credentials
+        .clone()
+        .unwrap_or_else(|| default_path(&global.home));
+    let kms = Arc::new(home::open_for_service(global)?);
+    let (credentials, created) = Credentials::load_or_create(&credentials_path)?;
+    if let Some(created) = created {
+        eprintln!(
+            "created {} with access key {} for project {}; its secret key is in that file",
+            credentials_path.display(),
+            created.access_key,
+            created.project_id
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| KmsError::Backend(format!("starting the server's runtime: {error}")))?;
+    let mut config = ServerConfig::new(options.listen, credentials);
+    config.tls = options.tls.clone();
+    runtime.block_on(async {
+        let server = Server::bind(kms, config).await?;
+        let listening = json!({
+            "listening": server.url()?,
+            "credentials": credentials_path.canonicalize().unwrap_or(credentials_path),
+        });
+        println!("{listening}");
+        server.serve(shutdown_signal()).await
+    })
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
