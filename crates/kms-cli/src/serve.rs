@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Arg, ArgMatches, Command, value_parser};
 use kms_core::{KmsError, Result};
@@ -19,6 +20,7 @@ pub(crate) struct ServeOptions {
     listen: SocketAddr,
     credentials: Option<PathBuf>,
     tls: Option<TlsFiles>,
+    maintenance_every: Option<Duration>,
 }
 
 /// The `serve` subcommand.
@@ -45,6 +47,17 @@ pub(crate) fn command() -> Command {
                 .help(
                     "The credentials file (TOML, mode 0600; default <home>/credentials.toml, \
                      created with a random access key and project on first use)",
+                ),
+        )
+        .arg(
+            Arg::new("maintenance-interval")
+                .long("maintenance-interval")
+                .value_name("SECONDS")
+                .default_value("60")
+                .value_parser(value_parser!(u64))
+                .help(
+                    "How often to run the periodic work (expired material, unused import \
+                     tokens, due deletions; see kms maintain); 0: never",
                 ),
         )
         .arg(
@@ -77,6 +90,10 @@ pub(crate) fn read(matches: &ArgMatches) -> ServeOptions {
         tls: path("tls-cert")
             .zip(path("tls-key"))
             .map(|(cert, key)| TlsFiles { cert, key }),
+        maintenance_every: matches
+            .get_one::<u64>("maintenance-interval")
+            .filter(|seconds| **seconds > 0)
+            .map(|seconds| Duration::from_secs(*seconds)),
     }
 }
 
@@ -106,6 +123,7 @@ pub(crate) fn run(global: &Global, options: &ServeOptions) -> Result<()> {
         .map_err(|error| KmsError::Backend(format!("starting the server's runtime: {error}")))?;
     let mut config = ServerConfig::new(options.listen, credentials);
     config.tls = options.tls.clone();
+    config.maintenance_every = options.maintenance_every;
     runtime.block_on(async {
         let server = Server::bind(kms, config).await?;
         let listening = json!({

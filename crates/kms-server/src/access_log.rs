@@ -1,4 +1,5 @@
-//! The access log (DESIGN 10): one JSON line per request, written by a thread of its own
+//! The access log (DESIGN 10): one JSON line per request (and one per maintenance run that
+//! did something), written by a thread of its own
 //! so a slow sink never stalls the reactor. A line names the request, its caller and its
 //! outcome; it never carries a request field that could be secret (only the key ID).
 
@@ -36,6 +37,34 @@ pub(crate) struct AccessRecord<'a> {
     pub(crate) latency_ms: f64,
 }
 
+/// One run of the periodic maintenance that did something or failed: counts and key IDs
+/// only.
+#[derive(Debug, Serialize)]
+pub(crate) struct MaintenanceRecord {
+    /// Keys whose expired imported material was destroyed.
+    pub(crate) expired_material: usize,
+    /// Keys deleted because their pending deletion time had come.
+    pub(crate) deleted: usize,
+    /// Wrapping keys of import tokens that expired unused, destroyed.
+    pub(crate) wrapping_keys_destroyed: usize,
+    /// Keys whose material the backend failed to destroy, with the error code.
+    pub(crate) material_left: Vec<String>,
+    /// The error code, when the run failed as a whole (the store was unreachable).
+    pub(crate) error_code: Option<&'static str>,
+}
+
+impl MaintenanceRecord {
+    pub(crate) fn failed(code: &'static str) -> Self {
+        Self {
+            expired_material: 0,
+            deleted: 0,
+            wrapping_keys_destroyed: 0,
+            material_left: Vec::new(),
+            error_code: Some(code),
+        }
+    }
+}
+
 /// Hands lines to the writer thread.
 #[derive(Debug)]
 pub(crate) struct AccessLog {
@@ -59,6 +88,23 @@ impl AccessLog {
 
     /// Logs `record`.
     pub(crate) fn write(&self, record: &AccessRecord<'_>) {
+        self.send(record);
+    }
+
+    /// Logs a maintenance run at `now_ms`, as `{"time":...,"maintenance":{...}}`.
+    pub(crate) fn write_maintenance(&self, now_ms: u64, record: &MaintenanceRecord) {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            time: String,
+            maintenance: &'a MaintenanceRecord,
+        }
+        self.send(&Line {
+            time: crate::handler::rfc3339_ms(now_ms),
+            maintenance: record,
+        });
+    }
+
+    fn send(&self, record: &impl Serialize) {
         if let (Some(lines), Ok(line)) = (&self.lines, serde_json::to_string(record)) {
             let _ = lines.send(line);
         }

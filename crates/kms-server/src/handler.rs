@@ -350,6 +350,6 @@ fn new_request_id() -> String {
 }
 
 /// `ms` since the epoch as RFC 3339 UTC with milliseconds.
-fn rfc3339_ms(ms: u64) -> String {
+pub(crate) fn rfc3339_ms(ms: u64) -> String {
     humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessLog, MaintenanceRecord};
 use crate::connections::{Connections, Slot};
 use crate::credentials::Credentials;
 use crate::handler::{State, handle};
@@ -80,6 +80,10 @@ pub struct ServerConfig {
     pub clock: Arc<dyn Clock>,
     /// Where the access log goes, a JSON line per request.
     pub access_log: Box<dyn Write + Send>,
+    /// How often the engine's periodic work ([`Kms::maintain`]) runs: expiry of imported
+    /// material, unused import tokens' wrapping keys, due deletions. `None`: never (an
+    /// embedder that runs it elsewhere). Default every 60 s.
+    pub maintenance_every: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -94,6 +98,7 @@ impl ServerConfig {
             limits: Limits::default(),
             clock: Arc::new(SystemClock),
             access_log: Box::new(std::io::stdout()),
+            maintenance_every: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -104,6 +109,7 @@ pub struct Server {
     tls: Option<TlsAcceptor>,
     state: Arc<State>,
     connections: Arc<Connections>,
+    maintenance_every: Option<Duration>,
 }
 
 impl Server {
@@ -132,6 +138,7 @@ impl Server {
             tls,
             connections: Connections::new(limits.max_connections),
             state,
+            maintenance_every: config.maintenance_every,
         })
     }
 
@@ -167,6 +174,9 @@ impl Server {
             .header_read_timeout(self.state.limits.header_timeout)
             .keep_alive(true);
         tokio::pin!(shutdown);
+        let maintenance = self
+            .maintenance_every
+            .map(|every| tokio::spawn(maintain_every(Arc::clone(&self.state), every)));
         loop {
             let slot = tokio::select! {
                 () = &mut shutdown => break,
@@ -207,6 +217,9 @@ impl Server {
             }
         }
         drop(self.listener);
+        if let Some(maintenance) = maintenance {
+            maintenance.abort();
+        }
         self.connections.close_all();
         self.connections
             .closed(self.state.limits.shutdown_grace)
@@ -256,6 +269,44 @@ impl Connection {
             }
         }
         drop(slot);
+    }
+}
+
+/// Runs the engine's periodic work every `every`, on a blocking thread, and logs each run
+/// that did something or failed.
+async fn maintain_every(state: Arc<State>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let kms = Arc::clone(&state.kms);
+        let outcome = tokio::task::spawn_blocking(move || kms.maintain()).await;
+        let record = match outcome {
+            Ok(Ok(done)) => {
+                let quiet = done.expired_material.is_empty()
+                    && done.deleted.is_empty()
+                    && done.wrapping_keys_destroyed == 0
+                    && done.material_left.is_empty();
+                if quiet {
+                    continue;
+                }
+                MaintenanceRecord {
+                    expired_material: done.expired_material.len(),
+                    deleted: done.deleted.len(),
+                    wrapping_keys_destroyed: done.wrapping_keys_destroyed,
+                    material_left: done
+                        .material_left
+                        .iter()
+                        .map(|(key_id, error)| format!("{key_id}: {}", error.code()))
+                        .collect(),
+                    error_code: None,
+                }
+            }
+            Ok(Err(error)) => MaintenanceRecord::failed(error.code()),
+            Err(_) => MaintenanceRecord::failed("KMS.0103"),
+        };
+        state.access_log.write_maintenance(state.clock.now_ms(), &record);
     }
 }
 

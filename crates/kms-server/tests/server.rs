@@ -13,7 +13,8 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{AK, AK_B, PROJECT_A, PROJECT_B, SK, SK_B, SignedRequest, TOKEN, TestServer};
+use common::{AK, AK_B, PROJECT_A, PROJECT_B, SK, SK_B, Setup, SignedRequest, TOKEN, TestServer};
+use kms_core::KmsConfig;
 use kms_server::Limits;
 use serde_json::{Value, json};
 
@@ -454,4 +455,40 @@ fn the_access_log_never_holds_a_secret() {
     ] {
         assert!(!log.contains(&secret), "the access log holds a secret");
     }
+}
+
+#[test]
+fn the_server_runs_the_periodic_maintenance_by_itself() {
+    let mut server = TestServer::start_set_up(Setup {
+        engine: KmsConfig {
+            wrapping_key_pool_size: 0,
+            import_token_validity_ms: 1,
+            ..KmsConfig::default()
+        },
+        maintenance_every: Some(Duration::from_millis(100)),
+        ..Setup::default()
+    });
+    let created = server.call(PROJECT_A, "create-key", &json!({"key_alias": "byok", "origin": "external"}));
+    let key_id = created.json()["key_info"]["key_id"].as_str().unwrap().to_owned();
+    let issued = server.call(
+        PROJECT_A,
+        "get-parameters-for-import",
+        &json!({"key_id": key_id, "wrapping_algorithm": "SM2_ENCRYPT"}),
+    );
+    assert_eq!(issued.status, 200);
+    // The token expired at once; no request comes, and its wrapping key is destroyed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log.text().contains(r#""wrapping_keys_destroyed":1"#) {
+        assert!(Instant::now() < deadline, "no maintenance run: {}", server.log.text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.stop();
+    let runs: Vec<Value> = server
+        .log
+        .records()
+        .into_iter()
+        .filter(|record| record.get("maintenance").is_some())
+        .collect();
+    assert_eq!(runs.len(), 1, "quiet runs are not logged: {runs:?}");
+    assert_eq!(runs[0]["maintenance"]["expired_material"], 0);
 }

@@ -13,3 +13,4 @@ mod common;
 mod durability;
 mod operations;
 mod pkcs11;
+mod serve;

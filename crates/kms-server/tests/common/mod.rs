@@ -74,12 +74,39 @@ fn credentials_toml() -> String {
     )
 }
 
+/// How a test server is set up.
+pub struct Setup {
+    pub limits: Limits,
+    pub engine: KmsConfig,
+    pub maintenance_every: Option<Duration>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            engine: KmsConfig {
+                wrapping_key_pool_size: 0,
+                ..KmsConfig::default()
+            },
+            maintenance_every: None,
+        }
+    }
+}
+
 impl TestServer {
     pub fn start() -> Self {
-        Self::start_with(Limits::default())
+        Self::start_set_up(Setup::default())
     }
 
     pub fn start_with(limits: Limits) -> Self {
+        Self::start_set_up(Setup {
+            limits,
+            ..Setup::default()
+        })
+    }
+
+    pub fn start_set_up(setup: Setup) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "kms-server-test-{}-{}",
             std::process::id(),
@@ -93,15 +120,13 @@ impl TestServer {
         let kms = Arc::new(Kms::with_config(
             Arc::new(SoftBackend::new(RootKey::generate().unwrap())),
             Arc::new(MemoryStore::new()),
-            KmsConfig {
-                wrapping_key_pool_size: 0,
-                ..KmsConfig::default()
-            },
+            setup.engine,
         ));
         let log = SharedLog::default();
         let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), credentials);
-        config.limits = limits;
+        config.limits = setup.limits;
         config.access_log = Box::new(log.clone());
+        config.maintenance_every = setup.maintenance_every;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (bound, addr) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
