@@ -7,7 +7,7 @@ use std::sync::Barrier;
 use kms_core::{Kms, Operation};
 use serde_json::json;
 
-use crate::common::{call, create_key, engine, error_code};
+use crate::common::{call, create_key, engine};
 
 const TRIALS: usize = 4_000;
 
@@ -71,19 +71,4 @@ fn a_scheduled_deletion_racing_a_first_use_leaves_no_key_usable() {
         |key_id| json!({"key_id": key_id, "pending_days": "7"}),
     );
     assert_eq!(usable, 0);
-    let key_id = create_key(&kms, "AES_256");
-    call(
-        &kms,
-        Operation::ScheduleKeyDeletion,
-        &json!({"key_id": key_id, "pending_days": "7"}),
-    )
-    .unwrap();
-    assert_eq!(
-        error_code(
-            &kms,
-            Operation::CreateDatakey,
-            &json!({"key_id": key_id, "datakey_length": "256"})
-        ),
-        "KMS.0210"
-    );
 }
