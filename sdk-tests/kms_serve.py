@@ -163,9 +163,10 @@ class KmsServe:
         return self.stdout_path.read_bytes() + b"\n" + self.stderr_path.read_bytes()
 
     def access_log(self) -> list[dict]:
-        """The access log so far: every complete line of standard output after the first."""
-        lines = self.stdout_path.read_bytes().split(b"\n")[1:-1]
-        return [json.loads(line) for line in lines]
+        """The access log's request lines so far: every complete line of standard output
+        after the first, but those of the periodic maintenance (docs/SERVER.md)."""
+        lines = [json.loads(line) for line in self.stdout_path.read_bytes().split(b"\n")[1:-1]]
+        return [line for line in lines if "maintenance" not in line]
 
     def log_line(self, request_id: str) -> dict:
         """The access log line of `request_id`, waiting briefly for it to be written."""

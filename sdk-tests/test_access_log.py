@@ -315,10 +315,12 @@ def test_no_secret_reaches_the_output(servers, tmp_path, backend):
         assert by_id[exchange.request_id]["access_key"] == access_key.ak
     assert by_id[token_request_ids[0]]["status"] == 200
     assert by_id[token_request_ids[0]]["operation"] == "decrypt-datakey"
+    assert by_id[token_request_ids[0]]["access_key"] == "token"
     assert by_id[last_id]["status"] == 401
 
     metrics = requests.get(f"{server.url}/metrics", timeout=60)
     assert metrics.status_code == 200, metrics.text
+    assert 'operation="encrypt-datakey"' in metrics.text, metrics.text
     server.assert_stops_cleanly()
 
     output = server.output_bytes()

@@ -44,7 +44,9 @@ from huaweicloudsdkkms.v2.model import (
     ShowVersionsRequest,
 )
 
-from deployments import start_deployment
+from deployments import CONFIGURATIONS, start_deployment
+from kms_serve import AccessKey
+from sdk_client import kms_client
 from dek_digest import dek_digest
 from openssl_cli import (
     b64decode,
@@ -636,6 +638,29 @@ def test_a_client_without_a_project_id_is_told_to_give_one(kms):
     assert err.status_code in (400, 401), str(err)
     assert "project id" in err.error_msg.lower() or "project_id" in err.error_msg.lower(), str(err)
     assert err.request_id, str(err)
+
+
+def test_a_wrong_secret_key_is_refused(kms):
+    """The same client but for one character of the SK: the server checks signatures of
+    this algorithm, it does not just accept them."""
+    sk = kms.access_key.sk
+    wrong_sk = sk[:-1] + ("A" if sk[-1] != "A" else "B")
+    key = AccessKey(kms.access_key.ak, wrong_sk, kms.access_key.domain_id, kms.access_key.project_id)
+    algorithm, _ = CONFIGURATIONS[kms.name]
+    client = kms_client(
+        kms.server.url,
+        key,
+        signing_algorithm=algorithm,
+        ca_cert=kms.client.get_http_client().config.ssl_ca_cert,
+    )
+    with pytest.raises(ClientRequestException) as caught:
+        client.list_keys(ListKeysRequest(body=ListKeysRequestBody()))
+    err = caught.value
+    assert (err.status_code, err.error_code) == (401, "APIGW.0301"), str(err)
+    assert err.error_msg.startswith("Incorrect IAM authentication information: "), str(err)
+    assert err.request_id, str(err)
+    line = kms.server.log_line(err.request_id)
+    assert (line["status"], line["error_code"]) == (401, "APIGW.0301")
 
 
 def test_show_versions(kms):

@@ -139,6 +139,36 @@ pub fn wrapping_private_key(
     found[0]
 }
 
+/// C_WrapKey (CKM_AES_KEY_WRAP_PAD) of `key` under a session AES-256 key that can wrap,
+/// made for the attempt and destroyed after it: how the token answers an attempt to take
+/// `key` out.
+///
+/// # Errors
+/// The token's refusal of C_WrapKey.
+pub fn wrap_out(
+    session: &cryptoki::session::Session,
+    key: cryptoki::object::ObjectHandle,
+) -> cryptoki::error::Result<Vec<u8>> {
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::{Attribute, KeyType, ObjectClass};
+
+    let wrapping = session
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::ValueLen(32u64.into()),
+                Attribute::Token(false),
+                Attribute::Wrap(true),
+            ],
+        )
+        .unwrap();
+    let wrapped = session.wrap_key(&Mechanism::AesKeyWrapPad, wrapping, key);
+    session.destroy_object(wrapping).unwrap();
+    wrapped
+}
+
 /// Calls `operation` with `body` and parses the response.
 ///
 /// # Errors

@@ -9,9 +9,8 @@
 )]
 
 use cryptoki::error::{Error, RvError};
-use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
-use softhsm_tests::{assert_cmk_policy, backend, create_key, engine};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+use softhsm_tests::{assert_cmk_policy, backend, create_key, engine, wrap_out};
 
 #[test]
 fn every_cmk_is_sensitive_never_extractable_and_cannot_wrap_or_be_read() {
@@ -46,19 +45,6 @@ fn every_cmk_is_sensitive_never_extractable_and_cannot_wrap_or_be_read() {
         Err(other) => panic!("unexpected {other}"),
     }
     // ...and it cannot be wrapped out under another key.
-    let wrapping = session
-        .generate_key(
-            &Mechanism::AesKeyGen,
-            &[
-                Attribute::Class(ObjectClass::SECRET_KEY),
-                Attribute::KeyType(KeyType::AES),
-                Attribute::ValueLen(32u64.into()),
-                Attribute::Token(false),
-                Attribute::Wrap(true),
-            ],
-        )
-        .unwrap();
-    let wrapped = session.wrap_key(&Mechanism::AesKeyWrapPad, wrapping, cmk);
+    let wrapped = wrap_out(&session, cmk);
     assert!(wrapped.is_err(), "C_WrapKey of a CMK succeeded");
-    session.destroy_object(wrapping).unwrap();
 }

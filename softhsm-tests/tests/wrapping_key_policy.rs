@@ -33,7 +33,7 @@ use rsa::traits::PublicKeyParts;
 use sha1::Sha1;
 use softhsm_tests::{
     assisted_engine, backend, build_c, engine, external_key, import, import_parameters, module,
-    round_trip, wrapping_private_key,
+    round_trip, wrap_out, wrapping_private_key,
 };
 
 fn one_at_a_time() -> MutexGuard<'static, ()> {
@@ -265,22 +265,7 @@ fn assert_no_unwrap_oracle(attacker: &Session, wrapping: ObjectHandle, wrapped: 
             .is_empty(),
         "CKA_VALUE was readable"
     );
-    let wrapping_out = attacker
-        .generate_key(
-            &Mechanism::AesKeyGen,
-            &[
-                Attribute::Class(ObjectClass::SECRET_KEY),
-                Attribute::KeyType(KeyType::AES),
-                Attribute::ValueLen(32u64.into()),
-                Attribute::Token(false),
-                Attribute::Wrap(true),
-            ],
-        )
-        .unwrap();
-    assert_eq!(
-        refused(attacker.wrap_key(&Mechanism::AesKeyWrapPad, wrapping_out, key)),
-        RvError::KeyUnextractable
-    );
+    assert_eq!(refused(wrap_out(attacker, key)), RvError::KeyUnextractable);
     for change in [Attribute::Extractable(true), Attribute::Derive(true)] {
         assert_eq!(
             refused(attacker.update_attributes(key, std::slice::from_ref(&change))),
@@ -299,7 +284,6 @@ fn assert_no_unwrap_oracle(attacker: &Session, wrapping: ObjectHandle, wrapped: 
         RvError::MechanismInvalid
     );
     attacker.destroy_object(key).unwrap();
-    attacker.destroy_object(wrapping_out).unwrap();
 }
 
 /// A customer's external key, its import token and its material wrapped with

@@ -11,52 +11,20 @@
     reason = "tests report failure by panicking"
 )]
 
-use std::sync::Arc;
-
-use kms_core::{
-    Backend, CmkSpec, Kms, KmsConfig, MemoryStore, Operation, SecretBytes, WrappingAlgorithm,
-    decode_base64, decode_hex, dek_digest, encode_base64, encode_hex,
+use kms_core::{Kms, Operation, WrappingAlgorithm};
+use kms_test_alloc::engine_fixture::{
+    RESPONSE_ROOM, assert_recorded_whole, create_key, engine, hex_field, import_request,
+    plain_text, private_key,
 };
-use kms_soft::{RootKey, SoftBackend};
 use kms_test_alloc::{Freed, HoldingAllocator, Needle, PrivateKeyNeedles, record};
 use serde_json::{Value, json};
 
 #[global_allocator]
 static ALLOCATOR: HoldingAllocator = HoldingAllocator;
 
-/// Room for the largest response here, made before a recording starts so that the output
-/// written to it frees nothing.
-const RESPONSE_ROOM: usize = 64 * 1024;
-
 /// A DEK no allocator or table would hold by chance.
 const DEK: [u8; 32] = *b"\x6b\xd0\x3f\x92\x18\xe5\x47\xac\x0b\x7e\xc1\x59\x24\xf6\x83\x3d\
                          \xa2\x15\x6c\xf9\x40\x8b\xd7\x2e\x91\x5a\xe3\x07\xbc\x48\x1f\x76";
-
-fn engine() -> Kms {
-    Kms::with_config(
-        Arc::new(SoftBackend::new(RootKey::generate().unwrap())),
-        Arc::new(MemoryStore::new()),
-        KmsConfig {
-            wrapping_key_pool_size: 0,
-            ..KmsConfig::default()
-        },
-    )
-}
-
-/// A call made outside any recording: set-up.
-fn call(kms: &Kms, operation: Operation, body: &Value) -> Value {
-    let response = kms.call_json(operation, &body.to_string()).unwrap();
-    serde_json::from_str(response.expose_secret()).unwrap()
-}
-
-fn create_key(kms: &Kms, alias: &str, origin: &str) -> String {
-    let created = call(
-        kms,
-        Operation::CreateKey,
-        &json!({"key_alias": alias, "origin": origin}),
-    );
-    created["key_info"]["key_id"].as_str().unwrap().to_owned()
-}
 
 /// `kms [--pretty] <operation>` with `body` on standard input, recorded: the read, the
 /// call, the output and every drop. Returns the output (parsed after the recording) and
@@ -76,16 +44,7 @@ fn traced(kms: &Kms, operation: Operation, body: &Value, pretty: bool) -> (Value
             &mut output,
         )
     });
-    assert_eq!(
-        output.capacity(),
-        RESPONSE_ROOM,
-        "the output grew while recording"
-    );
-    assert_eq!(
-        freed.not_held(),
-        0,
-        "more freed blocks than the table holds"
-    );
+    assert_recorded_whole("output", &output, &freed);
     outcome.unwrap();
     let text = std::str::from_utf8(&output).unwrap();
     assert!(text.ends_with('\n'));
@@ -109,7 +68,7 @@ fn the_dek_operations_leave_no_copy_of_the_dek() {
     let kms = engine();
     let key_id = create_key(&kms, "dek", "kms");
     let needles = Needle::renderings("DEK", &DEK);
-    let plain_text = encode_hex(&[&DEK[..], &dek_digest(CmkSpec::Aes256, &DEK)].concat());
+    let plain_text = plain_text(&DEK);
     for pretty in [false, true] {
         let operation = Operation::EncryptDatakey;
         let (encrypted, freed) = traced(
@@ -129,10 +88,7 @@ fn the_dek_operations_leave_no_copy_of_the_dek() {
                     "datakey_cipher_length": "32"}),
             pretty,
         );
-        assert_eq!(
-            decode_hex(decrypted["data_key"].as_str().unwrap()).unwrap(),
-            DEK
-        );
+        assert_eq!(hex_field(&decrypted, "data_key"), DEK);
         assert_nothing_left(operation, pretty, &freed, &needles);
         drop(freed);
 
@@ -143,7 +99,7 @@ fn the_dek_operations_leave_no_copy_of_the_dek() {
             &json!({"key_id": key_id, "key_spec": "AES_256"}),
             pretty,
         );
-        let dek = decode_hex(created["plain_text"].as_str().unwrap()).unwrap();
+        let dek = hex_field(&created, "plain_text");
         assert_nothing_left(operation, pretty, &freed, &Needle::renderings("DEK", &dek));
     }
 }
@@ -160,8 +116,7 @@ fn a_data_key_pair_leaves_no_copy_of_the_private_key() {
             &json!({"key_id": key_id, "key_spec": "ECC_NIST_P256", "with_plain_text": true}),
             pretty,
         );
-        let pkcs8 = decode_base64(response["private_key_plain_text"].as_str().unwrap()).unwrap();
-        let needles = PrivateKeyNeedles::of(&pkcs8).unwrap();
+        let needles = PrivateKeyNeedles::of(&private_key(&response)).unwrap();
         assert_nothing_left(operation, pretty, &freed, &needles.encoded);
         assert_nothing_left(operation, pretty, &freed, &needles.limbs);
     }
@@ -172,29 +127,14 @@ fn import_key_material_leaves_no_copy_of_the_material() {
     let kms = engine();
     let needles = Needle::renderings("material", &DEK);
     for pretty in [false, true] {
-        let key_id = create_key(&kms, &format!("import-{pretty}"), "external");
-        let parameters = call(
+        let body = import_request(
             &kms,
-            Operation::GetParametersForImport,
-            &json!({"key_id": key_id, "wrapping_algorithm": "SM2_ENCRYPT"}),
+            &format!("import-{pretty}"),
+            WrappingAlgorithm::Sm2Encrypt,
+            &DEK,
         );
-        let public_key = decode_base64(parameters["public_key"].as_str().unwrap()).unwrap();
-        let client = SoftBackend::new(RootKey::generate().unwrap());
-        let wrapped = client
-            .wrap_for_recipient(
-                &public_key,
-                WrappingAlgorithm::Sm2Encrypt,
-                &SecretBytes::new(DEK.to_vec()),
-            )
-            .unwrap();
         let operation = Operation::ImportKeyMaterial;
-        let (_, freed) = traced(
-            &kms,
-            operation,
-            &json!({"key_id": key_id, "import_token": parameters["import_token"],
-                    "encrypted_key_material": encode_base64(&wrapped)}),
-            pretty,
-        );
+        let (_, freed) = traced(&kms, operation, &body, pretty);
         assert_nothing_left(operation, pretty, &freed, &needles);
     }
 }

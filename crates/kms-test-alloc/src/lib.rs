@@ -22,8 +22,11 @@
 //! let needles = kms_test_alloc::Needle::renderings("DEK", &dek);
 //! assert_eq!(freed.hits(&needles), []);
 //! ```
+//!
+//! [`engine_fixture`] is the engine those tests drive and the set-up calls they make.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod engine_fixture;
 mod frozen;
 mod holding;
 mod needle;

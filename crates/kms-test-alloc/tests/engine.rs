@@ -17,52 +17,20 @@
     reason = "tests report failure by panicking"
 )]
 
-use std::sync::Arc;
-
-use kms_core::{
-    Backend, CmkSpec, Kms, KmsConfig, MemoryStore, Operation, SecretBytes, WrappingAlgorithm,
-    decode_base64, decode_hex, dek_digest, encode_base64, encode_hex,
+use kms_core::{Kms, Operation, WrappingAlgorithm};
+use kms_test_alloc::engine_fixture::{
+    RESPONSE_ROOM, assert_recorded_whole, create_key, engine, hex_field, import_request,
+    plain_text, private_key,
 };
-use kms_soft::{RootKey, SoftBackend};
 use kms_test_alloc::{Freed, HoldingAllocator, Needle, PrivateKeyNeedles, record};
 use serde_json::{Value, json};
 
 #[global_allocator]
 static ALLOCATOR: HoldingAllocator = HoldingAllocator;
 
-/// Room for the largest response here, made before a recording starts so that copying the
-/// response out of the engine frees nothing.
-const RESPONSE_ROOM: usize = 64 * 1024;
-
 /// A DEK no allocator or table would hold by chance.
 const DEK: [u8; 32] = *b"\x8e\x1d\x5a\xc3\x27\xf4\x90\x6b\x3e\xd2\x71\x0c\xa9\x54\xe8\x16\
                          \x4f\xb7\x23\x9a\xc6\x01\x7d\xe5\x38\x92\x5f\xab\x0e\x64\xd9\x2c";
-
-fn engine() -> Kms {
-    Kms::with_config(
-        Arc::new(SoftBackend::new(RootKey::generate().unwrap())),
-        Arc::new(MemoryStore::new()),
-        KmsConfig {
-            wrapping_key_pool_size: 0,
-            ..KmsConfig::default()
-        },
-    )
-}
-
-/// A call made outside any recording: set-up.
-fn call(kms: &Kms, operation: Operation, body: &Value) -> Value {
-    let response = kms.call_json(operation, &body.to_string()).unwrap();
-    serde_json::from_str(response.expose_secret()).unwrap()
-}
-
-fn create_key(kms: &Kms, alias: &str, origin: &str) -> String {
-    let created = call(
-        kms,
-        Operation::CreateKey,
-        &json!({"key_alias": alias, "origin": origin}),
-    );
-    created["key_info"]["key_id"].as_str().unwrap().to_owned()
-}
 
 /// Runs `operation` on `body` through `Kms::call_json` and drops its response, recording
 /// both; returns the response (copied out into room made beforehand) and what was freed.
@@ -73,16 +41,7 @@ fn traced(kms: &Kms, operation: Operation, body: &Value) -> (Value, Freed) {
         kms.call_json(operation, &body)
             .map(|response| copy.extend_from_slice(response.expose_secret().as_bytes()))
     });
-    assert_eq!(
-        copy.capacity(),
-        RESPONSE_ROOM,
-        "the copy grew while recording"
-    );
-    assert_eq!(
-        freed.not_held(),
-        0,
-        "more freed blocks than the table holds"
-    );
+    assert_recorded_whole("copy", &copy, &freed);
     assert!(
         freed.blocks() > 0,
         "nothing was freed: the allocator is not installed"
@@ -101,10 +60,6 @@ fn assert_nothing_left(operation: Operation, freed: &Freed, needles: &[Needle]) 
         freed.blocks(),
         freed.bytes()
     );
-}
-
-fn hex_field(response: &Value, field: &str) -> Vec<u8> {
-    decode_hex(response[field].as_str().unwrap()).unwrap()
 }
 
 #[test]
@@ -127,7 +82,7 @@ fn encrypt_datakey_and_decrypt_datakey_leave_no_copy_of_the_dek() {
     let kms = engine();
     let key_id = create_key(&kms, "dek", "kms");
     let needles = Needle::renderings("DEK", &DEK);
-    let plain_text = encode_hex(&[&DEK[..], &dek_digest(CmkSpec::Aes256, &DEK)].concat());
+    let plain_text = plain_text(&DEK);
 
     let operation = Operation::EncryptDatakey;
     let (encrypted, freed) = traced(
@@ -148,11 +103,6 @@ fn encrypt_datakey_and_decrypt_datakey_leave_no_copy_of_the_dek() {
     );
     assert_eq!(hex_field(&decrypted, "data_key"), DEK);
     assert_nothing_left(operation, &freed, &needles);
-}
-
-/// The private key of a data key pair response, PKCS#8 DER.
-fn private_key(response: &Value) -> Vec<u8> {
-    decode_base64(response["private_key_plain_text"].as_str().unwrap()).unwrap()
 }
 
 #[test]
@@ -199,19 +149,6 @@ fn create_rsa_datakey_pair_leaves_no_copy_of_the_private_key_but_the_rsa_crates_
     println!("rsa crate: {blocks} freed blocks hold a part of the key: {left_by_rsa:?}");
 }
 
-/// A client's `encrypted_key_material`: `material` wrapped to the public key of a
-/// get-parameters-for-import response with `algorithm`, base64.
-fn wrap(parameters: &Value, algorithm: WrappingAlgorithm, material: &[u8]) -> String {
-    let public_key = decode_base64(parameters["public_key"].as_str().unwrap()).unwrap();
-    let client = SoftBackend::new(RootKey::generate().unwrap());
-    let secret = SecretBytes::new(material.to_vec());
-    encode_base64(
-        &client
-            .wrap_for_recipient(&public_key, algorithm, &secret)
-            .unwrap(),
-    )
-}
-
 #[test]
 fn import_key_material_leaves_no_copy_of_the_material() {
     let kms = engine();
@@ -221,19 +158,9 @@ fn import_key_material_leaves_no_copy_of_the_material() {
         WrappingAlgorithm::Sm2Encrypt,
         WrappingAlgorithm::RsaAesKeyWrapSha256,
     ] {
-        let key_id = create_key(&kms, algorithm.as_str(), "external");
-        let parameters = call(
-            &kms,
-            Operation::GetParametersForImport,
-            &json!({"key_id": key_id, "wrapping_algorithm": algorithm.as_str()}),
-        );
+        let body = import_request(&kms, algorithm.as_str(), algorithm, &DEK);
         let operation = Operation::ImportKeyMaterial;
-        let (_, freed) = traced(
-            &kms,
-            operation,
-            &json!({"key_id": key_id, "import_token": parameters["import_token"],
-                    "encrypted_key_material": wrap(&parameters, algorithm, &DEK)}),
-        );
+        let (_, freed) = traced(&kms, operation, &body);
         assert_nothing_left(operation, &freed, &needles);
     }
 }

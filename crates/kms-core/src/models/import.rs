@@ -1,5 +1,7 @@
 //! Key import: get-parameters-for-import, import-key-material, delete-imported-key-material.
 
+use core::fmt;
+
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 
@@ -109,7 +111,7 @@ impl NumberOrString {
 }
 
 /// Body of `import-key-material`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportKeyMaterialRequest {
     /// The external key.
@@ -128,7 +130,7 @@ pub struct ImportKeyMaterialRequest {
 
 /// An import-key-material request whose key ID and token are present: what the engine
 /// needs for its token checks, which come before anything else in the body is looked at.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct MaterialToImport<'a> {
     /// The key.
     pub key_id: KeyId,
@@ -138,7 +140,7 @@ pub struct MaterialToImport<'a> {
 }
 
 /// The wrapped material and expiry of an import-key-material request, decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DecodedMaterial {
     /// `encrypted_key_material`, decoded.
     pub encrypted_key_material: Vec<u8>,
@@ -203,6 +205,56 @@ impl MaterialToImport<'_> {
         })
     }
 }
+
+// The import token authorizes one import into its key: like the wrapped material, it is
+// never shown by `Debug` (a log line holding one would let its reader import material of
+// their choosing), only the key ID and which fields are present.
+impl fmt::Debug for ImportKeyMaterialRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportKeyMaterialRequest")
+            .field("key_id", &self.key_id)
+            .field(
+                "import_token",
+                &self.import_token.as_ref().map(|_| REDACTED),
+            )
+            .field(
+                "encrypted_key_material",
+                &self.encrypted_key_material.as_ref().map(|_| REDACTED),
+            )
+            .field(
+                "encrypted_privatekey",
+                &self.encrypted_privatekey.as_ref().map(|_| REDACTED),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for MaterialToImport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaterialToImport")
+            .field("key_id", &self.key_id)
+            .field("import_token", &REDACTED)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for DecodedMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodedMaterial")
+            .field(
+                "encrypted_key_material_len",
+                &self.encrypted_key_material.len(),
+            )
+            .field(
+                "encrypted_privatekey_len",
+                &self.encrypted_privatekey.as_ref().map(Vec::len),
+            )
+            .field("expiration_time", &self.expiration_time)
+            .finish()
+    }
+}
+
+const REDACTED: &str = "[REDACTED]";
 
 /// Response of `import-key-material` and `delete-imported-key-material`: an empty object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -161,6 +161,28 @@ pub fn create_key(kms: &Kms, spec: &str) -> String {
     response["key_info"]["key_id"].as_str().unwrap().to_owned()
 }
 
+/// Creates an external key (alias "external") and gets an SM2_ENCRYPT import token for it;
+/// returns the key's ID and the token.
+pub fn external_key_with_import_token(kms: &Kms) -> (String, Value) {
+    let external = call(
+        kms,
+        Operation::CreateKey,
+        &json!({"key_alias": "external", "origin": "external"}),
+    )
+    .unwrap()["key_info"]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = call(
+        kms,
+        Operation::GetParametersForImport,
+        &json!({"key_id": external, "wrapping_algorithm": "SM2_ENCRYPT"}),
+    )
+    .unwrap()["import_token"]
+        .clone();
+    (external, token)
+}
+
 /// `len` bytes from the OS.
 pub fn random_bytes(len: usize) -> Vec<u8> {
     let mut out = vec![0; len];

@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use crate::common::{call, create_key, engine};
+use crate::common::{create_key, engine, external_key_with_import_token};
 use kms_core::{Kms, KmsError, Operation};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -31,22 +31,7 @@ struct Fixture {
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let kms = engine();
     let aes = create_key(&kms, "AES_256");
-    let external = call(
-        &kms,
-        Operation::CreateKey,
-        &json!({"key_alias": "external", "origin": "external"}),
-    )
-    .unwrap()["key_info"]["key_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let token = call(
-        &kms,
-        Operation::GetParametersForImport,
-        &json!({"key_id": external, "wrapping_algorithm": "SM2_ENCRYPT"}),
-    )
-    .unwrap()["import_token"]
-        .clone();
+    let (external, token) = external_key_with_import_token(&kms);
     let bases = Operation::ALL
         .iter()
         .map(|&operation| {

@@ -2,7 +2,9 @@
 //! engine answers each with a result or a KMS error, never panics, and a refused request
 //! changes nothing.
 
-use crate::common::{call, create_key, encrypt, engine, plain_text};
+use crate::common::{
+    call, create_key, encrypt, engine, external_key_with_import_token, plain_text,
+};
 use kms_core::{CmkSpec, Kms, Operation};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -20,22 +22,7 @@ fn fixture() -> Fixture {
     let aes = create_key(&kms, "AES_256");
     let sm4 = create_key(&kms, "SM4");
     let blob = encrypt(&kms, &aes, CmkSpec::Aes256, &DEK, "aad");
-    let external = call(
-        &kms,
-        Operation::CreateKey,
-        &json!({"key_alias": "external", "origin": "external"}),
-    )
-    .unwrap()["key_info"]["key_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let token = call(
-        &kms,
-        Operation::GetParametersForImport,
-        &json!({"key_id": external, "wrapping_algorithm": "SM2_ENCRYPT"}),
-    )
-    .unwrap()["import_token"]
-        .clone();
+    let (external, token) = external_key_with_import_token(&kms);
     let bodies = vec![
         (
             Operation::CreateKey,

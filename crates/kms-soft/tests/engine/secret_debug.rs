@@ -124,3 +124,22 @@ fn debug_of_an_engine_with_loaded_keys_shows_no_key_bytes() {
     assert!(shown.contains("SoftCmk(AES_256, [REDACTED])"), "{shown}");
     assert_hides_secret("Kms", &shown);
 }
+
+#[test]
+fn debug_of_an_import_request_shows_neither_its_token_nor_its_material() {
+    let request: kms_core::models::ImportKeyMaterialRequest = kms_core::parse(
+        r#"{"key_id":"0d0466b0-e727-4d9c-b35d-f84bb474a37f","import_token":"TOKENTEXT0123456789","encrypted_key_material":"TUFURVJJQUw="}"#,
+    )
+    .unwrap();
+    let valid = request.validate().unwrap();
+    for shown in [
+        format!("{request:?}"),
+        format!("{valid:?}"),
+        format!("{:?}", valid.decode().unwrap()),
+    ] {
+        assert!(!shown.contains("TOKENTEXT"), "{shown}");
+        assert!(!shown.contains("TUFURVJJQUw"), "{shown}");
+        assert!(!shown.contains("77, 65, 84"), "{shown}");
+    }
+    assert!(format!("{request:?}").contains("0d0466b0-e727-4d9c-b35d-f84bb474a37f"));
+}
