@@ -12,6 +12,10 @@ const AAD: Field = (
     "additional_authenticated_data",
     "caller AAD, at most 128 bytes",
 );
+const CONTEXT: Field = (
+    "encryption_context",
+    "object of string pairs bound like AAD (at most 8192 characters); needed again to decrypt",
+);
 const PIN: Field = ("pin", "level-4 testing scenario: refused");
 const PIN_TYPE: Field = ("pin_type", "level-4 testing scenario: refused");
 const PROJECT: Field = ("enterprise_project_id", "only the default \"0\"");
@@ -31,12 +35,13 @@ const RECIPIENT_ALGORITHM: Field = (
 /// The fields of create-datakey and create-datakey-without-plaintext (one request model).
 const CREATE_DATAKEY_FIELDS: &[Field] = &[
     KEY_ID,
-    ("key_spec", "AES_256 or AES_128 (or give datakey_length)"),
+    ("key_spec", "AES_256 or AES_128 (neither: 256 bits)"),
     (
         "datakey_length",
-        "DEK length in bits, 8 to 8192, a multiple of 8",
+        "DEK length in bits, 8 to 8192, a multiple of 8 (wins over key_spec)",
     ),
     AAD,
+    CONTEXT,
     SEQUENCE,
     PIN,
     PIN_TYPE,
@@ -57,17 +62,24 @@ pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field])
                 SEQUENCE,
                 ("keystore_id", "only the default \"0\""),
                 ("vm_id", "refused"),
+                ("realm", "the engine's own realm only"),
             ],
         ),
         Operation::DescribeKey => ("Show a key", &[KEY_ID, SEQUENCE]),
         Operation::ListKeys => (
             "List keys, oldest first",
             &[
-                ("limit", "page size, 1 to 1000 (default 1000)"),
-                ("marker", "offset of the page, from next_marker"),
-                ("key_state", "only keys in this state: 2, 3, 4 or 5"),
-                ("key_spec", "only keys of this spec: AES_256 or SM4"),
-                PROJECT,
+                ("limit", "page size, 1 to 2000 (default 2000)"),
+                (
+                    "marker",
+                    "position of the page's first key, from next_marker",
+                ),
+                ("key_state", "only keys in this state: 1 to 5"),
+                (
+                    "key_spec",
+                    "only keys of this spec: ALL or a spec of the API",
+                ),
+                ("enterprise_project_id", "all, 0 or a project UUID"),
                 SEQUENCE,
             ],
         ),
@@ -96,6 +108,7 @@ pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field])
                 ),
                 ("datakey_plain_length", "DEK length in bytes, 1 to 1024"),
                 AAD,
+                CONTEXT,
                 SEQUENCE,
                 PIN,
                 PIN_TYPE,
@@ -109,6 +122,7 @@ pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field])
                 ("cipher_text", "hex of the sealed DEK"),
                 ("datakey_cipher_length", "DEK length in bytes, 1 to 4096"),
                 AAD,
+                CONTEXT,
                 SEQUENCE,
             ],
         ),

@@ -12,6 +12,11 @@
 //!
 //! The AEAD's associated data is the 54 header bytes, the caller's AAD length as a u32
 //! big-endian, then the caller's AAD. It is never empty, and it binds every header field.
+//! A blob sealed with an `encryption_context` has the context's canonical form (see
+//! [`canonical_encryption_context`]) appended, after its own u32 big-endian length: the
+//! AAD's length prefix fixes where the AAD ends, so "no context" (nothing follows) and any
+//! context (at least four bytes follow) can never give the same associated data, and a
+//! blob sealed without a context opens exactly as before.
 //!
 //! Every way a blob can fail to open gives the one opaque [`KmsError::InvalidCipherText`].
 
@@ -29,6 +34,8 @@ pub const HEADER_LEN: usize = 54;
 pub const BLOB_OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 /// Longest caller AAD (`additional_authenticated_data`) in bytes.
 pub const MAX_AAD_LEN: usize = 128;
+/// Longest `encryption_context`, in characters of its canonical form.
+pub const MAX_ENCRYPTION_CONTEXT_LEN: usize = 8192;
 
 const KEY_ID_AT: usize = 2;
 const GENERATION_AT: usize = KEY_ID_AT + KEY_ID_LEN;
@@ -65,6 +72,30 @@ impl Header {
         nonce
     }
 
+    /// Header bytes, the caller's AAD length (u32 BE) and the AAD, then, when there is an
+    /// encryption context, its length (u32 BE) and its canonical form.
+    fn associated_data_with_context(
+        &self,
+        aad: &[u8],
+        context: Option<&[u8]>,
+    ) -> Result<AssociatedData> {
+        let plain = self.associated_data(aad)?;
+        let Some(context) = context else {
+            return Ok(plain);
+        };
+        let context_len = u32::try_from(context.len())
+            .map_err(|_| KmsError::InvalidEncryptionContext("too long"))?;
+        let mut joined = Vec::with_capacity(plain.len + 4 + context.len());
+        joined.extend_from_slice(plain.as_slice());
+        joined.extend_from_slice(&context_len.to_be_bytes());
+        joined.extend_from_slice(context);
+        Ok(AssociatedData {
+            buffer: plain.buffer,
+            len: 0,
+            joined: Some(joined),
+        })
+    }
+
     /// Header bytes, then the caller's AAD length (u32 BE) and the AAD, on the stack.
     fn associated_data(&self, aad: &[u8]) -> Result<AssociatedData> {
         if aad.len() > MAX_AAD_LEN {
@@ -83,19 +114,65 @@ impl Header {
             .get_mut(..aad.len())
             .ok_or(KmsError::InvalidCipherText)?
             .copy_from_slice(aad);
-        Ok(AssociatedData { buffer, len })
+        Ok(AssociatedData {
+            buffer,
+            len,
+            joined: None,
+        })
     }
 }
 
+/// The associated data: on the stack without an encryption context, joined on the heap
+/// with one.
 struct AssociatedData {
     buffer: [u8; ASSOCIATED_DATA_MAX],
     len: usize,
+    joined: Option<Vec<u8>>,
 }
 
 impl AssociatedData {
     fn as_slice(&self) -> &[u8] {
-        self.buffer.get(..self.len).unwrap_or_default()
+        match &self.joined {
+            Some(joined) => joined,
+            None => self.buffer.get(..self.len).unwrap_or_default(),
+        }
     }
+}
+
+/// The canonical form of an `encryption_context` bound into a blob: the compact JSON of
+/// the object with its keys in byte order (`{"a":"b","c":"d"}`), every value a string.
+/// JSON is unambiguous, so two contexts have the same form only when they hold the same
+/// pairs, whatever order or spacing the client sent them in.
+///
+/// # Errors
+/// [`KmsError::InvalidEncryptionContext`] (KMS.0208) when `context` is not an object of
+/// strings or its canonical form is longer than [`MAX_ENCRYPTION_CONTEXT_LEN`] characters.
+/// The message never holds a value of the context.
+pub fn canonical_encryption_context(context: &serde_json::Value) -> Result<Option<Vec<u8>>> {
+    let object = context
+        .as_object()
+        .ok_or(KmsError::InvalidEncryptionContext(
+            "it must be a JSON object",
+        ))?;
+    if object.is_empty() {
+        // `{}` binds nothing: the blob is the same as one sealed without a context.
+        return Ok(None);
+    }
+    let mut sorted = std::collections::BTreeMap::new();
+    for (name, value) in object {
+        let value = value.as_str().ok_or(KmsError::InvalidEncryptionContext(
+            "every value must be a string",
+        ))?;
+        sorted.insert(name.as_str(), value);
+    }
+    let canonical = serde_json::to_string(&sorted)
+        .map_err(|_| KmsError::InvalidEncryptionContext("it cannot be serialized"))?;
+    if canonical.chars().count() > MAX_ENCRYPTION_CONTEXT_LEN {
+        return Err(KmsError::InvalidEncryptionContext(
+            "it must be at most 8192 characters",
+        ));
+    }
+    Ok(Some(canonical.into_bytes()))
 }
 
 /// Who a blob is for: the CMK's ID, spec and material generation.
@@ -121,8 +198,24 @@ pub fn seal_blob(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
+    seal_blob_with_context(cmk, key, nonce, aad, None, plaintext)
+}
+
+/// Seals `plaintext` into a v1 blob under `cmk`, binding `aad` and, when given, the
+/// canonical encryption context `context` (from [`canonical_encryption_context`]).
+///
+/// # Errors
+/// As [`seal_blob`].
+pub fn seal_blob_with_context(
+    cmk: &dyn CmkHandle,
+    key: &BlobKey,
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    context: Option<&[u8]>,
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
     let header = Header::new(key.spec, &key.key_id, key.generation, nonce);
-    let associated_data = header.associated_data(aad)?;
+    let associated_data = header.associated_data_with_context(aad, context)?;
     let mut blob = Vec::with_capacity(BLOB_OVERHEAD + plaintext.len());
     blob.extend_from_slice(&header.0);
     blob.extend_from_slice(plaintext);
@@ -144,6 +237,23 @@ pub fn open_blob(
     aad: &[u8],
     blob: &[u8],
 ) -> Result<SecretBytes> {
+    open_blob_with_context(cmk, key, aad, None, blob)
+}
+
+/// Opens a v1 blob made by [`seal_blob_with_context`] for the same `key`, `aad` and
+/// `context`: a blob sealed with a context opens only with the same one, and a blob sealed
+/// without one only without one.
+///
+/// # Errors
+/// As [`open_blob`]: another context is one more way to get the one opaque
+/// [`KmsError::InvalidCipherText`].
+pub fn open_blob_with_context(
+    cmk: &dyn CmkHandle,
+    key: &BlobKey,
+    aad: &[u8],
+    context: Option<&[u8]>,
+    blob: &[u8],
+) -> Result<SecretBytes> {
     if blob.len() < BLOB_OVERHEAD {
         return Err(KmsError::InvalidCipherText);
     }
@@ -159,7 +269,7 @@ pub fn open_blob(
     if expected.0.as_slice() != header_bytes {
         return Err(KmsError::InvalidCipherText);
     }
-    let associated_data = expected.associated_data(aad)?;
+    let associated_data = expected.associated_data_with_context(aad, context)?;
     let mut plaintext = SecretBytes::new(body.to_vec());
     // On failure `plaintext` drops here and is wiped.
     cmk.open_in_place(
@@ -209,6 +319,45 @@ mod tests {
         );
         let empty = header.associated_data(b"").unwrap();
         assert_eq!(empty.as_slice().len(), HEADER_LEN + 4);
+    }
+
+    #[test]
+    fn a_context_follows_the_aad_with_its_own_length() {
+        let key_id = KeyId::parse("0d0466b0-e727-4d9c-b35d-f84bb474a37f").unwrap();
+        let header = Header::new(CmkSpec::Aes256, &key_id, 0, &[0; NONCE_LEN]);
+        let context = canonical_encryption_context(&serde_json::json!({"b": "2", "a": "1"}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(context, br#"{"a":"1","b":"2"}"#);
+        let ad = header
+            .associated_data_with_context(b"x", Some(&context))
+            .unwrap();
+        let plain = header.associated_data(b"x").unwrap();
+        assert_eq!(&ad.as_slice()[..plain.as_slice().len()], plain.as_slice());
+        let rest = &ad.as_slice()[plain.as_slice().len()..];
+        assert_eq!(&rest[..4], &(context.len() as u32).to_be_bytes());
+        assert_eq!(&rest[4..], context.as_slice());
+        let none = header.associated_data_with_context(b"x", None).unwrap();
+        assert_eq!(none.as_slice(), plain.as_slice());
+    }
+
+    #[test]
+    fn encryption_context_must_be_an_object_of_strings_of_8192_characters() {
+        let code =
+            |value: serde_json::Value| canonical_encryption_context(&value).unwrap_err().code();
+        assert_eq!(code(serde_json::json!("a")), "KMS.0208");
+        assert_eq!(code(serde_json::json!(["a"])), "KMS.0208");
+        assert_eq!(code(serde_json::json!({"a": 1})), "KMS.0208");
+        assert_eq!(code(serde_json::json!({"a": {"b": "c"}})), "KMS.0208");
+        assert_eq!(
+            canonical_encryption_context(&serde_json::json!({})).unwrap(),
+            None
+        );
+        // {"a":"…"} is 8 characters around the value.
+        let fits = serde_json::json!({ "a": "x".repeat(8192 - 8) });
+        assert!(canonical_encryption_context(&fits).unwrap().is_some());
+        let over = serde_json::json!({ "a": "x".repeat(8192 - 7) });
+        assert_eq!(code(over), "KMS.0208");
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub enum KmsError {
     /// KMS.0210: the key is scheduled for deletion.
     #[error("The key is in Scheduled deletion state and cannot be used.")]
     KeyPendingDeletion,
+    /// KMS.0208: `encryption_context` is not an object of strings, or its canonical form is
+    /// longer than 8192 characters (the message says which, never a value of it).
+    #[error("Invalid value of value encryption_context: {0}.")]
+    InvalidEncryptionContext(&'static str),
     /// KMS.0308: a field holds a value outside its range or enumeration (the message says which).
     #[error("Invalid parameter: {0}")]
     InvalidParameter(String),
@@ -63,6 +67,9 @@ pub enum KmsError {
     /// KMS.1101: `key_alias` is empty, too long, or has characters outside `[a-zA-Z0-9:/_-]`.
     #[error("Invalid key_alias.")]
     InvalidKeyAlias,
+    /// KMS.1102: create-key's `realm` is not the engine's realm (`KmsConfig::region_id`).
+    #[error("Invalid realm.")]
+    InvalidRealm,
     /// KMS.1103: `key_description` is longer than 255 characters.
     #[error("Invalid key_description.")]
     InvalidKeyDescription,
@@ -102,6 +109,10 @@ pub enum KmsError {
     /// KMS.2101: `plain_text` is not hex, or `datakey_plain_length` is not in 1..=1024.
     #[error("Invalid plain_text: {0}")]
     InvalidPlainText(&'static str),
+    /// KMS.2102: `datakey_plain_length` of encrypt-datakey is not a whole number in 1..=1024
+    /// (the cloud's code for it; its table text names the 64-byte case).
+    #[error("datakey_plain_length must be 1 to 1024 bytes.")]
+    DatakeyPlainLengthOutOfRange,
     /// KMS.2103: the digest appended to the DEK does not match it.
     #[error("Failed to verify the DEK hash.")]
     DekDigestMismatch,
@@ -172,11 +183,13 @@ impl KmsError {
             Self::KeyNotFound => "KMS.0207",
             Self::KeyDisabled => "KMS.0209",
             Self::KeyPendingDeletion => "KMS.0210",
+            Self::InvalidEncryptionContext(_) => "KMS.0208",
             Self::InvalidParameter(_) => "KMS.0308",
             Self::NotExternalKey => "KMS.0309",
             Self::NotPendingImport => "KMS.0310",
             Self::UnwrapFailed => "KMS.0311",
             Self::InvalidKeyAlias => "KMS.1101",
+            Self::InvalidRealm => "KMS.1102",
             Self::InvalidKeyDescription => "KMS.1103",
             Self::DuplicateKeyAlias => "KMS.1104",
             Self::KeyNotDisabled => "KMS.1201",
@@ -190,6 +203,7 @@ impl KmsError {
             Self::InvalidDatakeySpec => "KMS.1902",
             Self::DatakeyLengthNotByteAligned => "KMS.1903",
             Self::InvalidPlainText(_) => "KMS.2101",
+            Self::DatakeyPlainLengthOutOfRange => "KMS.2102",
             Self::DekDigestMismatch => "KMS.2103",
             Self::PlainTextLengthMismatch => "KMS.2104",
             Self::RecipientWrapTooLong(_) => "KMS.1904",

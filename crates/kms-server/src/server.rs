@@ -306,7 +306,9 @@ async fn maintain_every(state: Arc<State>, every: Duration) {
             Ok(Err(error)) => MaintenanceRecord::failed(error.code()),
             Err(_) => MaintenanceRecord::failed("KMS.0103"),
         };
-        state.access_log.write_maintenance(state.clock.now_ms(), &record);
+        state
+            .access_log
+            .write_maintenance(state.clock.now_ms(), &record);
     }
 }
 

@@ -468,8 +468,15 @@ fn the_server_runs_the_periodic_maintenance_by_itself() {
         maintenance_every: Some(Duration::from_millis(100)),
         ..Setup::default()
     });
-    let created = server.call(PROJECT_A, "create-key", &json!({"key_alias": "byok", "origin": "external"}));
-    let key_id = created.json()["key_info"]["key_id"].as_str().unwrap().to_owned();
+    let created = server.call(
+        PROJECT_A,
+        "create-key",
+        &json!({"key_alias": "byok", "origin": "external"}),
+    );
+    let key_id = created.json()["key_info"]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let issued = server.call(
         PROJECT_A,
         "get-parameters-for-import",
@@ -479,7 +486,11 @@ fn the_server_runs_the_periodic_maintenance_by_itself() {
     // The token expired at once; no request comes, and its wrapping key is destroyed.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !server.log.text().contains(r#""wrapping_keys_destroyed":1"#) {
-        assert!(Instant::now() < deadline, "no maintenance run: {}", server.log.text());
+        assert!(
+            Instant::now() < deadline,
+            "no maintenance run: {}",
+            server.log.text()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     server.stop();

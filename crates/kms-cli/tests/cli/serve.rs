@@ -23,7 +23,9 @@ fn write_token_credentials(home: &Home, mode: u32) -> std::path::PathBuf {
     let path = home.path().join("credentials.toml");
     std::fs::write(
         &path,
-        format!("[[tokens]]\nsha256 = \"{digest}\"\ndomain_id = \"d\"\nprojects = [\"{PROJECT}\"]\n"),
+        format!(
+            "[[tokens]]\nsha256 = \"{digest}\"\ndomain_id = \"d\"\nprojects = [\"{PROJECT}\"]\n"
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -86,7 +88,12 @@ impl Served {
         let mut log = String::new();
         self.stdout.read_to_string(&mut log).unwrap();
         let mut stderr = String::new();
-        self.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
         let code = self.child.wait().unwrap().code();
         (code, stderr, log)
     }
@@ -96,7 +103,9 @@ impl Served {
 fn post(addr: SocketAddr, path: &str, body: &Value) -> Option<(u16, Value)> {
     let body = body.to_string();
     let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
          X-Auth-Token: {TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -199,19 +208,38 @@ fn sigterm_mid_stream(home: &Home, backend: &[String]) -> Vec<String> {
         .collect();
     std::thread::sleep(Duration::from_millis(400));
     let (code, stderr, log) = served.terminate();
-    let created: Vec<String> = clients.into_iter().flat_map(|client| client.join().unwrap()).collect();
+    let created: Vec<String> = clients
+        .into_iter()
+        .flat_map(|client| client.join().unwrap())
+        .collect();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!created.is_empty());
     // Every acknowledged key is in the store, and logged.
     let mut args: Vec<&str> = backend.iter().map(String::as_str).collect();
     args.extend(["--project", PROJECT, "list-keys"]);
     let listed = home.run(&args, Some(r#"{"limit":"1000"}"#));
-    assert_eq!(listed.status.code(), Some(0), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert_eq!(
+        listed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
-    let keys: Vec<&str> = listed["keys"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let keys: Vec<&str> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     for key_id in &created {
-        assert!(keys.contains(&key_id.as_str()), "acknowledged key {key_id} is missing");
-        assert!(log.contains(key_id.as_str()), "key {key_id} is not in the access log");
+        assert!(
+            keys.contains(&key_id.as_str()),
+            "acknowledged key {key_id} is missing"
+        );
+        assert!(
+            log.contains(key_id.as_str()),
+            "key {key_id} is not in the access log"
+        );
     }
     created
 }

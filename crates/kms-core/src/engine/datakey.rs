@@ -1,7 +1,9 @@
 //! DEK envelope operations: the hot path.
 
 use super::Kms;
-use crate::ciphertext::open_blob;
+use super::key_cache::HotKey;
+use crate::backend::NONCE_LEN;
+use crate::ciphertext::{open_blob_with_context, seal_blob_with_context};
 use crate::codec::{encode_hex, encode_hex_secret};
 use crate::dek_digest::{dek_digest, verify_dek_digest};
 use crate::error::{KmsError, Result};
@@ -56,7 +58,12 @@ impl Kms {
         let mut dek = SecretBytes::zeroed(valid.len);
         let blob = self.with_enabled_key(tenant, &valid.key_id, |key| {
             self.backend.random(dek.expose_secret_mut())?;
-            self.seal(key, valid.aad, dek.expose_secret())
+            self.seal_with_context(
+                key,
+                valid.aad,
+                valid.context.as_deref(),
+                dek.expose_secret(),
+            )
         })?;
         Ok((dek, encode_hex(&blob)))
     }
@@ -76,7 +83,7 @@ impl Kms {
         let valid = request.validate()?;
         let blob = self.with_enabled_key(tenant, &valid.key_id, |key| {
             verify_dek_digest(key.blob_key.spec, valid.dek(), valid.claimed_digest())?;
-            self.seal(key, valid.aad, valid.dek())
+            self.seal_with_context(key, valid.aad, valid.context.as_deref(), valid.dek())
         })?;
         Ok(EncryptDatakeyResponse {
             key_id: valid.key_id.to_string(),
@@ -100,7 +107,13 @@ impl Kms {
     ) -> Result<DecryptDatakeyResponse> {
         let valid = request.validate()?;
         let (dek, spec) = self.with_enabled_key(tenant, &valid.key_id, |key| {
-            let dek = open_blob(key.handle.as_ref(), &key.blob_key, valid.aad, &valid.blob)?;
+            let dek = open_blob_with_context(
+                key.handle.as_ref(),
+                &key.blob_key,
+                valid.aad,
+                valid.context.as_deref(),
+                &valid.blob,
+            )?;
             Ok((dek, key.blob_key.spec))
         })?;
         if dek.len() != valid.dek_len {
@@ -111,5 +124,27 @@ impl Kms {
             datakey_length: dek.len().to_string(),
             data_key: encode_hex_secret(&dek),
         })
+    }
+
+    /// Seals `plaintext` under `key` as `Kms::seal` does, binding the canonical encryption
+    /// context too when there is one (a blob without one is the same as `Kms::seal` makes).
+    fn seal_with_context(
+        &self,
+        key: &HotKey,
+        aad: &[u8],
+        context: Option<&[u8]>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
+        key.count_seal()?;
+        let mut nonce = [0u8; NONCE_LEN];
+        self.backend.random(&mut nonce)?;
+        seal_blob_with_context(
+            key.handle.as_ref(),
+            &key.blob_key,
+            &nonce,
+            aad,
+            context,
+            plaintext,
+        )
     }
 }

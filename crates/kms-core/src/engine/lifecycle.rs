@@ -22,13 +22,22 @@ impl Kms {
     ///
     /// # Errors
     /// The validation errors of [`CreateKeyRequest::validate`]; KMS.1104 for a taken alias;
-    /// KMS.9002 when the backend cannot hold the spec; backend and store failures.
+    /// KMS.1102 for a `realm` other than the engine's; KMS.9002 when the backend cannot hold
+    /// the spec; backend and store failures.
     pub fn create_key(
         &self,
         tenant: &Tenant,
         request: &CreateKeyRequest,
     ) -> Result<CreateKeyResponse> {
         let new_key = request.validate()?;
+        // The engine's keys live in its one realm: a request for another is refused.
+        if new_key
+            .realm
+            .as_deref()
+            .is_some_and(|realm| realm != self.config.region_id)
+        {
+            return Err(KmsError::InvalidRealm);
+        }
         self.backend.capabilities().require_cmk(new_key.spec)?;
         let mut random = [0u8; 16];
         self.backend.random(&mut random)?;
@@ -104,6 +113,7 @@ impl Kms {
         }
         let matching: Vec<KeyRecord> = keys
             .into_iter()
+            .filter(|_| !listing.matches_none)
             .filter(|key| key.project_id == tenant.project_id)
             .filter(|key| listing.state.is_none_or(|state| key.state == state))
             .filter(|key| listing.spec.is_none_or(|spec| key.spec == spec))

@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fields::{aad, decimal, key_id, refuse_level4_fields, required, sequence};
-use crate::ciphertext::BLOB_OVERHEAD;
+use super::fields::{
+    aad, decimal, key_id, number_or_string, refuse_level4_fields, required, sequence,
+};
+use crate::ciphertext::{BLOB_OVERHEAD, canonical_encryption_context};
 use crate::codec::{HexError, decode_hex, decode_hex_secret};
 use crate::dek_digest::DEK_DIGEST_LEN;
 use crate::error::{KmsError, Result};
@@ -16,6 +18,8 @@ pub const MAX_PLAIN_DEK_LEN: u32 = 1024;
 /// Longest DEK decrypt-datakey returns, in bytes: room for an RSA_4096 PKCS#8 private key
 /// (about 2.4 KB) sealed by create-rsa-datakey-pair.
 pub const MAX_CIPHER_DEK_LEN: u32 = 4096;
+/// DEK length of a create-datakey with neither `key_spec` nor `datakey_length`: 256 bits.
+pub const DEFAULT_DATAKEY_BYTES: usize = 32;
 /// Shortest and longest `datakey_length` of create-datakey, in bits.
 pub const DATAKEY_BITS: core::ops::RangeInclusive<u32> = 8..=8192;
 
@@ -27,10 +31,14 @@ pub struct CreateDatakeyRequest {
     pub key_id: Option<String>,
     /// `AES_256` (32 bytes) or `AES_128` (16 bytes); or give `datakey_length`.
     pub key_spec: Option<String>,
-    /// DEK length in bits, 8..=8192, a multiple of 8.
+    /// DEK length in bits, 8..=8192, a multiple of 8 (a string or a JSON integer).
+    #[serde(default, deserialize_with = "number_or_string")]
     pub datakey_length: Option<String>,
     /// Caller AAD bound to the ciphertext, at most 128 bytes.
     pub additional_authenticated_data: Option<String>,
+    /// Key-value pairs (strings) bound to the ciphertext like AAD, at most 8192 characters;
+    /// the same pairs are needed to decrypt.
+    pub encryption_context: Option<serde_json::Value>,
     /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
     /// Level-4 testing scenario: not supported.
@@ -40,7 +48,7 @@ pub struct CreateDatakeyRequest {
 }
 
 /// A validated create-datakey request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDatakey<'a> {
     /// The CMK.
     pub key_id: KeyId,
@@ -48,15 +56,24 @@ pub struct NewDatakey<'a> {
     pub len: usize,
     /// Caller AAD.
     pub aad: &'a [u8],
+    /// The canonical encryption context, when one is given.
+    pub context: Option<Vec<u8>>,
+}
+
+/// The canonical form of an optional `encryption_context` (KMS.0208 when invalid).
+fn context(value: Option<&serde_json::Value>) -> Result<Option<Vec<u8>>> {
+    value.map_or(Ok(None), canonical_encryption_context)
 }
 
 impl CreateDatakeyRequest {
-    /// Validates every field.
+    /// Validates every field. With neither `key_spec` nor `datakey_length` the DEK is 256
+    /// bits, as the cloud makes it; with both, `datakey_length` wins (`key_spec` must still
+    /// be a valid spec).
     ///
     /// # Errors
-    /// KMS.1902 bad `key_spec`; KMS.1901 / KMS.1903 bad `datakey_length`; KMS.0308 when both
-    /// are given and disagree or the AAD is too long; KMS.0204 when neither is given;
-    /// KMS.0205, KMS.0206; KMS.9001 for `pin` / `pin_type`.
+    /// KMS.1902 bad `key_spec`; KMS.1901 / KMS.1903 bad `datakey_length`; KMS.0308 when the
+    /// AAD is too long; KMS.0208 for a bad `encryption_context`; KMS.0205, KMS.0206;
+    /// KMS.9001 for `pin` / `pin_type`.
     pub fn validate(&self) -> Result<NewDatakey<'_>> {
         sequence(self.sequence.as_deref())?;
         refuse_level4_fields(self.pin.as_ref(), self.pin_type.as_deref(), None)?;
@@ -75,19 +92,12 @@ impl CreateDatakeyRequest {
             .as_deref()
             .map(datakey_bytes)
             .transpose()?;
-        let len = match (from_spec, from_bits) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(KmsError::InvalidParameter(
-                    "key_spec and datakey_length give different lengths".into(),
-                ));
-            }
-            (Some(len), _) | (None, Some(len)) => len,
-            (None, None) => return Err(KmsError::MissingParameter("key_spec or datakey_length")),
-        };
+        let len = from_bits.or(from_spec).unwrap_or(DEFAULT_DATAKEY_BYTES);
         Ok(NewDatakey {
             key_id,
             len,
             aad: aad(self.additional_authenticated_data.as_deref())?,
+            context: context(self.encryption_context.as_ref())?,
         })
     }
 }
@@ -131,10 +141,14 @@ pub struct EncryptDatakeyRequest {
     pub key_id: Option<String>,
     /// Hex of the DEK followed by its SHA-256 (AES CMK) or SM3 (SM4 CMK) digest.
     pub plain_text: Option<SecretString>,
-    /// DEK length in bytes, 1..=1024.
+    /// DEK length in bytes, 1..=1024 (a string or a JSON integer).
+    #[serde(default, deserialize_with = "number_or_string")]
     pub datakey_plain_length: Option<String>,
     /// Caller AAD bound to the ciphertext, at most 128 bytes.
     pub additional_authenticated_data: Option<String>,
+    /// Key-value pairs (strings) bound to the ciphertext like AAD, at most 8192 characters;
+    /// the same pairs are needed to decrypt.
+    pub encryption_context: Option<serde_json::Value>,
     /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
     /// Level-4 testing scenario: not supported.
@@ -154,6 +168,8 @@ pub struct DekToEncrypt<'a> {
     dek_and_digest: SecretBytes,
     /// Caller AAD.
     pub aad: &'a [u8],
+    /// The canonical encryption context, when one is given.
+    pub context: Option<Vec<u8>>,
 }
 
 impl DekToEncrypt<'_> {
@@ -181,8 +197,8 @@ impl EncryptDatakeyRequest {
     /// the engine).
     ///
     /// # Errors
-    /// KMS.0204, KMS.0205, KMS.0206; KMS.0308 for a `datakey_plain_length` outside 1..=1024 or
-    /// a long AAD; KMS.2101 for odd-length or non-hex `plain_text`; KMS.2104 when it does not
+    /// KMS.0204, KMS.0205, KMS.0206; KMS.2102 for a `datakey_plain_length` outside 1..=1024;
+    /// KMS.0308 for a long AAD; KMS.0208 for a bad `encryption_context`; KMS.2101 for odd-length or non-hex `plain_text`; KMS.2104 when it does not
     /// hold `datakey_plain_length` + 32 bytes; KMS.9001 for the level-4 fields.
     pub fn validate(&self) -> Result<DekToEncrypt<'_>> {
         sequence(self.sequence.as_deref())?;
@@ -197,11 +213,7 @@ impl EncryptDatakeyRequest {
             "datakey_plain_length",
         )?)
         .filter(|len| (1..=MAX_PLAIN_DEK_LEN).contains(len))
-        .ok_or_else(|| {
-            KmsError::InvalidParameter(format!(
-                "datakey_plain_length must be 1 to {MAX_PLAIN_DEK_LEN}"
-            ))
-        })? as usize;
+        .ok_or(KmsError::DatakeyPlainLengthOutOfRange)? as usize;
         let hex = self
             .plain_text
             .as_ref()
@@ -221,6 +233,7 @@ impl EncryptDatakeyRequest {
             key_id,
             dek_and_digest,
             aad: aad(self.additional_authenticated_data.as_deref())?,
+            context: context(self.encryption_context.as_ref())?,
         })
     }
 }
@@ -244,10 +257,14 @@ pub struct DecryptDatakeyRequest {
     pub key_id: Option<String>,
     /// The blob from create-datakey, encrypt-datakey or a data key pair, hex.
     pub cipher_text: Option<String>,
-    /// The DEK's length in bytes, 1..=4096.
+    /// The DEK's length in bytes, 1..=4096 (a string or a JSON integer).
+    #[serde(default, deserialize_with = "number_or_string")]
     pub datakey_cipher_length: Option<String>,
     /// The AAD given when the blob was made.
     pub additional_authenticated_data: Option<String>,
+    /// Key-value pairs (strings) bound to the ciphertext like AAD, at most 8192 characters;
+    /// the same pairs are needed to decrypt.
+    pub encryption_context: Option<serde_json::Value>,
     /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
 }
@@ -263,6 +280,8 @@ pub struct BlobToDecrypt<'a> {
     pub dek_len: usize,
     /// Caller AAD.
     pub aad: &'a [u8],
+    /// The canonical encryption context, when one is given.
+    pub context: Option<Vec<u8>>,
 }
 
 impl DecryptDatakeyRequest {
@@ -294,6 +313,7 @@ impl DecryptDatakeyRequest {
             blob,
             dek_len,
             aad: aad(self.additional_authenticated_data.as_deref())?,
+            context: context(self.encryption_context.as_ref())?,
         })
     }
 }
@@ -335,6 +355,18 @@ mod tests {
     }
 
     #[test]
+    fn create_datakey_defaults_to_256_bits_and_datakey_length_wins() {
+        assert_eq!(new_datakey(None, None).unwrap(), 32);
+        assert_eq!(new_datakey(Some("AES_128"), Some("512")).unwrap(), 64);
+        assert_eq!(new_datakey(Some("AES_128"), Some("256")).unwrap(), 32);
+        // A bad spec is still refused when datakey_length is given.
+        assert_eq!(
+            new_datakey(Some("SM4"), Some("256")).unwrap_err().code(),
+            "KMS.1902"
+        );
+    }
+
+    #[test]
     fn create_datakey_length_rules_have_their_codes() {
         assert_eq!(
             new_datakey(Some("SM4"), None).unwrap_err().code(),
@@ -350,9 +382,6 @@ mod tests {
             "KMS.1903"
         );
         assert_eq!(new_datakey(None, Some("x")).unwrap_err().code(), "KMS.1901");
-        assert_eq!(new_datakey(None, None).unwrap_err().code(), "KMS.0204");
-        let err = new_datakey(Some("AES_128"), Some("256")).unwrap_err();
-        assert_eq!(err.code(), "KMS.0308");
     }
 
     fn encrypt(plain_text: &str, len: &str) -> Result<()> {
@@ -374,8 +403,9 @@ mod tests {
         let not_hex = format!("zz{}", &good[2..]);
         assert_eq!(encrypt(&not_hex, "1").unwrap_err().code(), "KMS.2101");
         assert_eq!(encrypt(&good, "2").unwrap_err().code(), "KMS.2104");
-        assert_eq!(encrypt(&good, "0").unwrap_err().code(), "KMS.0308");
-        assert_eq!(encrypt(&good, "1025").unwrap_err().code(), "KMS.0308");
+        assert_eq!(encrypt(&good, "0").unwrap_err().code(), "KMS.2102");
+        assert_eq!(encrypt(&good, "1025").unwrap_err().code(), "KMS.2102");
+        assert_eq!(encrypt(&good, "-").unwrap_err().code(), "KMS.2102");
     }
 
     #[test]

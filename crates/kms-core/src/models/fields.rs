@@ -42,6 +42,81 @@ pub(crate) fn aad(value: Option<&str>) -> Result<&[u8]> {
     Ok(bytes)
 }
 
+/// What a numeric field holds after [`number_or_string`] when the client sent a JSON number
+/// that is not a non-negative integer (a fraction, a negative, an exponent or an integer too
+/// large for 64 bits): not a decimal, so the field's own validation refuses it with the
+/// field's own code, and not the value, so no message can echo it.
+pub(crate) const NOT_A_WHOLE_NUMBER: &str = "-";
+
+/// Deserializes a field the API types as a string holding a number (`limit`, `marker`,
+/// `key_state`, `pending_days`, `datakey_length`, `datakey_plain_length`,
+/// `datakey_cipher_length`) from either a JSON string or a JSON number, as the Terraform
+/// provider and older SDKs send `"limit": 2000`. A non-negative integer becomes its decimal
+/// string, so both forms then pass the same range checks; any other number becomes
+/// [`NOT_A_WHOLE_NUMBER`], which those checks refuse with the field's code. Every other JSON
+/// type is a wrong type (KMS.0202), reported without its value by the request parser.
+pub(crate) fn number_or_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> core::result::Result<Option<String>, D::Error> {
+    struct NumberOrString;
+
+    impl serde::de::Visitor<'_> for NumberOrString {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("a string or an integer")
+        }
+
+        fn visit_str<E: serde::de::Error>(
+            self,
+            text: &str,
+        ) -> core::result::Result<Self::Value, E> {
+            Ok(Some(text.to_owned()))
+        }
+
+        fn visit_string<E: serde::de::Error>(
+            self,
+            text: String,
+        ) -> core::result::Result<Self::Value, E> {
+            Ok(Some(text))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> core::result::Result<Self::Value, E> {
+            Ok(Some(n.to_string()))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> core::result::Result<Self::Value, E> {
+            Ok(Some(match u64::try_from(n) {
+                Ok(n) => n.to_string(),
+                Err(_) => NOT_A_WHOLE_NUMBER.to_owned(),
+            }))
+        }
+
+        fn visit_u128<E: serde::de::Error>(self, _: u128) -> core::result::Result<Self::Value, E> {
+            Ok(Some(NOT_A_WHOLE_NUMBER.to_owned()))
+        }
+
+        fn visit_i128<E: serde::de::Error>(self, _: i128) -> core::result::Result<Self::Value, E> {
+            Ok(Some(NOT_A_WHOLE_NUMBER.to_owned()))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> core::result::Result<Self::Value, E> {
+            Ok(Some(NOT_A_WHOLE_NUMBER.to_owned()))
+        }
+
+        // `null` is an absent field, as it is for every other optional field.
+        fn visit_unit<E: serde::de::Error>(self) -> core::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> core::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    deserializer.deserialize_any(NumberOrString)
+}
+
 /// A decimal string of at most nine digits (no sign, no spaces), as lengths are sent.
 pub(crate) fn decimal(text: &str) -> Option<u32> {
     if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -95,6 +170,35 @@ mod tests {
             sequence(Some(&"序".repeat(13))).unwrap_err().code(),
             "KMS.0206"
         );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Numeric {
+        #[serde(default, deserialize_with = "number_or_string")]
+        n: Option<String>,
+    }
+
+    fn numeric(json: &str) -> Option<String> {
+        serde_json::from_str::<Numeric>(json).unwrap().n
+    }
+
+    #[test]
+    fn numeric_fields_take_a_string_or_a_whole_number() {
+        assert_eq!(numeric(r#"{"n":"2000"}"#).as_deref(), Some("2000"));
+        assert_eq!(numeric(r#"{"n":2000}"#).as_deref(), Some("2000"));
+        assert_eq!(numeric("{}"), None);
+        for not_whole in ["1.5", "-1", "1e30", "2000.0", "99999999999999999999999"] {
+            let body = format!(r#"{{"n":{not_whole}}}"#);
+            assert_eq!(
+                numeric(&body).as_deref(),
+                Some(NOT_A_WHOLE_NUMBER),
+                "{not_whole}"
+            );
+            assert_eq!(decimal(NOT_A_WHOLE_NUMBER), None);
+        }
+        assert!(serde_json::from_str::<Numeric>(r#"{"n":true}"#).is_err());
+        assert!(serde_json::from_str::<Numeric>(r#"{"n":[1]}"#).is_err());
+        assert_eq!(numeric(r#"{"n":null}"#), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fields::{decimal, key_id, required, sequence};
+use super::fields::{decimal, key_id, number_or_string, required, sequence};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::spec::{CmkSpec, KeyOrigin, KeyState, KeyUsage};
@@ -14,8 +14,26 @@ pub const MAX_ALIAS_LEN: usize = 255;
 pub const MAX_DESCRIPTION_LEN: usize = 255;
 /// Shortest and longest `pending_days` of schedule-key-deletion.
 pub const PENDING_DAYS: core::ops::RangeInclusive<u32> = 7..=1096;
-/// Largest `limit` of list-keys, and its default.
-pub const MAX_LIST_LIMIT: u32 = 1000;
+/// Largest `limit` of list-keys, and its default: the API pages' 2000.
+pub const MAX_LIST_LIMIT: u32 = 2000;
+/// Every `key_spec` the list-keys and create-key pages list, which list-keys filters on
+/// (`ALL` is no filter). A spec this engine does not hold matches no key.
+pub const LISTED_KEY_SPECS: &[&str] = &[
+    "AES_256",
+    "SM4",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_P256",
+    "EC_P384",
+    "SECP256K1",
+    "SM2",
+    "ED25519",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "HMAC_SM3",
+];
 
 /// Body of `create-key`.
 #[derive(Debug, Default, Deserialize)]
@@ -39,6 +57,9 @@ pub struct CreateKeyRequest {
     pub keystore_id: Option<String>,
     /// Not supported.
     pub vm_id: Option<String>,
+    /// The region the key lives in (older API pages and SDKs send it): absent, or the
+    /// engine's own realm (`KmsConfig::region_id`); any other is KMS.1102.
+    pub realm: Option<String>,
 }
 
 /// A validated create-key request.
@@ -54,6 +75,8 @@ pub struct NewKey {
     pub usage: KeyUsage,
     /// The origin.
     pub origin: KeyOrigin,
+    /// The realm the caller asked for, if any (the engine checks it against its own).
+    pub realm: Option<String>,
 }
 
 impl CreateKeyRequest {
@@ -111,6 +134,7 @@ impl CreateKeyRequest {
             spec,
             usage,
             origin,
+            realm: self.realm.clone(),
         })
     }
 }
@@ -216,15 +240,20 @@ pub struct DescribeKeyResponse {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListKeysRequest {
-    /// Page size, 1..=1000 (default 1000).
+    /// Page size, 1..=2000 (default 2000; a string or a JSON integer).
+    #[serde(default, deserialize_with = "number_or_string")]
     pub limit: Option<String>,
-    /// Offset to start from, as returned in `next_marker` (default 0).
+    /// Position (0-based) of the first key to return, as returned in `next_marker`
+    /// (default 0; a string or a JSON integer).
+    #[serde(default, deserialize_with = "number_or_string")]
     pub marker: Option<String>,
-    /// Only keys in this state.
+    /// Only keys in this state, 1..=5 (a string or a JSON integer).
+    #[serde(default, deserialize_with = "number_or_string")]
     pub key_state: Option<String>,
-    /// Only keys of this spec.
+    /// Only keys of this spec (`ALL`: every spec).
     pub key_spec: Option<String>,
-    /// Only the default project `0` is supported.
+    /// `all`, `0` (the default project, which holds every key of this engine) or the UUID
+    /// of another project (which holds none).
     pub enterprise_project_id: Option<String>,
     /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
@@ -241,14 +270,17 @@ pub struct KeyListing {
     pub state: Option<KeyState>,
     /// Spec filter.
     pub spec: Option<CmkSpec>,
+    /// The filters name a state, spec or project that holds no key of this engine: the
+    /// answer is an empty list.
+    pub matches_none: bool,
 }
 
 impl ListKeysRequest {
     /// Validates every field.
     ///
     /// # Errors
-    /// KMS.1601 bad limit, KMS.1602 bad marker, KMS.0308 unknown state or spec, KMS.0206,
-    /// KMS.9001 for another enterprise project.
+    /// KMS.1601 bad limit, KMS.1602 bad marker, KMS.0308 unknown state, spec or project,
+    /// KMS.0206.
     pub fn validate(&self) -> Result<KeyListing> {
         sequence(self.sequence.as_deref())?;
         let limit = match self.limit.as_deref() {
@@ -261,34 +293,64 @@ impl ListKeysRequest {
             None => 0,
             Some(text) => decimal(text).ok_or(KmsError::InvalidMarker)?,
         };
-        let state = self
-            .key_state
-            .as_deref()
-            .map(|text| {
+        let mut matches_none = false;
+        let state = match self.key_state.as_deref() {
+            None => None,
+            // "1" (pending activation) is a state no key of this engine is ever in.
+            Some("1") => {
+                matches_none = true;
+                None
+            }
+            Some(text) => Some(
                 KeyState::from_wire(text)
-                    .ok_or_else(|| KmsError::InvalidParameter("key_state must be 2 to 5".into()))
-            })
-            .transpose()?;
-        let spec = self
-            .key_spec
-            .as_deref()
-            .map(|text| {
-                CmkSpec::from_wire(text).ok_or_else(|| {
-                    KmsError::InvalidParameter("key_spec must be AES_256 or SM4".into())
-                })
-            })
-            .transpose()?;
-        refuse_non_default(
-            "enterprise_project_id",
-            self.enterprise_project_id.as_deref(),
-        )?;
+                    .ok_or_else(|| KmsError::InvalidParameter("key_state must be 1 to 5".into()))?,
+            ),
+        };
+        let spec = match self.key_spec.as_deref() {
+            None | Some("ALL") => None,
+            Some(text) => match CmkSpec::from_wire(text) {
+                Some(spec) => Some(spec),
+                None if LISTED_KEY_SPECS.contains(&text) => {
+                    matches_none = true;
+                    None
+                }
+                None => {
+                    return Err(KmsError::InvalidParameter(
+                        "key_spec must be ALL or a key spec of the API".into(),
+                    ));
+                }
+            },
+        };
+        match self.enterprise_project_id.as_deref() {
+            None | Some("all" | "0") => {}
+            Some(text) if is_uuid(text) => matches_none = true,
+            Some(_) => {
+                return Err(KmsError::InvalidParameter(
+                    "enterprise_project_id must be all, 0 or a project UUID".into(),
+                ));
+            }
+        }
         Ok(KeyListing {
             limit,
             offset,
             state,
             spec,
+            matches_none,
         })
     }
+}
+
+/// A lower-case UUID, `^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`, the
+/// form of an enterprise project ID.
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, len)| {
+            group.len() == len
+                && group
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 /// Response of `list-keys`.
@@ -328,7 +390,8 @@ pub struct KeyStatusResponse {
 pub struct ScheduleKeyDeletionRequest {
     /// The key.
     pub key_id: Option<String>,
-    /// Days until deletion, 7..=1096.
+    /// Days until deletion, 7..=1096 (a string or a JSON integer).
+    #[serde(default, deserialize_with = "number_or_string")]
     pub pending_days: Option<String>,
     /// Request serial number, 1 to 36 bytes.
     pub sequence: Option<String>,
@@ -419,6 +482,53 @@ mod tests {
         }
     }
 
+    fn listing(json: &str) -> Result<KeyListing> {
+        serde_json::from_str::<ListKeysRequest>(json)
+            .unwrap()
+            .validate()
+    }
+
+    #[test]
+    fn list_keys_filters_as_the_pages_define_them() {
+        let all = listing(r#"{"key_spec":"ALL","enterprise_project_id":"all"}"#).unwrap();
+        assert_eq!((all.spec, all.matches_none), (None, false));
+        let sm4 = listing(r#"{"key_spec":"SM4","key_state":"2"}"#).unwrap();
+        assert_eq!(sm4.spec, Some(CmkSpec::Sm4));
+        assert_eq!(sm4.state, Some(KeyState::Enabled));
+        for none in [
+            r#"{"key_spec":"RSA_2048"}"#,
+            r#"{"key_spec":"HMAC_SM3"}"#,
+            r#"{"key_state":"1"}"#,
+            r#"{"enterprise_project_id":"0d0466b0-e727-4d9c-b35d-f84bb474a37f"}"#,
+        ] {
+            assert!(listing(none).unwrap().matches_none, "{none}");
+        }
+        assert!(
+            !listing(r#"{"enterprise_project_id":"0"}"#)
+                .unwrap()
+                .matches_none
+        );
+        for bad in [
+            r#"{"key_spec":"all"}"#,
+            r#"{"key_spec":"AES_128"}"#,
+            r#"{"key_state":"0"}"#,
+            r#"{"key_state":"6"}"#,
+            r#"{"enterprise_project_id":"ALL"}"#,
+            r#"{"enterprise_project_id":"0D0466B0-E727-4D9C-B35D-F84BB474A37F"}"#,
+            r#"{"enterprise_project_id":"ep-1"}"#,
+        ] {
+            assert_eq!(listing(bad).unwrap_err().code(), "KMS.0308", "{bad}");
+        }
+        assert_eq!(listing(r#"{"limit":2000}"#).unwrap().limit, 2000);
+        assert_eq!(listing(r#"{"marker":3}"#).unwrap().offset, 3);
+        for bad in ["1.5", "-1", "1e30"] {
+            let body = format!(r#"{{"limit":{bad}}}"#);
+            assert_eq!(listing(&body).unwrap_err().code(), "KMS.1601", "{bad}");
+            let body = format!(r#"{{"marker":{bad}}}"#);
+            assert_eq!(listing(&body).unwrap_err().code(), "KMS.1602", "{bad}");
+        }
+    }
+
     #[test]
     fn list_keys_checks_limit_and_marker() {
         let validate = |limit: Option<&str>, marker: Option<&str>| {
@@ -429,9 +539,10 @@ mod tests {
             }
             .validate()
         };
-        assert_eq!(validate(None, None).unwrap().limit, 1000);
+        assert_eq!(validate(None, None).unwrap().limit, 2000);
+        assert_eq!(validate(Some("2000"), None).unwrap().limit, 2000);
         assert_eq!(validate(Some("0"), None).unwrap_err().code(), "KMS.1601");
-        assert_eq!(validate(Some("1001"), None).unwrap_err().code(), "KMS.1601");
+        assert_eq!(validate(Some("2001"), None).unwrap_err().code(), "KMS.1601");
         assert_eq!(validate(None, Some("-1")).unwrap_err().code(), "KMS.1602");
         assert_eq!(validate(Some("2"), Some("4")).unwrap().offset, 4);
     }

@@ -23,4 +23,5 @@ mod secret_debug;
 mod seed_examples;
 mod tenancy;
 mod vectors;
+mod wire_compat;
 mod wycheproof_recipient_keys;
