@@ -168,11 +168,11 @@ def test_create_key_then_describe_key(kms, key_spec):
     assert details.key_usage == "ENCRYPT_DECRYPT"
     assert details.key_description == "made by the SDK tests"
     assert before - 1000 <= int(details.creation_date) <= after + 1000
-    assert details.scheduled_deletion_date is None
+    assert details.scheduled_deletion_date == ""
     assert details.key_state == "2"
     assert details.default_key_flag == "0"
     assert details.key_type == "1"
-    assert details.expiration_time is None
+    assert details.expiration_time == ""
     assert details.origin == "kms"
     assert details.key_rotation_enabled == "false"
     assert details.sys_enterprise_project_id == "0"
@@ -435,7 +435,7 @@ def test_import_key_material_wrapped_by_openssl(kms, wrapping_algorithm, cmk_spe
     import_material(kms, key_id, wrapping_algorithm, material)
     details = describe(kms, key_id)
     assert details.key_state == "2"
-    assert details.expiration_time is None
+    assert details.expiration_time == ""
     assert_decrypts_to(kms, key_id, cmk_spec, cipher_text, dek, "byok")
 
 
@@ -511,7 +511,7 @@ def test_disable_enable_schedule_cancel(kms):
     assert (cancelled.key_id, cancelled.key_state) == (key_id, "3")
     details = describe(kms, key_id)
     assert details.key_state == "3"
-    assert details.scheduled_deletion_date is None
+    assert details.scheduled_deletion_date == ""
     refused(
         lambda: kms.client.cancel_key_deletion(
             CancelKeyDeletionRequest(body=OperateKeyRequestBody(key_id=key_id))

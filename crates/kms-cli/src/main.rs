@@ -78,7 +78,7 @@ fn run(global: &Global, operation: Operation, body: Option<SecretString>) -> Res
         .map_err(|error| KmsError::Store(format!("opening standard output: {error}")))?;
     let tenant = Tenant {
         project_id: global.project.clone(),
-        domain_id: kms.default_tenant().domain_id.clone(),
+        ..kms.default_tenant().clone()
     };
     kms_cli::run_operation(&kms, &tenant, operation, &body, global.pretty, &mut out)
 }

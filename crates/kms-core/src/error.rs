@@ -127,6 +127,10 @@ pub enum KmsError {
     /// cause (malformed, tampered, wrong key, wrong AAD, truncated), so it is no oracle.
     #[error("Invalid cipher_text.")]
     InvalidCipherText,
+    /// KMS.2202: `datakey_cipher_length` of decrypt-datakey is not a whole number in
+    /// 1..=4096 (the cloud's code for it; its table text names the 64-byte case).
+    #[error("datakey_cipher_length must be 1 to 4096 bytes.")]
+    DatakeyCipherLengthOutOfRange,
     /// KMS.2204: the ciphertext opened, but its DEK is not `datakey_cipher_length` bytes.
     #[error("The length of cipher_text does not match datakey_cipher_length.")]
     CipherTextLengthMismatch,
@@ -208,6 +212,7 @@ impl KmsError {
             Self::PlainTextLengthMismatch => "KMS.2104",
             Self::RecipientWrapTooLong(_) => "KMS.1904",
             Self::InvalidCipherText => "KMS.2201",
+            Self::DatakeyCipherLengthOutOfRange => "KMS.2202",
             Self::CipherTextLengthMismatch => "KMS.2204",
             Self::ImportTokenExpired => "KMS.2601",
             Self::MaterialExpiryInPast => "KMS.2602",

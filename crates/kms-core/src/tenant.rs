@@ -58,14 +58,17 @@ impl fmt::Display for ProjectId {
     }
 }
 
-/// Who a call is made for: the project whose keys it may see, and the domain (account)
-/// reported as `domain_id` in its responses.
+/// Who a call is made for: the project whose keys it may see, the domain (account)
+/// reported as `domain_id` in its responses, and the region reported as `region_id` and
+/// `realm` (the only realm create-key accepts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     /// The project.
     pub project_id: ProjectId,
     /// The account's domain ID.
     pub domain_id: String,
+    /// The region the caller's keys live in.
+    pub region_id: String,
 }
 
 #[cfg(test)]

@@ -43,9 +43,11 @@ pub(crate) struct Received<'a> {
     pub(crate) body: &'a [u8],
 }
 
-/// Authenticates `request` for the path's `project`, at `now_unix_seconds`.
+/// Authenticates `request` for the path's `project`, at `now_unix_seconds`. A credential
+/// that names no region gets `default_region`.
 pub(crate) fn authenticate(
     credentials: &Credentials,
+    default_region: &str,
     request: &Received<'_>,
     project: &ProjectId,
     now_unix_seconds: i64,
@@ -80,6 +82,7 @@ pub(crate) fn authenticate(
         tenant: Tenant {
             project_id: project.clone(),
             domain_id: grant.domain_id,
+            region_id: grant.region_id.unwrap_or_else(|| default_region.to_owned()),
         },
         access_key,
     })

@@ -32,12 +32,15 @@ use zeroize::Zeroizing;
 
 use crate::signing::Credential;
 
-/// What a credential may do: the projects it may call in, and the domain its responses
-/// report.
+/// What a credential may do: the projects it may call in, and the domain and region its
+/// responses report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     /// The caller's domain (account) ID.
     pub domain_id: String,
+    /// The caller's region (`region_id` and `realm` of its keys); the engine's own when
+    /// `None`.
+    pub region_id: Option<String>,
     /// The projects it may use.
     pub projects: Vec<ProjectId>,
 }
@@ -83,6 +86,8 @@ struct AccessKeyEntry {
     ak: String,
     sk: SecretString,
     domain_id: String,
+    #[serde(default)]
+    region_id: Option<String>,
     projects: Vec<String>,
 }
 
@@ -91,6 +96,8 @@ struct AccessKeyEntry {
 struct TokenEntry {
     sha256: String,
     domain_id: String,
+    #[serde(default)]
+    region_id: Option<String>,
     projects: Vec<String>,
 }
 
@@ -148,6 +155,7 @@ impl Credentials {
             }
             let grant = Grant {
                 domain_id: entry.domain_id,
+                region_id: entry.region_id,
                 projects: projects(entry.projects)?,
             };
             let credential = Arc::new(Credential::new(entry.ak.clone(), entry.sk, grant));
@@ -169,6 +177,7 @@ impl Credentials {
                 .ok_or_else(|| invalid(path, "a token's sha256 is not 64 hex digits"))?;
             let grant = Grant {
                 domain_id: entry.domain_id,
+                region_id: entry.region_id,
                 projects: projects(entry.projects)?,
             };
             credentials.tokens.push((digest, grant));

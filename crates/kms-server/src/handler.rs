@@ -186,7 +186,13 @@ impl ApiCall<'_> {
                 headers: &headers,
                 body: &body,
             };
-            let caller = authenticate(&state.credentials, &received, &project_id, now_seconds)?;
+            let caller = authenticate(
+                &state.credentials,
+                &state.kms.default_tenant().region_id,
+                &received,
+                &project_id,
+                now_seconds,
+            )?;
             let response = core::str::from_utf8(&body)
                 .map_err(|_| KmsError::InvalidJson("the request body is not UTF-8".into()))
                 .and_then(|text| state.kms.call_json_as(&caller.tenant, operation, text));

@@ -238,6 +238,42 @@ fn another_projects_key_is_kms_0207_over_http_and_absent_from_its_list() {
 }
 
 #[test]
+fn a_credential_names_the_region_its_keys_report_and_accept_as_realm() {
+    let server = TestServer::start();
+    let in_b = |operation: &str, body: Value| {
+        server.signed(
+            "POST",
+            &format!("/v1.0/{PROJECT_B}/kms/{operation}"),
+            &body.to_string(),
+            AK_B,
+            SK_B,
+        )
+    };
+    let created = in_b(
+        "create-key",
+        json!({"key_alias": format!("r-{}", rand_hex()), "realm": "region-b"}),
+    );
+    assert_eq!(created.status, 200);
+    assert_eq!(created.json()["key_info"]["region_id"], "region-b");
+    let key_id = created.json()["key_info"]["key_id"].clone();
+    let described = in_b("describe-key", json!({"key_id": key_id}));
+    assert_eq!(described.json()["key_info"]["realm"], "region-b");
+    assert_eq!(described.json()["key_info"]["domain_id"], "domain-b");
+    let elsewhere = in_b(
+        "create-key",
+        json!({"key_alias": format!("r-{}", rand_hex()), "realm": "local"}),
+    );
+    assert_eq!(
+        (elsewhere.status, elsewhere.kms_code().as_str()),
+        (400, "KMS.1102")
+    );
+    // A credential that names no region gets the engine's.
+    let key_a = create_key(&server, PROJECT_A, AK, SK);
+    let described = server.call(PROJECT_A, "describe-key", &json!({"key_id": key_a}));
+    assert_eq!(described.json()["key_info"]["realm"], "local");
+}
+
+#[test]
 fn hostile_requests_get_kms_errors_and_change_nothing() {
     let server = TestServer::start_with(Limits {
         max_body_bytes: 4096,

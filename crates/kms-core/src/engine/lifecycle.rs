@@ -22,7 +22,7 @@ impl Kms {
     ///
     /// # Errors
     /// The validation errors of [`CreateKeyRequest::validate`]; KMS.1104 for a taken alias;
-    /// KMS.1102 for a `realm` other than the engine's; KMS.9002 when the backend cannot hold
+    /// KMS.1102 for a `realm` other than the caller's region; KMS.9002 when the backend cannot hold
     /// the spec; backend and store failures.
     pub fn create_key(
         &self,
@@ -30,11 +30,11 @@ impl Kms {
         request: &CreateKeyRequest,
     ) -> Result<CreateKeyResponse> {
         let new_key = request.validate()?;
-        // The engine's keys live in its one realm: a request for another is refused.
+        // A caller's keys live in its region: a request for another realm is refused.
         if new_key
             .realm
             .as_deref()
-            .is_some_and(|realm| realm != self.config.region_id)
+            .is_some_and(|realm| realm != tenant.region_id)
         {
             return Err(KmsError::InvalidRealm);
         }
@@ -69,7 +69,7 @@ impl Kms {
             key_info: KeyInfo {
                 key_id: key_id.to_string(),
                 domain_id: tenant.domain_id.clone(),
-                region_id: self.config.region_id.clone(),
+                region_id: tenant.region_id.clone(),
             },
         })
     }
@@ -86,7 +86,7 @@ impl Kms {
         let key_id = request.validate()?;
         let record = self.current_key(tenant, &key_id)?;
         Ok(DescribeKeyResponse {
-            key_info: details(tenant, &self.config.region_id, &record),
+            key_info: details(tenant, &record),
         })
     }
 
@@ -125,10 +125,7 @@ impl Kms {
         let truncated = end < total;
         Ok(ListKeysResponse {
             keys: page.iter().map(|key| key.key_id.to_string()).collect(),
-            key_details: page
-                .iter()
-                .map(|key| details(tenant, &self.config.region_id, key))
-                .collect(),
+            key_details: page.iter().map(|key| details(tenant, key)).collect(),
             next_marker: if truncated {
                 end.to_string()
             } else {
@@ -246,21 +243,27 @@ impl Kms {
     }
 }
 
-fn details(tenant: &Tenant, region_id: &str, key: &KeyRecord) -> KeyDetails {
+fn details(tenant: &Tenant, key: &KeyRecord) -> KeyDetails {
     KeyDetails {
         key_id: key.key_id.to_string(),
         domain_id: tenant.domain_id.clone(),
         key_alias: key.alias.clone(),
-        realm: region_id.to_owned(),
+        realm: tenant.region_id.clone(),
         key_spec: key.spec.as_str().into(),
         key_usage: key.usage.as_str().into(),
         key_description: key.description.clone(),
         creation_date: key.created_ms.to_string(),
-        scheduled_deletion_date: key.scheduled_deletion_ms.map(|ms| ms.to_string()),
+        scheduled_deletion_date: key
+            .scheduled_deletion_ms
+            .map(|ms| ms.to_string())
+            .unwrap_or_default(),
         key_state: key.state.as_str().into(),
         default_key_flag: "0".into(),
         key_type: "1".into(),
-        expiration_time: key.material_expiry_ms.map(|ms| ms.to_string()),
+        expiration_time: key
+            .material_expiry_ms
+            .map(|ms| ms.to_string())
+            .unwrap_or_default(),
         origin: key.origin.as_str().into(),
         key_rotation_enabled: "false".into(),
         sys_enterprise_project_id: "0".into(),

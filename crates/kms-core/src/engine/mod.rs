@@ -36,7 +36,8 @@ use crate::tenant::{ProjectId, Tenant};
 pub struct KmsConfig {
     /// Reported as `domain_id` of keys (the account).
     pub domain_id: String,
-    /// Reported as `region_id` / `realm` of keys.
+    /// Reported as `region_id` / `realm` of keys, for callers whose [`Tenant`] names no
+    /// other.
     pub region_id: String,
     /// How long an import token and its wrapping key stay valid, in milliseconds
     /// (default 24 hours).
@@ -92,6 +93,7 @@ impl Kms {
         let default_tenant = Tenant {
             project_id: ProjectId::default_project(),
             domain_id: config.domain_id.clone(),
+            region_id: config.region_id.clone(),
         };
         Self {
             backend,

@@ -288,8 +288,8 @@ impl DecryptDatakeyRequest {
     /// Validates every field.
     ///
     /// # Errors
-    /// KMS.0204, KMS.0205, KMS.0206; KMS.0308 for a `datakey_cipher_length` outside
-    /// 1..=4096 or a long AAD; KMS.2201 when `cipher_text` is not hex of a possible blob.
+    /// KMS.0204, KMS.0205, KMS.0206; KMS.2202 for a `datakey_cipher_length` outside
+    /// 1..=4096; KMS.0308 for a long AAD; KMS.2201 when `cipher_text` is not hex of a possible blob.
     pub fn validate(&self) -> Result<BlobToDecrypt<'_>> {
         sequence(self.sequence.as_deref())?;
         let key_id = key_id(self.key_id.as_deref())?;
@@ -298,11 +298,7 @@ impl DecryptDatakeyRequest {
             "datakey_cipher_length",
         )?)
         .filter(|len| (1..=MAX_CIPHER_DEK_LEN).contains(len))
-        .ok_or_else(|| {
-            KmsError::InvalidParameter(format!(
-                "datakey_cipher_length must be 1 to {MAX_CIPHER_DEK_LEN}"
-            ))
-        })? as usize;
+        .ok_or(KmsError::DatakeyCipherLengthOutOfRange)? as usize;
         let hex = required(self.cipher_text.as_deref(), "cipher_text")?;
         if hex.len() > 2 * (MAX_CIPHER_DEK_LEN as usize + BLOB_OVERHEAD) {
             return Err(KmsError::InvalidCipherText);

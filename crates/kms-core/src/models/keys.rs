@@ -207,18 +207,19 @@ pub struct KeyDetails {
     pub key_description: String,
     /// Creation time, epoch milliseconds.
     pub creation_date: String,
-    /// When a key pending deletion is deleted, epoch milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scheduled_deletion_date: Option<String>,
+    /// When a key pending deletion is deleted, epoch milliseconds; `""` when unset, as the
+    /// API pages' examples show it.
+    #[serde(default)]
+    pub scheduled_deletion_date: String,
     /// "2" enabled, "3" disabled, "4" pending deletion, "5" pending import.
     pub key_state: String,
     /// "0": not a default master key.
     pub default_key_flag: String,
     /// "1": a customer master key.
     pub key_type: String,
-    /// When imported material expires, epoch milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expiration_time: Option<String>,
+    /// When imported material expires, epoch milliseconds; `""` when unset.
+    #[serde(default)]
+    pub expiration_time: String,
     /// `kms` or `external`.
     pub origin: String,
     /// "false": rotation is not offered.

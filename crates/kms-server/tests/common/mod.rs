@@ -69,7 +69,7 @@ fn credentials_toml() -> String {
         "[[access_keys]]\nak = \"{AK}\"\nsk = \"{SK}\"\ndomain_id = \"domain-a\"\n\
          projects = [\"{PROJECT_A}\"]\n\n\
          [[access_keys]]\nak = \"{AK_B}\"\nsk = \"{SK_B}\"\ndomain_id = \"domain-b\"\n\
-         projects = [\"{PROJECT_B}\"]\n\n\
+         region_id = \"region-b\"\nprojects = [\"{PROJECT_B}\"]\n\n\
          [[tokens]]\nsha256 = \"{digest}\"\ndomain_id = \"domain-a\"\nprojects = [\"{PROJECT_A}\"]\n"
     )
 }

@@ -138,7 +138,7 @@ fn decrypt_datakey_checks_datakey_cipher_length_after_opening() {
                 Operation::DecryptDatakey,
                 &json!({"key_id": sealed.key_id, "cipher_text": hex(&sealed.blob), "datakey_cipher_length": bad})
             ),
-            "KMS.0308",
+            "KMS.2202",
             "{bad}"
         );
     }

@@ -122,11 +122,7 @@ fn pending_deletion_refuses_crypto_with_kms_0210_until_cancelled_into_disabled()
     let cancelled = lifecycle(&kms, Operation::CancelKeyDeletion, &key_id).unwrap();
     assert_eq!(cancelled, json!({"key_id": key_id, "key_state": "3"}));
     let described = lifecycle(&kms, Operation::DescribeKey, &key_id).unwrap();
-    assert!(
-        described["key_info"]
-            .get("scheduled_deletion_date")
-            .is_none()
-    );
+    assert_eq!(described["key_info"]["scheduled_deletion_date"], "");
     assert_eq!(encrypt_code(&kms, &key_id).as_deref(), Some("KMS.0209"));
     lifecycle(&kms, Operation::EnableKey, &key_id).unwrap();
     assert_eq!(encrypt_code(&kms, &key_id), None);

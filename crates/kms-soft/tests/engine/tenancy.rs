@@ -12,6 +12,7 @@ fn tenant(project: &str, domain: &str) -> Tenant {
     Tenant {
         project_id: ProjectId::parse(project).unwrap(),
         domain_id: domain.into(),
+        region_id: "local".into(),
     }
 }
 

@@ -100,7 +100,7 @@ fn fractions_negatives_and_overflow_are_refused_with_the_fields_code() {
             (
                 Operation::DecryptDatakey,
                 json!({"key_id": key_id, "cipher_text": cipher, "datakey_cipher_length": number}),
-                "KMS.0308",
+                "KMS.2202",
             ),
         ] {
             let err = call(&kms, operation, &body).unwrap_err();
@@ -376,6 +376,18 @@ fn marker_is_the_position_of_the_first_key() {
     assert_eq!(last["keys"], json!([ids[3], ids[4]]));
     assert_eq!(last["next_marker"], "");
     assert_eq!(last["truncated"], "false");
+}
+
+#[test]
+fn describe_key_of_a_key_never_scheduled_has_empty_dates() {
+    let kms = engine();
+    let key_id = create_key(&kms, "AES_256");
+    let described = call(&kms, Operation::DescribeKey, &json!({"key_id": key_id})).unwrap();
+    assert_eq!(described["key_info"]["scheduled_deletion_date"], "");
+    assert_eq!(described["key_info"]["expiration_time"], "");
+    let listed = call(&kms, Operation::ListKeys, &json!({})).unwrap();
+    assert_eq!(listed["key_details"][0]["scheduled_deletion_date"], "");
+    assert_eq!(listed["key_details"][0]["expiration_time"], "");
 }
 
 /// Bodies from the clients' request builders and the pages' examples, field for field.
