@@ -1,6 +1,10 @@
-//! kms-engine against a real SoftHSM2 token. The tests live in `tests/`; this library
-//! holds their fixture: the backend on the token `.ci/test` makes for each run (a private
-//! SoftHSM2 config and token directory in a temp dir, `softhsm2-util --init-token`).
+//! kms-engine against real PKCS#11 tokens: SoftHSM2 and Kryoptic. The tests live in
+//! `tests/`; this library holds their fixture: the backend on each token `.ci/test` makes
+//! for the run (for SoftHSM2 a private config and token directory in a temp dir,
+//! `softhsm2-util --init-token`; for Kryoptic a private SQLite token, `.ci/kryoptic token`).
+//!
+//! Each test file says at its top whether it is token-neutral (about the backend: it runs
+//! on every [`Token`], through [`on_each_token!`]) or about one token's quirks.
 #![forbid(unsafe_code)]
 #![allow(
     clippy::panic,
@@ -20,41 +24,185 @@ use serde_json::{Value, json};
 /// The session pool size of the test backend.
 pub const SESSION_POOL_SIZE: usize = 4;
 
-/// The PKCS#11 module: `$KMS_PKCS11_MODULE`, else Debian's SoftHSM2.
-#[must_use]
-pub fn module() -> String {
-    assert!(
-        std::env::var_os("SOFTHSM2_CONF").is_some(),
-        "SOFTHSM2_CONF is not set: run these tests through .ci/test, which makes a SoftHSM2 token for them"
-    );
-    std::env::var("KMS_PKCS11_MODULE").unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into())
+/// A test token: the run's token on one PKCS#11 module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token {
+    /// SoftHSM2 (`SOFTHSM2_CONF`, `KMS_TEST_PKCS11_LABEL`, `KMS_PKCS11_PIN`; the module is
+    /// `KMS_PKCS11_MODULE`, else Debian's).
+    SoftHsm2,
+    /// Kryoptic (`KMS_TEST_KRYOPTIC_MODULE`, `KRYOPTIC_CONF`, `KMS_TEST_KRYOPTIC_LABEL`,
+    /// `KMS_TEST_KRYOPTIC_PIN`, all set by `.ci/kryoptic token`).
+    Kryoptic,
 }
 
-/// The test token's label: `$KMS_TEST_PKCS11_LABEL`, else `kms-test`.
-#[must_use]
-pub fn label() -> String {
-    std::env::var("KMS_TEST_PKCS11_LABEL").unwrap_or_else(|_| "kms-test".into())
+/// Runs each named test function (taking a [`Token`]) on every token: for a function
+/// `name`, the tests `name::softhsm2` and `name::kryoptic`.
+#[macro_export]
+macro_rules! on_each_token {
+    ($($test:ident),+ $(,)?) => {
+        $(
+            mod $test {
+                #[test]
+                fn softhsm2() {
+                    super::$test($crate::Token::SoftHsm2);
+                }
+                #[test]
+                fn kryoptic() {
+                    super::$test($crate::Token::Kryoptic);
+                }
+            }
+        )+
+    };
 }
 
-/// The configuration of the test token.
-#[must_use]
-pub fn config() -> Pkcs11Config {
-    let pin =
-        Pkcs11Config::pin_from_env("KMS_PKCS11_PIN").unwrap_or_else(|error| panic!("{error}"));
-    let mut config = Pkcs11Config::new(module(), TokenSelector::Label(label()), pin);
-    config.session_pool_size = SESSION_POOL_SIZE;
-    config
+/// The value of the environment variable `name`, which `.ci/test` sets for `token`.
+fn required(token: Token, name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run these tests through .ci/test, which makes a {token:?} token for them")
+    })
 }
 
-/// The backend on the test token, one per process (one PKCS#11 context per process).
-#[must_use]
-pub fn backend() -> Arc<Pkcs11Backend> {
-    static BACKEND: OnceLock<Arc<Pkcs11Backend>> = OnceLock::new();
-    BACKEND
-        .get_or_init(|| {
-            Arc::new(Pkcs11Backend::open(config()).unwrap_or_else(|error| panic!("{error}")))
+impl Token {
+    /// Both tokens.
+    pub const ALL: [Self; 2] = [Self::SoftHsm2, Self::Kryoptic];
+
+    /// The PKCS#11 module's path.
+    #[must_use]
+    pub fn module(self) -> String {
+        match self {
+            Self::SoftHsm2 => {
+                required(self, "SOFTHSM2_CONF");
+                std::env::var("KMS_PKCS11_MODULE")
+                    .unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into())
+            }
+            Self::Kryoptic => {
+                required(self, "KRYOPTIC_CONF");
+                required(self, "KMS_TEST_KRYOPTIC_MODULE")
+            }
+        }
+    }
+
+    /// The token's label.
+    #[must_use]
+    pub fn label(self) -> String {
+        match self {
+            Self::SoftHsm2 => {
+                std::env::var("KMS_TEST_PKCS11_LABEL").unwrap_or_else(|_| "kms-test".into())
+            }
+            Self::Kryoptic => required(self, "KMS_TEST_KRYOPTIC_LABEL"),
+        }
+    }
+
+    /// The environment variable holding the user PIN.
+    #[must_use]
+    pub fn pin_variable(self) -> &'static str {
+        match self {
+            Self::SoftHsm2 => "KMS_PKCS11_PIN",
+            Self::Kryoptic => "KMS_TEST_KRYOPTIC_PIN",
+        }
+    }
+
+    /// How the backend names the token in messages: `token '<label>'`.
+    #[must_use]
+    pub fn name(self) -> String {
+        format!("token '{}'", self.label())
+    }
+
+    /// The backend configuration of the token.
+    #[must_use]
+    pub fn config(self) -> Pkcs11Config {
+        let module = self.module();
+        required(self, self.pin_variable());
+        let pin = Pkcs11Config::pin_from_env(self.pin_variable())
+            .unwrap_or_else(|error| panic!("{error}"));
+        let mut config = Pkcs11Config::new(module, TokenSelector::Label(self.label()), pin);
+        config.session_pool_size = SESSION_POOL_SIZE;
+        config
+    }
+
+    /// The backend on the token, one per token and process (one PKCS#11 context per module
+    /// and process).
+    #[must_use]
+    pub fn backend(self) -> Arc<Pkcs11Backend> {
+        static SOFTHSM2: OnceLock<Arc<Pkcs11Backend>> = OnceLock::new();
+        static KRYOPTIC: OnceLock<Arc<Pkcs11Backend>> = OnceLock::new();
+        let cell = match self {
+            Self::SoftHsm2 => &SOFTHSM2,
+            Self::Kryoptic => &KRYOPTIC,
+        };
+        cell.get_or_init(|| {
+            Arc::new(Pkcs11Backend::open(self.config()).unwrap_or_else(|error| panic!("{error}")))
         })
         .clone()
+    }
+
+    /// An engine over the token's backend and an in-memory store.
+    #[must_use]
+    pub fn engine(self) -> Kms {
+        engine_on(self.backend())
+    }
+
+    /// Every object in the token the test user can see: keys and data objects (Kryoptic
+    /// also shows mechanism objects to an empty template). (Tests that count them run alone
+    /// on their token in their test binary, so no other test changes the count meanwhile.)
+    #[must_use]
+    pub fn objects(self) -> usize {
+        use cryptoki::object::{Attribute, ObjectClass};
+
+        let backend = self.backend();
+        let session = backend.session_pool().get().unwrap();
+        [
+            ObjectClass::SECRET_KEY,
+            ObjectClass::PUBLIC_KEY,
+            ObjectClass::PRIVATE_KEY,
+            ObjectClass::DATA,
+        ]
+        .into_iter()
+        .map(|class| {
+            session
+                .find_objects(&[Attribute::Class(class)])
+                .unwrap()
+                .len()
+        })
+        .sum()
+    }
+
+    /// Objects whose CKA_LABEL is `key_id`: the CMK objects of that key.
+    #[must_use]
+    pub fn cmk_objects_of(self, key_id: &str) -> usize {
+        let backend = self.backend();
+        let session = backend.session_pool().get().unwrap();
+        session
+            .find_objects(&[cryptoki::object::Attribute::Label(
+                key_id.as_bytes().to_vec(),
+            )])
+            .unwrap()
+            .len()
+    }
+}
+
+/// The SoftHSM2 module: [`Token::module`] of [`Token::SoftHsm2`].
+#[must_use]
+pub fn module() -> String {
+    Token::SoftHsm2.module()
+}
+
+/// The SoftHSM2 token's label: [`Token::label`] of [`Token::SoftHsm2`].
+#[must_use]
+pub fn label() -> String {
+    Token::SoftHsm2.label()
+}
+
+/// The configuration of the SoftHSM2 token.
+#[must_use]
+pub fn config() -> Pkcs11Config {
+    Token::SoftHsm2.config()
+}
+
+/// The backend on the SoftHSM2 token.
+#[must_use]
+pub fn backend() -> Arc<Pkcs11Backend> {
+    Token::SoftHsm2.backend()
 }
 
 /// An engine over `backend` and an in-memory store, with no wrapping-key pool (no
@@ -71,14 +219,14 @@ pub fn engine_on(backend: Arc<Pkcs11Backend>) -> Kms {
     )
 }
 
-/// An engine over the test backend and an in-memory store.
+/// An engine over the SoftHSM2 backend and an in-memory store.
 #[must_use]
 pub fn engine() -> Kms {
-    engine_on(backend())
+    Token::SoftHsm2.engine()
 }
 
-/// An engine on a backend of its own with the `host_assisted_unwrap` policy on, and that
-/// backend.
+/// An engine on a SoftHSM2 backend of its own with the `host_assisted_unwrap` policy on,
+/// and that backend.
 #[must_use]
 pub fn assisted_engine() -> (Kms, Arc<Pkcs11Backend>) {
     let mut config = config();
@@ -227,26 +375,16 @@ pub fn decrypt(
     )
 }
 
-/// Every object in the token the test user can see. (Tests that count them run alone in
-/// their test binary, so no other test changes the count meanwhile.)
+/// Every object in the SoftHSM2 token: [`Token::objects`].
 #[must_use]
 pub fn token_objects() -> usize {
-    let backend = backend();
-    let session = backend.session_pool().get().unwrap();
-    session.find_objects(&[]).unwrap().len()
+    Token::SoftHsm2.objects()
 }
 
-/// Objects whose CKA_LABEL is `key_id`: the CMK objects of that key.
+/// The CMK objects of `key_id` in the SoftHSM2 token: [`Token::cmk_objects_of`].
 #[must_use]
 pub fn cmk_objects_of(key_id: &str) -> usize {
-    let backend = backend();
-    let session = backend.session_pool().get().unwrap();
-    session
-        .find_objects(&[cryptoki::object::Attribute::Label(
-            key_id.as_bytes().to_vec(),
-        )])
-        .unwrap()
-        .len()
+    Token::SoftHsm2.cmk_objects_of(key_id)
 }
 
 /// Asserts that the CMK `key_id` has the policy of every CMK: a token object, sensitive,
@@ -332,18 +470,133 @@ pub fn import_parameters(
     key_id: &str,
     algorithm: &str,
 ) -> Result<(String, rsa::PublicKey), KmsError> {
+    import_parameters_for(kms, key_id, algorithm, None)
+}
+
+/// [`import_parameters`] with a wrapping key spec (`RSA_2048`, ...) when `spec` is given.
+///
+/// # Errors
+/// The engine's error.
+pub fn import_parameters_for(
+    kms: &Kms,
+    key_id: &str,
+    algorithm: &str,
+    spec: Option<&str>,
+) -> Result<(String, rsa::PublicKey), KmsError> {
     use pkcs8::DecodePublicKey;
 
-    let response = call(
-        kms,
-        Operation::GetParametersForImport,
-        &json!({"key_id": key_id, "wrapping_algorithm": algorithm}),
-    )?;
+    let mut body = json!({"key_id": key_id, "wrapping_algorithm": algorithm});
+    if let Some(spec) = spec {
+        body["wrapping_key_spec"] = json!(spec);
+    }
+    let response = call(kms, Operation::GetParametersForImport, &body)?;
     let spki = kms_core::decode_base64(response["public_key"].as_str().unwrap()).unwrap();
     Ok((
         response["import_token"].as_str().unwrap().to_owned(),
         rsa::PublicKey::from_public_key_der(&spki).unwrap(),
     ))
+}
+
+/// The output of the OpenSSL CLI run with `args` and `input` on its standard input.
+fn openssl(args: &[&std::ffi::OsStr], input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("openssl (apt-get install openssl): {error}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// RSAES_OAEP_SHA_256 of `material` to `public` as a customer makes it with the OpenSSL CLI
+/// (`openssl pkeyutl -encrypt`, OAEP with SHA-256 and MGF1-SHA-256).
+#[must_use]
+pub fn openssl_oaep_sha256(public: &rsa::PublicKey, material: &[u8]) -> Vec<u8> {
+    use pkcs8::EncodePublicKey;
+
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let key_file = std::env::temp_dir().join(format!(
+        "kms-{}-{}-wrapping.der",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::write(&key_file, public.to_public_key_der().unwrap().as_bytes()).unwrap();
+    let args: Vec<&std::ffi::OsStr> =
+        ["pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey"]
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .chain([key_file.as_os_str()])
+            .chain(
+                [
+                    "-pkeyopt",
+                    "rsa_padding_mode:oaep",
+                    "-pkeyopt",
+                    "rsa_oaep_md:sha256",
+                    "-pkeyopt",
+                    "rsa_mgf1_md:sha256",
+                ]
+                .iter()
+                .map(std::ffi::OsStr::new),
+            )
+            .collect();
+    let wrapped = openssl(&args, material);
+    std::fs::remove_file(&key_file).unwrap();
+    wrapped
+}
+
+/// The SPKI DER public key of the PKCS#8 DER private key `pkcs8`, as the OpenSSL CLI
+/// derives it (`openssl pkey -pubout`; the private key goes through a pipe, never a file).
+#[must_use]
+pub fn openssl_public_key(pkcs8: &[u8]) -> Vec<u8> {
+    let args = ["pkey", "-inform", "DER", "-pubout", "-outform", "DER"].map(std::ffi::OsStr::new);
+    openssl(&args, pkcs8)
+}
+
+/// An engine over `backend` and a store of its own holding the external AES_256 key
+/// `key_id`, pending import: so the same key can take the same material in several
+/// backends.
+#[must_use]
+pub fn engine_awaiting(backend: Arc<dyn kms_core::Backend>, key_id: &str) -> Kms {
+    use kms_core::{KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, ProjectId};
+
+    let store = Arc::new(MemoryStore::new());
+    store
+        .insert_key(&KeyRecord {
+            project_id: ProjectId::default_project(),
+            key_id: KeyId::parse(key_id).unwrap(),
+            alias: format!("cross-{key_id}"),
+            description: String::new(),
+            spec: CmkSpec::Aes256,
+            usage: KeyUsage::EncryptDecrypt,
+            origin: KeyOrigin::External,
+            state: KeyState::PendingImport,
+            created_ms: 0,
+            scheduled_deletion_ms: None,
+            generation: 0,
+            key_blob: None,
+            material_expiry_ms: None,
+            material_fingerprint: None,
+        })
+        .unwrap();
+    Kms::with_config(
+        backend,
+        store,
+        KmsConfig {
+            wrapping_key_pool_size: 0,
+            ..KmsConfig::default()
+        },
+    )
 }
 
 /// import-key-material of `wrapped` with `token`.

@@ -1,5 +1,6 @@
-//! Every CMK is a sensitive, never-extractable token object that encrypts and decrypts
-//! only. In a process of its own: it creates token objects outside the engine.
+//! Token-neutral (every test token): every CMK is a sensitive, never-extractable token
+//! object that encrypts and decrypts only. In a process of its own: it creates token
+//! objects outside the engine.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,13 +11,14 @@
 
 use cryptoki::error::{Error, RvError};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
-use softhsm_tests::{assert_cmk_policy, backend, create_key, engine, wrap_out};
+use softhsm_tests::{Token, assert_cmk_policy, create_key, on_each_token, wrap_out};
 
-#[test]
-fn every_cmk_is_sensitive_never_extractable_and_cannot_wrap_or_be_read() {
-    let kms = engine();
+on_each_token!(every_cmk_is_sensitive_never_extractable_and_cannot_wrap_or_be_read);
+
+fn every_cmk_is_sensitive_never_extractable_and_cannot_wrap_or_be_read(token: Token) {
+    let kms = token.engine();
     let key_id = create_key(&kms, "AES_256");
-    let backend = backend();
+    let backend = token.backend();
     let session = backend.session_pool().get().unwrap();
     let template = [
         Attribute::Class(ObjectClass::SECRET_KEY),

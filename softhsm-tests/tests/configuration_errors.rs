@@ -1,3 +1,5 @@
+//! About SoftHSM2 only (the errors are the backend's, the token is the one to hand).
+//!
 //! A wrong PIN, a missing module and an unknown token label each give a clear error. In a
 //! process of their own: the wrong PIN must be the only login this process tries.
 #![allow(

@@ -1,3 +1,10 @@
-//! The backend conformance suite on the PKCS#11 backend and the SoftHSM2 test token.
+//! Token-neutral: the backend conformance suite on the PKCS#11 backend, on each test token
+//! (SoftHSM2 and Kryoptic), as the soft backend runs it.
 
-kms_core::conformance_tests!(softhsm_tests::engine());
+mod softhsm2 {
+    kms_core::conformance_tests!(softhsm_tests::Token::SoftHsm2.engine());
+}
+
+mod kryoptic {
+    kms_core::conformance_tests!(softhsm_tests::Token::Kryoptic.engine());
+}

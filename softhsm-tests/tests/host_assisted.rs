@@ -1,3 +1,5 @@
+//! About SoftHSM2 only (its OAEP is SHA-1 only).
+//!
 //! The host_assisted_unwrap policy on SoftHSM2: off, OAEP-SHA-256 import is refused; on,
 //! it works, and the CMK it makes has the policy of every CMK.
 #![allow(

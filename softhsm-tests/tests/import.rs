@@ -1,3 +1,5 @@
+//! About SoftHSM2 only (Kryoptic's import is in `kryoptic.rs` and `cross_token.rs`).
+//!
 //! Import into the SoftHSM2 token: C_UnwrapKey with OAEP-SHA-1 and the composed
 //! RSA_AES_KEY_WRAP_SHA_1, OAEP-SHA-256 refused up front, one opaque error for bad
 //! material, and the same material giving interchangeable blobs on both backends.
@@ -13,17 +15,14 @@ use std::sync::Arc;
 use aes_kw::{KeyInit, KwpAes256};
 use cryptoki::object::Attribute;
 use getrandom::SysRng;
-use kms_core::{
-    CmkSpec, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore, KeyUsage, Kms, KmsConfig,
-    MemoryStore, Operation, ProjectId, encode_hex,
-};
+use kms_core::{Kms, KmsConfig, MemoryStore, Operation, encode_hex};
 use kms_soft::{RootKey, SoftBackend};
 use rsa::Oaep;
 use serde_json::json;
 use sha1::Sha1;
 use softhsm_tests::{
-    ROUND_TRIP_DEK, assert_cmk_policy, backend, call, cmk_objects_of, engine, external_key, import,
-    import_parameters, round_trip,
+    ROUND_TRIP_DEK, assert_cmk_policy, backend, call, cmk_objects_of, engine, engine_awaiting,
+    external_key, import, import_parameters, round_trip,
 };
 
 fn oaep_sha1(public: &rsa::PublicKey, message: &[u8]) -> Vec<u8> {
@@ -234,33 +233,7 @@ fn the_same_material_in_a_soft_and_a_pkcs11_cmk_opens_each_others_blobs() {
     );
     let key_id = external_key(&soft);
     // The same key ID in the PKCS#11 engine's store, waiting for the same material.
-    let hsm_store = Arc::new(MemoryStore::new());
-    hsm_store
-        .insert_key(&KeyRecord {
-            project_id: ProjectId::default_project(),
-            key_id: KeyId::parse(&key_id).unwrap(),
-            alias: format!("cross-{key_id}"),
-            description: String::new(),
-            spec: CmkSpec::Aes256,
-            usage: KeyUsage::EncryptDecrypt,
-            origin: KeyOrigin::External,
-            state: KeyState::PendingImport,
-            created_ms: 0,
-            scheduled_deletion_ms: None,
-            generation: 0,
-            key_blob: None,
-            material_expiry_ms: None,
-            material_fingerprint: None,
-        })
-        .unwrap();
-    let hsm = Kms::with_config(
-        backend(),
-        hsm_store,
-        KmsConfig {
-            wrapping_key_pool_size: 0,
-            ..KmsConfig::default()
-        },
-    );
+    let hsm = engine_awaiting(backend(), &key_id);
     let material = [0x5Eu8; 32];
 
     let (token, public) = import_parameters(&soft, &key_id, "RSA_AES_KEY_WRAP_SHA_1").unwrap();

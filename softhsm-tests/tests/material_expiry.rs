@@ -1,3 +1,5 @@
+//! Token-neutral (every test token).
+//!
 //! Imported material that expires on the PKCS#11 backend: the CMK object leaves the token,
 //! a key pending deletion or disabled keeps its state, and the lifecycle model holds with
 //! the token as the backend. In a process of its own: it counts token objects.
@@ -15,13 +17,18 @@ use kms_core::{KeyId, KeyState, KeyStore, Kms, KmsConfig, ManualClock, MemorySto
 use pkcs8::DecodePublicKey;
 use rsa::Oaep;
 use serde_json::json;
-use softhsm_tests::{backend, call, cmk_objects_of, external_key, import, import_parameters};
+use softhsm_tests::{Token, call, external_key, import, import_parameters, on_each_token};
+
+on_each_token!(
+    expiry_destroys_the_cmk_object_and_never_revives_a_key_pending_deletion_or_disabled,
+    the_engine_follows_the_lifecycle_model_on_the_token,
+);
 
 const NOW_MS: u64 = 1_900_000_000_000;
 
-fn engine_on(clock: Arc<ManualClock>, store: Arc<dyn KeyStore>) -> Kms {
+fn engine_on(token: Token, clock: Arc<ManualClock>, store: Arc<dyn KeyStore>) -> Kms {
     Kms::with_config(
-        backend(),
+        token.backend(),
         store,
         KmsConfig {
             wrapping_key_pool_size: 0,
@@ -31,7 +38,7 @@ fn engine_on(clock: Arc<ManualClock>, store: Arc<dyn KeyStore>) -> Kms {
     )
 }
 
-/// RSAES_OAEP_SHA_1: what SoftHSM2 2.6.1 unwraps inside the token.
+/// RSAES_OAEP_SHA_1: what SoftHSM2 2.6.1 unwraps inside the token (and Kryoptic too).
 fn wrap_oaep_sha1(public_key: &rsa::PublicKey, material: &[u8]) -> Vec<u8> {
     public_key
         .encrypt(&mut getrandom::SysRng, Oaep::<sha1::Sha1>::new(), material)
@@ -62,17 +69,18 @@ fn state_of(kms: &Kms, key_id: &str) -> String {
         .to_owned()
 }
 
-#[test]
-fn expiry_destroys_the_cmk_object_and_never_revives_a_key_pending_deletion_or_disabled() {
+fn expiry_destroys_the_cmk_object_and_never_revives_a_key_pending_deletion_or_disabled(
+    token: Token,
+) {
     let clock = Arc::new(ManualClock::new(NOW_MS));
     let store = Arc::new(MemoryStore::new());
-    let kms = engine_on(clock.clone(), store.clone());
+    let kms = engine_on(token, clock.clone(), store.clone());
     let material = [0x42; 32];
     let pending_deletion = external_key(&kms);
     let disabled = external_key(&kms);
     for key_id in [&pending_deletion, &disabled] {
         import_expiring(&kms, key_id, &material, 3);
-        assert_eq!(cmk_objects_of(key_id), 1);
+        assert_eq!(token.cmk_objects_of(key_id), 1);
     }
     call(
         &kms,
@@ -91,7 +99,7 @@ fn expiry_destroys_the_cmk_object_and_never_revives_a_key_pending_deletion_or_di
         (&disabled, KeyState::Disabled),
     ] {
         assert_eq!(
-            cmk_objects_of(key_id),
+            token.cmk_objects_of(key_id),
             0,
             "the CMK object of {key_id} is left"
         );
@@ -119,17 +127,17 @@ fn expiry_destroys_the_cmk_object_and_never_revives_a_key_pending_deletion_or_di
     )
     .unwrap();
     assert_eq!(cancelled["key_state"], "5");
-    let (token, public_key) =
+    let (import_token, public_key) =
         import_parameters(&kms, &pending_deletion, "RSAES_OAEP_SHA_1").unwrap();
     import(
         &kms,
         &pending_deletion,
-        &token,
+        &import_token,
         &wrap_oaep_sha1(&public_key, &material),
     )
     .unwrap();
     assert_eq!(state_of(&kms, &pending_deletion), "2");
-    assert_eq!(cmk_objects_of(&pending_deletion), 1);
+    assert_eq!(token.cmk_objects_of(&pending_deletion), 1);
 
     // Scheduled again, it is purged when its days have passed.
     call(
@@ -141,13 +149,12 @@ fn expiry_destroys_the_cmk_object_and_never_revives_a_key_pending_deletion_or_di
     clock.advance_ms(7 * 86_400_000);
     let purged = kms.maintain().unwrap();
     assert_eq!(purged.deleted.len(), 1);
-    assert_eq!(cmk_objects_of(&pending_deletion), 0);
+    assert_eq!(token.cmk_objects_of(&pending_deletion), 0);
     assert_eq!(state_of(&kms, &disabled), "3");
     kms.destroy_all_keys().unwrap();
 }
 
-#[test]
-fn the_engine_follows_the_lifecycle_model_on_the_token() {
+fn the_engine_follows_the_lifecycle_model_on_the_token(token: Token) {
     let wrap = |spki: &[u8], material: &[u8]| {
         wrap_oaep_sha1(
             &rsa::PublicKey::from_public_key_der(spki).unwrap(),
@@ -161,7 +168,7 @@ fn the_engine_follows_the_lifecycle_model_on_the_token() {
         wrap: &wrap,
         engine: &|clock| {
             let store: Arc<dyn KeyStore> = Arc::new(MemoryStore::new());
-            (engine_on(clock, Arc::clone(&store)), store)
+            (engine_on(token, clock, Arc::clone(&store)), store)
         },
     }
     .check();

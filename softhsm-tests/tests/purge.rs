@@ -1,18 +1,19 @@
-//! Keys whose pending deletion time has come are deleted from the token, not only from the
-//! store.
+//! Token-neutral (every test token): keys whose pending deletion time has come are deleted
+//! from the token, not only from the store.
 #![allow(clippy::unwrap_used, reason = "tests report failure by panicking")]
 
 use std::sync::Arc;
 
 use kms_core::{Kms, KmsConfig, ManualClock, MemoryStore, Operation};
 use serde_json::json;
-use softhsm_tests::{backend, call, cmk_objects_of, create_key, decrypt, encrypt};
+use softhsm_tests::{Token, call, create_key, decrypt, encrypt, on_each_token};
 
-#[test]
-fn purge_destroys_the_cmk_object_of_a_key_whose_pending_days_have_passed() {
+on_each_token!(purge_destroys_the_cmk_object_of_a_key_whose_pending_days_have_passed);
+
+fn purge_destroys_the_cmk_object_of_a_key_whose_pending_days_have_passed(token: Token) {
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
     let kms = Kms::with_config(
-        backend(),
+        token.backend(),
         Arc::new(MemoryStore::new()),
         KmsConfig {
             wrapping_key_pool_size: 0,
@@ -38,8 +39,8 @@ fn purge_destroys_the_cmk_object_of_a_key_whose_pending_days_have_passed() {
     let purged: Vec<String> = purge.deleted.iter().map(ToString::to_string).collect();
     assert_eq!(purged, [deleted.as_str()]);
     assert!(purge.material_left.is_empty());
-    assert_eq!(cmk_objects_of(&deleted), 0);
-    assert_eq!(cmk_objects_of(&kept), 1);
+    assert_eq!(token.cmk_objects_of(&deleted), 0);
+    assert_eq!(token.cmk_objects_of(&kept), 1);
     let refused = decrypt(&kms, &deleted, &blob, 32, "").unwrap_err();
     assert_eq!(refused.code(), "KMS.0207");
     kms.destroy_all_keys().unwrap();

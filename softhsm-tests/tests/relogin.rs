@@ -1,3 +1,5 @@
+//! About SoftHSM2 only (it needs a token that logs the application out on demand).
+//!
 //! A token that logs the application out: the pool replaces its sessions and the
 //! operation succeeds. In a process of its own, since a logout ends the login of every
 //! session of the process.

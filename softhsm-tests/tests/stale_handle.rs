@@ -1,4 +1,4 @@
-//! A CMK object replaced behind the engine's back is found again by CKA_ID. In a process
+//! Token-neutral (every test token): a CMK object replaced behind the engine's back is found again by CKA_ID. In a process
 //! of its own: it creates token objects outside the engine.
 #![allow(
     clippy::unwrap_used,
@@ -11,16 +11,17 @@
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, KeyType, ObjectClass};
 use kms_core::encode_hex;
-use softhsm_tests::{backend, create_key, decrypt, encrypt, engine};
+use softhsm_tests::{Token, create_key, decrypt, encrypt, on_each_token};
 
-#[test]
-fn a_stale_object_handle_is_looked_up_again_by_cka_id() {
-    let kms = engine();
+on_each_token!(a_stale_object_handle_is_looked_up_again_by_cka_id);
+
+fn a_stale_object_handle_is_looked_up_again_by_cka_id(token: Token) {
+    let kms = token.engine();
     let key_id = create_key(&kms, "AES_256");
     let old_blob = encrypt(&kms, &key_id, &[6; 32], "stale");
     {
         // Replace the CMK object behind the engine's back: same CKA_ID, new key, new handle.
-        let backend = backend();
+        let backend = token.backend();
         let session = backend.session_pool().get().unwrap();
         let id = Attribute::Id(key_id.as_bytes().to_vec());
         let old = session

@@ -1,3 +1,5 @@
+//! About SoftHSM2 only (the token-neutral checks are in `conformance.rs`).
+//!
 //! The PKCS#11 backend against the SoftHSM2 token that `.ci/test` makes for each run
 //! (a private config and token directory in a temp dir, `softhsm2-util --init-token`).
 #![allow(

@@ -1,3 +1,5 @@
+//! About SoftHSM2 only (the shim forwards to SoftHSM2).
+//!
 //! The vendor mechanism map, end to end, on a test token with vendor-defined SM4 and SM2
 //! mechanisms: `vendor-shim/vendor_shim.c`, a module that forwards to SoftHSM2 and carries
 //! out its vendor numbers with SoftHSM2's AES and EC mechanisms (built here with the C

@@ -1,3 +1,5 @@
+//! About SoftHSM2 only (the CKR codes asserted are SoftHSM2 2.6.1's).
+//!
 //! The wrapping keys of import are no unwrap oracle for whoever else holds the PIN (DESIGN
 //! 6). The attacker is a session of its own logged in with the PIN (and, for C_SignRecover,
 //! which cryptoki lacks, another process: `attacker/sign_recover.c`). It finds the wrapping

@@ -1,19 +1,20 @@
-//! Dropping an engine stops its wrapping-key pool and waits for it, so no pooled key is left
-//! in the token. (The only test of this binary, so the token's object count is not changed
-//! by another test meanwhile.)
+//! Token-neutral (every test token): dropping an engine stops its wrapping-key pool and
+//! waits for it, so no pooled key is left in the token. (The only test of this binary on
+//! each token, so the token's object count is not changed by another test meanwhile.)
 #![allow(clippy::unwrap_used, reason = "tests report failure by panicking")]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kms_core::{Kms, KmsConfig, MemoryStore, WrappingKeySpec};
-use softhsm_tests::{backend, token_objects};
+use softhsm_tests::{Token, on_each_token};
 
-#[test]
-fn dropping_the_engine_destroys_every_pooled_wrapping_key_before_it_returns() {
-    let before = token_objects();
+on_each_token!(dropping_the_engine_destroys_every_pooled_wrapping_key_before_it_returns);
+
+fn dropping_the_engine_destroys_every_pooled_wrapping_key_before_it_returns(token: Token) {
+    let before = token.objects();
     let kms = Kms::with_config(
-        backend(),
+        token.backend(),
         Arc::new(MemoryStore::new()),
         KmsConfig {
             wrapping_key_pool_size: 1,
@@ -26,7 +27,7 @@ fn dropping_the_engine_destroys_every_pooled_wrapping_key_before_it_returns() {
         kms.wait_for_wrapping_key(WrappingKeySpec::Rsa2048, Duration::from_secs(120)),
         "the pool never filled"
     );
-    assert!(token_objects() > before);
+    assert!(token.objects() > before);
     drop(kms);
-    assert_eq!(token_objects(), before);
+    assert_eq!(token.objects(), before);
 }

@@ -33,6 +33,20 @@ pub(crate) enum BackendChoice {
     },
 }
 
+/// Where key metadata lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreChoice {
+    /// A SQLite file: `<home>/keys.db` when `None`.
+    Sqlite(Option<PathBuf>),
+    /// A PostgreSQL database shared by several engines.
+    Postgres {
+        /// `postgres://USER@HOST:PORT/DB`, without a password.
+        url: String,
+        /// The file holding the password; `PGPASSWORD` when absent.
+        password_file: Option<PathBuf>,
+    },
+}
+
 /// The options every subcommand shares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Global {
@@ -40,6 +54,8 @@ pub(crate) struct Global {
     pub home: PathBuf,
     /// Where key material lives.
     pub backend: BackendChoice,
+    /// Where key metadata lives.
+    pub store: StoreChoice,
     /// Pretty-print responses.
     pub pretty: bool,
     /// The project the operations run in.
@@ -175,6 +191,26 @@ pub(crate) fn command() -> Command {
                 ),
         )
         .arg(
+            Arg::new("store")
+                .long("store")
+                .global(true)
+                .env("KMS_STORE_URL")
+                .value_name("URL")
+                .help(
+                    "The key store: postgres://USER@HOST:PORT/DB (shared by several engines; \
+                     the password from --store-password-file or $PGPASSWORD, never the URL) \
+                     or sqlite:PATH (default: sqlite:<home>/keys.db)",
+                ),
+        )
+        .arg(
+            Arg::new("store-password-file")
+                .long("store-password-file")
+                .global(true)
+                .env("KMS_STORE_PASSWORD_FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help("With a postgres:// store: a file holding the database password (mode 0600)"),
+        )
+        .arg(
             Arg::new("project")
                 .long("project")
                 .global(true)
@@ -258,6 +294,37 @@ fn vendor_mechanisms(matches: &ArgMatches) -> Result<VendorMechanisms> {
     })
 }
 
+/// The store `--store` names.
+///
+/// # Errors
+/// [`KmsError::InvalidParameter`] for a URL of another scheme, and for a password file
+/// without a PostgreSQL store.
+fn store_choice(url: Option<&str>, password_file: Option<PathBuf>) -> Result<StoreChoice> {
+    let choice = match url {
+        None => StoreChoice::Sqlite(None),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            return Ok(StoreChoice::Postgres {
+                url: url.to_owned(),
+                password_file,
+            });
+        }
+        Some(url) => match url.strip_prefix("sqlite:") {
+            Some(path) if !path.is_empty() => StoreChoice::Sqlite(Some(PathBuf::from(path))),
+            _ => {
+                return Err(KmsError::InvalidParameter(
+                    "--store takes postgres://USER@HOST:PORT/DB or sqlite:PATH".into(),
+                ));
+            }
+        },
+    };
+    if password_file.is_some() {
+        return Err(KmsError::InvalidParameter(
+            "--store-password-file needs a postgres:// --store".into(),
+        ));
+    }
+    Ok(choice)
+}
+
 /// Reads the parsed command line.
 ///
 /// # Errors
@@ -294,7 +361,12 @@ pub(crate) fn read(matches: &ArgMatches) -> Result<(Global, Option<Request>)> {
             root_key_file: matches.get_one::<PathBuf>("root-key-file").cloned(),
         }
     };
+    let store = store_choice(
+        matches.get_one::<String>("store").map(String::as_str),
+        matches.get_one::<PathBuf>("store-password-file").cloned(),
+    )?;
     let global = Global {
+        store,
         home: matches
             .get_one::<PathBuf>("home")
             .cloned()
@@ -345,6 +417,39 @@ mod tests {
             }
         }
         command.debug_assert();
+    }
+
+    #[test]
+    fn the_store_is_sqlite_in_the_home_unless_named() {
+        assert_eq!(store_choice(None, None).unwrap(), StoreChoice::Sqlite(None));
+        assert_eq!(
+            store_choice(Some("sqlite:/var/lib/kms/keys.db"), None).unwrap(),
+            StoreChoice::Sqlite(Some(PathBuf::from("/var/lib/kms/keys.db")))
+        );
+        assert_eq!(
+            store_choice(
+                Some("postgres://kms@db:5432/kms"),
+                Some(PathBuf::from("pw"))
+            )
+            .unwrap(),
+            StoreChoice::Postgres {
+                url: "postgres://kms@db:5432/kms".into(),
+                password_file: Some(PathBuf::from("pw")),
+            }
+        );
+        for bad in ["mysql://kms@db/kms", "sqlite:", "keys.db"] {
+            assert_eq!(
+                store_choice(Some(bad), None).unwrap_err().code(),
+                "KMS.0308",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            store_choice(None, Some(PathBuf::from("pw")))
+                .unwrap_err()
+                .code(),
+            "KMS.0308"
+        );
     }
 
     #[test]

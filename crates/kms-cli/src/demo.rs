@@ -9,7 +9,7 @@ use kms_core::{
 };
 use serde_json::{Value, json};
 
-use crate::cli::{BackendChoice, Global};
+use crate::cli::{BackendChoice, Global, StoreChoice};
 use crate::home;
 
 /// A temporary home, removed when dropped.
@@ -34,6 +34,7 @@ pub(crate) fn run(pretty: bool) -> Result<()> {
         backend: BackendChoice::Soft {
             root_key_file: None,
         },
+        store: StoreChoice::Sqlite(None),
         pretty,
         project: ProjectId::default_project(),
     };

@@ -1,16 +1,17 @@
-//! The engine's home directory: the SQLite key store, and for the soft backend its root
-//! key; or a PKCS#11 token for key material.
+//! The engine's home directory: the SQLite key store (or a PostgreSQL database several
+//! engines share), and for the soft backend its root key; or a PKCS#11 token for key
+//! material.
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 
-use kms_core::{Backend, Kms, KmsConfig, KmsError, Result};
+use kms_core::{Backend, KeyStore, Kms, KmsConfig, KmsError, Result};
 use kms_pkcs11::{Pkcs11Backend, Pkcs11Config};
 use kms_soft::{RootKey, SoftBackend};
-use kms_store::SqliteStore;
+use kms_store::{PgStore, SqliteStore};
 
-use crate::cli::{BackendChoice, Global};
+use crate::cli::{BackendChoice, Global, StoreChoice};
 
 /// The environment variable the PKCS#11 PIN is read from when no PIN file is given.
 pub(crate) const PIN_VARIABLE: &str = "KMS_PKCS11_PIN";
@@ -33,13 +34,9 @@ pub(crate) fn open(global: &Global) -> Result<Kms> {
     )
 }
 
-/// As [`open`], for a long-running service: with the default pool of wrapping keys, so
-/// get-parameters-for-import does not wait for RSA key generation.
-pub(crate) fn open_for_service(global: &Global) -> Result<Kms> {
-    open_with(global, KmsConfig::default())
-}
-
-fn open_with(global: &Global, config: KmsConfig) -> Result<Kms> {
+/// As [`open`], with `config`: a long-running service keeps the default pool of wrapping
+/// keys, so get-parameters-for-import does not wait for RSA key generation.
+pub(crate) fn open_with(global: &Global, config: KmsConfig) -> Result<Kms> {
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -56,8 +53,20 @@ fn open_with(global: &Global, config: KmsConfig) -> Result<Kms> {
         }
         BackendChoice::Pkcs11 { .. } => Arc::new(open_pkcs11(&global.backend, None)?),
     };
-    let store = SqliteStore::open(global.home.join(STORE_FILE))?;
-    Ok(Kms::with_config(backend, Arc::new(store), config))
+    Ok(Kms::with_config(backend, open_store(global)?, config))
+}
+
+/// Opens the key store `global` names: `<home>/keys.db` unless `--store` says otherwise.
+fn open_store(global: &Global) -> Result<Arc<dyn KeyStore>> {
+    Ok(match &global.store {
+        StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(
+            path.clone().unwrap_or_else(|| global.home.join(STORE_FILE)),
+        )?),
+        StoreChoice::Postgres { url, password_file } => Arc::new(PgStore::connect(
+            url,
+            kms_store::password_from_env_or_file(password_file.as_deref())?,
+        )?),
+    })
 }
 
 /// Opens the PKCS#11 token `choice` names, with a session pool of `session_pool_size`

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Arg, ArgMatches, Command, value_parser};
-use kms_core::{KmsError, Result};
+use kms_core::{KmsConfig, KmsError, Result};
 use kms_server::{Credentials, Server, ServerConfig, TlsFiles, default_path};
 use serde_json::json;
 
@@ -21,6 +21,9 @@ pub(crate) struct ServeOptions {
     credentials: Option<PathBuf>,
     tls: Option<TlsFiles>,
     maintenance_every: Option<Duration>,
+    coherence_bound: Duration,
+    max_encryptions_per_key: u64,
+    encryption_lease: u64,
 }
 
 /// The `serve` subcommand.
@@ -61,6 +64,40 @@ pub(crate) fn command() -> Command {
                 ),
         )
         .arg(
+            Arg::new("coherence-bound")
+                .long("coherence-bound")
+                .value_name("MILLISECONDS")
+                .default_value("1000")
+                .value_parser(value_parser!(u64).range(1..=3_600_000))
+                .help(
+                    "With a store other engines share: how soon a key state change made \
+                     through another engine is honoured here; a cached key this engine cannot \
+                     confirm with the store within it is not used",
+                ),
+        )
+        .arg(
+            Arg::new("max-encryptions-per-key")
+                .long("max-encryptions-per-key")
+                .value_name("COUNT")
+                .default_value("4294967296")
+                .value_parser(value_parser!(u64).range(1..=1 << 32))
+                .help(
+                    "Encryptions one key's material may make in its life, across every engine \
+                     on the store (at most 2^32, the random-nonce bound); KMS.9003 after",
+                ),
+        )
+        .arg(
+            Arg::new("encryption-lease")
+                .long("encryption-lease")
+                .value_name("COUNT")
+                .default_value("4194304")
+                .value_parser(value_parser!(u64).range(1..))
+                .help(
+                    "The most encryptions of one key this engine leases from the store at once: \
+                     what is forfeited if it dies",
+                ),
+        )
+        .arg(
             Arg::new("tls-cert")
                 .long("tls-cert")
                 .value_name("PEM")
@@ -81,6 +118,8 @@ pub(crate) fn command() -> Command {
 /// Reads the `serve` subcommand's options.
 pub(crate) fn read(matches: &ArgMatches) -> ServeOptions {
     let path = |id: &str| matches.get_one::<PathBuf>(id).cloned();
+    // Each has a default, so the fallback is never taken.
+    let number = |id: &str| matches.get_one::<u64>(id).copied().unwrap_or(1);
     ServeOptions {
         listen: matches
             .get_one::<SocketAddr>("listen")
@@ -94,6 +133,9 @@ pub(crate) fn read(matches: &ArgMatches) -> ServeOptions {
             .get_one::<u64>("maintenance-interval")
             .filter(|seconds| **seconds > 0)
             .map(|seconds| Duration::from_secs(*seconds)),
+        coherence_bound: Duration::from_millis(number("coherence-bound")),
+        max_encryptions_per_key: number("max-encryptions-per-key"),
+        encryption_lease: number("encryption-lease"),
     }
 }
 
@@ -107,7 +149,15 @@ pub(crate) fn run(global: &Global, options: &ServeOptions) -> Result<()> {
         .credentials
         .clone()
         .unwrap_or_else(|| default_path(&global.home));
-    let kms = Arc::new(home::open_for_service(global)?);
+    let kms = Arc::new(home::open_with(
+        global,
+        KmsConfig {
+            coherence_bound: options.coherence_bound,
+            max_encryptions_per_key: options.max_encryptions_per_key,
+            encryption_lease: options.encryption_lease,
+            ..KmsConfig::default()
+        },
+    )?);
     let (credentials, created) = Credentials::load_or_create(&credentials_path)?;
     if let Some(created) = created {
         eprintln!(

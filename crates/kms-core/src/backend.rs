@@ -49,6 +49,27 @@ pub struct KeyPair {
     pub private_key_pkcs8: SecretBytes,
 }
 
+impl KeyPair {
+    /// The DER of a pair whose key type writes its own encodings (RSA): `private_key`'s
+    /// PKCS#8 and `public_key`'s SubjectPublicKeyInfo. `spec` names the pair in errors.
+    ///
+    /// # Errors
+    /// [`KmsError::Backend`] if an encoding fails.
+    pub fn from_encodable(
+        spec: KeyPairSpec,
+        private_key: &impl pkcs8::EncodePrivateKey,
+        public_key: &impl spki::EncodePublicKey,
+    ) -> Result<Self> {
+        let failed = |what: &str| KmsError::Backend(format!("{} {what} encoding", spec.as_str()));
+        let private_key_pkcs8 = private_key.to_pkcs8_der().map_err(|_| failed("PKCS#8"))?;
+        let public_key_spki = public_key.to_public_key_der().map_err(|_| failed("SPKI"))?;
+        Ok(Self {
+            public_key_spki: public_key_spki.into_vec(),
+            private_key_pkcs8: SecretBytes::new(private_key_pkcs8.as_bytes().to_vec()),
+        })
+    }
+}
+
 impl fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyPair")

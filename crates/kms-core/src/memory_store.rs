@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::backend::KeyBlob;
+use crate::clock::{Clock, SystemClock};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::spec::KeyState;
-use crate::store::{ImportRecord, KeyRecord, KeyStore, NewMaterial, StateChange};
+use crate::store::{ImportRecord, KeyChanges, KeyRecord, KeyStore, NewMaterial, StateChange};
 
 /// Keys in memory, in creation order.
 #[derive(Debug, Default)]
@@ -22,6 +23,19 @@ struct Keys {
     order: Vec<KeyId>,
     imports: HashMap<[u8; 16], ImportRecord>,
     engine_keys: HashMap<String, KeyBlob>,
+    /// The change feed: (position, key, when) of every state or material change.
+    feed: Vec<(u64, KeyId, u64)>,
+    feed_position: u64,
+    /// Encryptions leased per key.
+    leased: HashMap<KeyId, u64>,
+}
+
+impl Keys {
+    fn record_change(&mut self, key_id: KeyId) {
+        self.feed_position += 1;
+        self.feed
+            .push((self.feed_position, key_id, SystemClock.now_ms()));
+    }
 }
 
 impl MemoryStore {
@@ -92,6 +106,7 @@ impl KeyStore for MemoryStore {
             {
                 key.state = change.to;
                 key.scheduled_deletion_ms = change.scheduled_deletion_ms;
+                keys.record_change(*key_id);
                 Ok(true)
             }
             _ => Ok(false),
@@ -106,6 +121,7 @@ impl KeyStore for MemoryStore {
                 key.key_blob = Some(material.key_blob.clone());
                 key.material_fingerprint = Some(material.fingerprint.clone());
                 key.material_expiry_ms = material.expiry_ms;
+                keys.record_change(*key_id);
                 Ok(true)
             }
             _ => Ok(false),
@@ -119,6 +135,7 @@ impl KeyStore for MemoryStore {
                 key.state = KeyState::PendingImport;
                 key.material_expiry_ms = None;
                 key.key_blob = None;
+                keys.record_change(*key_id);
                 Ok(true)
             }
             _ => Ok(false),
@@ -142,6 +159,9 @@ impl KeyStore for MemoryStore {
                 }
             }
         }
+        for key in &expired {
+            keys.record_change(key.key_id);
+        }
         Ok(expired)
     }
 
@@ -159,7 +179,54 @@ impl KeyStore for MemoryStore {
             }
             !is_due
         });
+        for key in &due {
+            keys.leased.remove(&key.key_id);
+            keys.record_change(key.key_id);
+        }
         Ok(due)
+    }
+
+    fn key_changes_since(&self, position: Option<u64>) -> Result<KeyChanges> {
+        let keys = self.lock()?;
+        let reaches_back = |after: u64| {
+            keys.feed
+                .first()
+                .is_none_or(|&(oldest, _, _)| oldest <= after.saturating_add(1))
+        };
+        let changed = position.filter(|&after| reaches_back(after)).map(|after| {
+            let mut changed: Vec<KeyId> = keys
+                .feed
+                .iter()
+                .filter(|&&(at, _, _)| at > after)
+                .map(|&(_, key_id, _)| key_id)
+                .collect();
+            changed.sort_unstable();
+            changed.dedup();
+            changed
+        });
+        Ok(KeyChanges {
+            position: keys.feed_position,
+            changed,
+        })
+    }
+
+    fn prune_key_changes(&self, before_ms: u64) -> Result<()> {
+        let mut keys = self.lock()?;
+        let newest = keys.feed_position;
+        keys.feed
+            .retain(|&(at, _, when)| at == newest || when >= before_ms);
+        Ok(())
+    }
+
+    fn lease_encryptions(&self, key_id: &KeyId, wanted: u64, limit: u64) -> Result<u64> {
+        let mut keys = self.lock()?;
+        if !keys.by_id.contains_key(key_id) {
+            return Ok(0);
+        }
+        let leased = keys.leased.entry(*key_id).or_default();
+        let granted = wanted.min(limit.saturating_sub(*leased));
+        *leased += granted;
+        Ok(granted)
     }
 
     fn insert_import(&self, record: &ImportRecord) -> Result<()> {

@@ -101,6 +101,19 @@ pub struct StateChange {
     pub scheduled_deletion_ms: Option<u64>,
 }
 
+/// What the store's change feed holds after a position: the keys whose state or material
+/// changed, so an engine can drop them from its cache (DESIGN 11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyChanges {
+    /// The feed's position after these changes: pass it to the next
+    /// [`KeyStore::key_changes_since`].
+    pub position: u64,
+    /// The keys changed after the position asked for, each once, in no particular order;
+    /// `None` when the feed cannot say (no position was given, or the feed no longer
+    /// reaches back to it): every cached key must be dropped.
+    pub changed: Option<Vec<KeyId>>,
+}
+
 /// Persistent metadata of CMKs. Implementations are safe to share between threads, and
 /// every state change is a compare-and-swap so concurrent callers cannot both win.
 pub trait KeyStore: Send + Sync + fmt::Debug {
@@ -164,6 +177,37 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn take_due_deletions(&self, now_ms: u64) -> Result<Vec<KeyRecord>>;
+
+    /// The change feed after `position` (from an earlier call; `None` at first): every
+    /// change of a key's state or material, through any engine or process on this store,
+    /// is in the feed once its transaction commits, in commit order. Changes made by one
+    /// engine reach every other engine through it.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn key_changes_since(&self, position: Option<u64>) -> Result<KeyChanges>;
+
+    /// Waits up to `timeout` for a change to enter the feed, and returns early when the
+    /// store can tell (PostgreSQL's notifications). The default just sleeps: callers poll.
+    fn wait_for_key_change(&self, timeout: core::time::Duration) {
+        std::thread::sleep(timeout);
+    }
+
+    /// Removes feed entries older than `before_ms` (keeping the newest), so the feed stays
+    /// small; an engine that had not read that far drops its whole cache.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn prune_key_changes(&self, before_ms: u64) -> Result<()>;
+
+    /// Leases up to `wanted` encryptions of key `key_id`'s material, of at most `limit` in
+    /// its life, atomically: of all engines sharing the store, the leases granted never add
+    /// up to more than `limit`. Returns how many were granted (0 once the limit is reached,
+    /// or when the key does not exist).
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn lease_encryptions(&self, key_id: &KeyId, wanted: u64, limit: u64) -> Result<u64>;
 
     /// Records an issued import token.
     ///

@@ -5,6 +5,7 @@
 use cryptoki::mechanism::MechanismType;
 use kms_core::{Capabilities, CmkSpec, KeyPairSpec, WrappingAlgorithm, WrappingKeySpec};
 
+use crate::key_pair::{EC_CURVES, RSA_SPECS, curve_name};
 use crate::vendor::Vendor;
 
 /// Known quirks of a token model that its mechanism list does not show.
@@ -33,10 +34,12 @@ impl Quirks {
 }
 
 /// The capabilities of a token offering `mechanisms`, named `token` in messages, with the
-/// vendor-defined numbers of `vendor`.
+/// vendor-defined numbers of `vendor`, generating EC pairs on the curves of `curves` (of
+/// [`EC_CURVES`], found by trying each: see `key_pair::curve_offered`).
 pub(crate) fn probe(
     token: &str,
     mechanisms: &[MechanismType],
+    curves: &[KeyPairSpec],
     quirks: Quirks,
     vendor: &Vendor,
 ) -> Capabilities {
@@ -95,15 +98,11 @@ pub(crate) fn probe(
         WrappingKeySpec::Sm2.as_str(),
         "CKM_SM2_KEY_PAIR_GEN (vendor mechanism)",
     );
-    for spec in [
-        KeyPairSpec::Rsa2048,
-        KeyPairSpec::Rsa3072,
-        KeyPairSpec::Rsa4096,
-    ] {
-        missing(
-            spec.as_str(),
-            "RSA data key pairs through PKCS#11 (not built yet)",
-        );
+    let rsa_pairs = has(MechanismType::RSA_PKCS_KEY_PAIR_GEN);
+    if !rsa_pairs {
+        for spec in RSA_SPECS {
+            missing(spec.as_str(), "CKM_RSA_PKCS_KEY_PAIR_GEN");
+        }
     }
     let aes_cmk = has(MechanismType::AES_KEY_GEN) && has(MechanismType::AES_GCM);
     if !aes_cmk {
@@ -117,6 +116,20 @@ pub(crate) fn probe(
         );
     }
     let key_wrap = has(MechanismType::AES_KEY_WRAP_PAD);
+    if rsa_import && !key_wrap {
+        // The composed RSA_AES_KEY_WRAP needs RFC 5649 in the token under the number
+        // cryptoki can name. PKCS#11 3.0 tokens (Kryoptic) number it 0x210B,
+        // CKM_AES_KEY_WRAP_KWP, which cryptoki 0.12 can neither list nor name.
+        for algorithm in [
+            WrappingAlgorithm::RsaAesKeyWrapSha1,
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+        ] {
+            missing(
+                algorithm.as_str(),
+                "CKM_RSA_AES_KEY_WRAP, or CKM_AES_KEY_WRAP_PAD (0x210A) to compose it, which this token does not list (CKM_AES_KEY_WRAP_KWP, 0x210B, cannot be named through cryptoki 0.12)",
+            );
+        }
+    }
     if quirks.oaep_sha1_only && !quirks.host_assisted_unwrap {
         for algorithm in [
             WrappingAlgorithm::RsaesOaepSha256,
@@ -134,16 +147,27 @@ pub(crate) fn probe(
     if sm4.is_some() {
         capabilities.cmk_specs.push(CmkSpec::Sm4);
     }
-    if has(MechanismType::ECC_KEY_PAIR_GEN) {
-        capabilities.key_pair_specs.extend([
-            KeyPairSpec::EccNistP256,
-            KeyPairSpec::EccNistP384,
-            KeyPairSpec::EccNistP521,
-            KeyPairSpec::EccSecgP256k1,
-        ]);
+    let ec = has(MechanismType::ECC_KEY_PAIR_GEN);
+    for spec in EC_CURVES {
+        if ec && curves.contains(&spec) {
+            capabilities.key_pair_specs.push(spec);
+        } else if ec {
+            missing(
+                spec.as_str(),
+                &format!(
+                    "CKM_EC_KEY_PAIR_GEN on the curve {}, which this token refuses",
+                    curve_name(spec)
+                ),
+            );
+        } else {
+            missing(spec.as_str(), "CKM_EC_KEY_PAIR_GEN");
+        }
     }
     if sm2.is_some() {
         capabilities.key_pair_specs.push(KeyPairSpec::Sm2);
+    }
+    if rsa_pairs {
+        capabilities.key_pair_specs.extend(RSA_SPECS);
     }
     if rsa_import {
         capabilities.wrapping_key_specs.extend([
@@ -186,6 +210,7 @@ mod tests {
         let capabilities = probe(
             "token 'x'",
             &SOFTHSM_LIKE,
+            &EC_CURVES,
             Quirks::of("SoftHSM project", false),
             &Vendor::default(),
         );
@@ -208,6 +233,7 @@ mod tests {
         let capabilities = probe(
             "token 's'",
             &SOFTHSM_LIKE,
+            &EC_CURVES,
             Quirks::of("SoftHSM project", false),
             &Vendor::default(),
         );
@@ -223,6 +249,7 @@ mod tests {
         let other = probe(
             "token 'h'",
             &SOFTHSM_LIKE,
+            &EC_CURVES,
             Quirks::of("Some HSM vendor", false),
             &Vendor::default(),
         );
@@ -238,6 +265,7 @@ mod tests {
         let assisted = probe(
             "token 's'",
             &SOFTHSM_LIKE,
+            &EC_CURVES,
             Quirks::of("SoftHSM project", true),
             &Vendor::default(),
         );
@@ -260,6 +288,7 @@ mod tests {
         let capabilities = probe(
             "token 'y'",
             &[MechanismType::AES_KEY_GEN],
+            &[],
             Quirks::default(),
             &Vendor::default(),
         );
@@ -287,11 +316,17 @@ mod tests {
             .map(|number| MechanismType::new_vendor_defined(number).unwrap())
             .chain(SOFTHSM_LIKE)
             .collect();
-        let capabilities = probe("token 'v'", &listed, Quirks::default(), &vendor);
+        let capabilities = probe("token 'v'", &listed, &EC_CURVES, Quirks::default(), &vendor);
         assert_eq!(capabilities.cmk_specs, [CmkSpec::Aes256, CmkSpec::Sm4]);
         assert!(capabilities.require_key_pair(KeyPairSpec::Sm2).is_ok());
 
-        let unlisted = probe("token 'w'", &SOFTHSM_LIKE, Quirks::default(), &vendor);
+        let unlisted = probe(
+            "token 'w'",
+            &SOFTHSM_LIKE,
+            &EC_CURVES,
+            Quirks::default(),
+            &vendor,
+        );
         let err = unlisted.require_cmk(CmkSpec::Sm4).unwrap_err();
         assert_eq!(err.code(), "KMS.9002");
         assert!(
@@ -301,5 +336,142 @@ mod tests {
         assert!(err.to_string().contains("token 'w'"), "{err}");
         let err = unlisted.require_key_pair(KeyPairSpec::Sm2).unwrap_err();
         assert!(err.to_string().contains("0x80000202"), "{err}");
+    }
+
+    /// What Kryoptic 1.5.4 lists through cryptoki: no CKM_AES_KEY_WRAP_PAD (its 0x210B is
+    /// dropped from the list), and its EC key generation has no secp256k1.
+    const KRYOPTIC_LIKE: [MechanismType; 5] = [
+        MechanismType::AES_KEY_GEN,
+        MechanismType::AES_GCM,
+        MechanismType::ECC_KEY_PAIR_GEN,
+        MechanismType::RSA_PKCS_KEY_PAIR_GEN,
+        MechanismType::RSA_PKCS_OAEP,
+    ];
+
+    #[test]
+    fn a_curve_the_token_refuses_is_refused_naming_the_curve_and_the_token() {
+        let capabilities = probe(
+            "token 'k'",
+            &KRYOPTIC_LIKE,
+            &EC_CURVES[..3],
+            Quirks::of("Kryoptic Project", false),
+            &Vendor::default(),
+        );
+        assert_eq!(
+            capabilities.key_pair_specs,
+            [
+                KeyPairSpec::EccNistP256,
+                KeyPairSpec::EccNistP384,
+                KeyPairSpec::EccNistP521,
+                KeyPairSpec::Rsa2048,
+                KeyPairSpec::Rsa3072,
+                KeyPairSpec::Rsa4096
+            ]
+        );
+        let err = capabilities
+            .require_key_pair(KeyPairSpec::EccSecgP256k1)
+            .unwrap_err();
+        assert_eq!(err.code(), "KMS.9002");
+        assert_eq!(
+            err.to_string(),
+            "Not supported by the backend: key pair spec ECC_SECG_P256K1 on backend token 'k' (needs CKM_EC_KEY_PAIR_GEN on the curve secp256k1 (1.3.132.0.10), which this token refuses)"
+        );
+    }
+
+    #[test]
+    fn rsa_pairs_are_offered_with_rsa_key_generation_and_refused_naming_it_without() {
+        let capabilities = probe(
+            "token 's'",
+            &SOFTHSM_LIKE,
+            &EC_CURVES,
+            Quirks::default(),
+            &Vendor::default(),
+        );
+        assert_eq!(
+            capabilities.key_pair_specs,
+            [
+                KeyPairSpec::EccNistP256,
+                KeyPairSpec::EccNistP384,
+                KeyPairSpec::EccNistP521,
+                KeyPairSpec::EccSecgP256k1,
+                KeyPairSpec::Rsa2048,
+                KeyPairSpec::Rsa3072,
+                KeyPairSpec::Rsa4096
+            ]
+        );
+        let without = probe(
+            "token 'n'",
+            &[MechanismType::AES_KEY_GEN, MechanismType::AES_GCM],
+            &[],
+            Quirks::default(),
+            &Vendor::default(),
+        );
+        for spec in RSA_SPECS {
+            let err = without.require_key_pair(spec).unwrap_err();
+            assert_eq!(err.code(), "KMS.9002");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "Not supported by the backend: key pair spec {} on backend token 'n' (needs CKM_RSA_PKCS_KEY_PAIR_GEN)",
+                    spec.as_str()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_without_ec_key_generation_names_it_for_every_curve() {
+        let capabilities = probe(
+            "token 'n'",
+            &[MechanismType::AES_KEY_GEN, MechanismType::AES_GCM],
+            &[],
+            Quirks::default(),
+            &Vendor::default(),
+        );
+        assert!(capabilities.key_pair_specs.is_empty());
+        for spec in EC_CURVES {
+            let err = capabilities.require_key_pair(spec).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "Not supported by the backend: key pair spec {} on backend token 'n' (needs CKM_EC_KEY_PAIR_GEN)",
+                    spec.as_str()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn without_aes_key_wrap_pad_rsa_aes_key_wrap_is_refused_naming_the_mechanisms() {
+        let capabilities = probe(
+            "token 'k'",
+            &KRYOPTIC_LIKE,
+            &EC_CURVES[..3],
+            Quirks::of("Kryoptic Project", false),
+            &Vendor::default(),
+        );
+        assert_eq!(
+            capabilities.wrapping_algorithms,
+            [
+                WrappingAlgorithm::RsaesOaepSha1,
+                WrappingAlgorithm::RsaesOaepSha256
+            ]
+        );
+        for algorithm in [
+            WrappingAlgorithm::RsaAesKeyWrapSha1,
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+        ] {
+            let err = capabilities
+                .require_import(algorithm, WrappingKeySpec::Rsa2048)
+                .unwrap_err();
+            assert_eq!(err.code(), "KMS.9002");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "Not supported by the backend: wrapping algorithm {} on backend token 'k' (needs CKM_RSA_AES_KEY_WRAP, or CKM_AES_KEY_WRAP_PAD (0x210A) to compose it, which this token does not list (CKM_AES_KEY_WRAP_KWP, 0x210B, cannot be named through cryptoki 0.12))",
+                    algorithm.as_str()
+                )
+            );
+        }
     }
 }

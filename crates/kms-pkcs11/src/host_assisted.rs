@@ -71,7 +71,7 @@ fn sealing_keys(session: &Session) -> core::result::Result<Vec<ObjectHandle>, Er
 
 /// `value` big-endian without leading zeros, trimmed in place: crypto-bigint's
 /// `to_be_bytes_trimmed_vartime` leaves an untrimmed copy behind, unwiped.
-fn be_bytes(value: &rsa::BoxedUint) -> Vec<u8> {
+pub(crate) fn be_bytes(value: &rsa::BoxedUint) -> Vec<u8> {
     let mut bytes = value.to_be_bytes().into_vec();
     let zeros = bytes.iter().take_while(|byte| **byte == 0).count();
     bytes.drain(..zeros);

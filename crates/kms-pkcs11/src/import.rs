@@ -109,7 +109,7 @@ pub(crate) fn create_wrapping_key(
     let public_template = [
         Attribute::Token(true),
         Attribute::ModulusBits((bits as u64).into()),
-        Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
+        Attribute::PublicExponent(crate::key_pair::RSA_PUBLIC_EXPONENT.to_vec()),
         Attribute::Encrypt(true),
         Attribute::Wrap(false),
         Attribute::Id(id.to_vec()),

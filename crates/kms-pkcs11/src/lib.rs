@@ -3,12 +3,12 @@
 //!
 //! What this backend offers comes from the token's mechanism list (see [`Capabilities`]);
 //! the engine refuses anything else with an error naming the mechanism and the token.
-//! Today it offers AES_256 CMKs, EC data key pairs (P-256, P-384, P-521, secp256k1), and
+//! Today it offers AES_256 CMKs, EC data key pairs (P-256, P-384, P-521, secp256k1), RSA
+//! data key pairs (RSA_2048, RSA_3072, RSA_4096, with CKM_RSA_PKCS_KEY_PAIR_GEN), and
 //! import with C_UnwrapKey under RSA wrapping keys (RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_1,
 //! and the SHA-256 variants on tokens that do OAEP with SHA-256); SM4 CMKs and SM2 data key
-//! pairs on tokens whose vendor-defined mechanisms the [`VendorMechanisms`] map names. RSA
-//! data key pairs are not built yet. What is not offered is refused (KMS.9002), never done
-//! on the host instead.
+//! pairs on tokens whose vendor-defined mechanisms the [`VendorMechanisms`] map names. What
+//! is not offered is refused (KMS.9002), never done on the host instead.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -43,8 +43,8 @@ mod vendor;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
-use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use kms_core::{
     Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, KmsError,
@@ -132,8 +132,29 @@ impl Pkcs11Backend {
             .map(|info| info.manufacturer_id().to_owned())
             .map_err(|error| errors::pkcs11_error(&token, &error))?;
         let quirks = capabilities::Quirks::of(&manufacturer, config.host_assisted_unwrap);
-        let capabilities = capabilities::probe(&token, &mechanisms, quirks, &vendor);
-        let pool = SessionPool::open(context, slot, config.pin, token, config.session_pool_size)?;
+        let pool = SessionPool::open(
+            context,
+            slot,
+            config.pin,
+            token.clone(),
+            config.session_pool_size,
+        )?;
+        let curves = if mechanisms.contains(&MechanismType::ECC_KEY_PAIR_GEN) {
+            let _changing = module
+                .object_changes
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut curves = Vec::new();
+            for spec in key_pair::EC_CURVES {
+                if pool.with_session(|session| key_pair::curve_offered(session, spec))? {
+                    curves.push(spec);
+                }
+            }
+            curves
+        } else {
+            Vec::new()
+        };
+        let capabilities = capabilities::probe(&token, &mechanisms, &curves, quirks, &vendor);
         Ok(Self {
             pool: Arc::new(pool),
             capabilities,

@@ -1,9 +1,8 @@
 //! Data key pair generation with RustCrypto: EC pairs DER encoded by
 //! [`KeyPair::from_ec_secret_key`], RSA pairs by the `pkcs8`/`spki` traits.
 
-use kms_core::{KeyPair, KeyPairSpec, KmsError, Result, SecretBytes};
+use kms_core::{KeyPair, KeyPairSpec, KmsError, Result};
 use p256::elliptic_curve::Generate;
-use pkcs8::{EncodePrivateKey, EncodePublicKey};
 
 use crate::rng::with_thread_rng;
 
@@ -36,27 +35,14 @@ pub(crate) fn generate(spec: KeyPairSpec) -> Result<KeyPair> {
             let secret = rsa::PrivateKey::new(rng, bits).map_err(|error| {
                 KmsError::Backend(format!("{} generation: {error}", spec.as_str()))
             })?;
-            encode_rsa(spec, &secret)
+            KeyPair::from_encodable(spec, &secret, &secret.to_public_key())
         }
     })?
 }
 
-fn encode_rsa(spec: KeyPairSpec, secret: &rsa::PrivateKey) -> Result<KeyPair> {
-    let failed = |what: &str| KmsError::Backend(format!("{} {what} encoding", spec.as_str()));
-    let private_key_pkcs8 = secret.to_pkcs8_der().map_err(|_| failed("PKCS#8"))?;
-    let public_key_spki = secret
-        .to_public_key()
-        .to_public_key_der()
-        .map_err(|_| failed("SPKI"))?;
-    Ok(KeyPair {
-        public_key_spki: public_key_spki.into_vec(),
-        private_key_pkcs8: SecretBytes::new(private_key_pkcs8.as_bytes().to_vec()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use pkcs8::DecodePrivateKey;
+    use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 
     use super::*;
 

@@ -1,12 +1,12 @@
-//! Mapping between the engine's records and table rows.
+//! Mapping between the engine's records and table rows, the same for every database: each
+//! store reads a row's columns through [`Columns`], and the decoding from column values to
+//! records lives here once.
 
 use base64ct::{Base64, Encoding};
 use kms_core::{
     CmkSpec, ImportRecord, KeyBlob, KeyId, KeyOrigin, KeyRecord, KeyState, KeyUsage, ProjectId,
     WrappingAlgorithm, WrappingKeySpec,
 };
-use rusqlite::Row;
-use rusqlite::types::Type;
 
 /// The columns of `keys` that [`key_record`] reads, in order.
 pub(crate) const KEY_COLUMNS: &str = "key_id, alias, description, spec, usage, origin, state, \
@@ -16,6 +16,22 @@ pub(crate) const KEY_COLUMNS: &str = "key_id, alias, description, spec, usage, o
 /// The columns of `imports` that [`import_record`] reads, in order.
 pub(crate) const IMPORT_COLUMNS: &str =
     "token_id, key_id, algorithm, wrapping_key_spec, wrapping_key, expires_ms";
+
+/// A result row of one database driver, read column by column (numbered from 0). The
+/// schema holds text (`VARCHAR`, `TEXT`) and 64-bit integers (`BIGINT`) only.
+pub(crate) trait Columns {
+    /// The driver's error.
+    type Error;
+
+    /// A text column, `None` when it is NULL.
+    fn text(&self, column: usize) -> Result<Option<String>, Self::Error>;
+
+    /// A `BIGINT` column, `None` when it is NULL.
+    fn integer(&self, column: usize) -> Result<Option<i64>, Self::Error>;
+
+    /// The error for a column whose value is not what the engine wrote.
+    fn invalid(column: usize, what: &'static str) -> Self::Error;
+}
 
 pub(crate) fn encode_blob(bytes: &[u8]) -> String {
     Base64::encode_string(bytes)
@@ -33,36 +49,43 @@ pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn invalid(column: usize, what: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, Type::Text, what.to_owned().into())
+/// A count or position read back from a `BIGINT` (never negative as the engine writes it).
+pub(crate) fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
 }
 
-fn text(row: &Row<'_>, column: usize) -> rusqlite::Result<String> {
-    row.get(column)
+fn text<R: Columns>(row: &R, column: usize) -> Result<String, R::Error> {
+    row.text(column)?
+        .ok_or_else(|| R::invalid(column, "unexpected NULL"))
 }
 
-fn wire<T>(row: &Row<'_>, column: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
-    parse(&text(row, column)?).ok_or_else(|| invalid(column, "unknown enumeration value"))
+fn wire<R: Columns, T>(
+    row: &R,
+    column: usize,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, R::Error> {
+    parse(&text(row, column)?).ok_or_else(|| R::invalid(column, "unknown enumeration value"))
 }
 
-fn blob(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<Vec<u8>>> {
-    row.get::<_, Option<String>>(column)?
-        .map(|text| decode_blob(&text).ok_or_else(|| invalid(column, "not base64")))
+fn blob<R: Columns>(row: &R, column: usize) -> Result<Option<Vec<u8>>, R::Error> {
+    row.text(column)?
+        .map(|text| decode_blob(&text).ok_or_else(|| R::invalid(column, "not base64")))
         .transpose()
 }
 
-fn millis(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<u64>> {
-    Ok(row
-        .get::<_, Option<i64>>(column)?
-        .map(|ms| u64::try_from(ms).unwrap_or(0)))
+fn millis<R: Columns>(row: &R, column: usize) -> Result<Option<u64>, R::Error> {
+    Ok(row.integer(column)?.map(to_u64))
 }
 
-fn key_id(row: &Row<'_>, column: usize) -> rusqlite::Result<KeyId> {
-    KeyId::parse(&text(row, column)?).map_err(|_| invalid(column, "malformed key ID"))
+fn key_id<R: Columns>(row: &R, column: usize) -> Result<KeyId, R::Error> {
+    KeyId::parse(&text(row, column)?).map_err(|_| R::invalid(column, "malformed key ID"))
 }
 
 /// A `keys` row selected with [`KEY_COLUMNS`].
-pub(crate) fn key_record(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+pub(crate) fn key_record<R: Columns>(row: &R) -> Result<KeyRecord, R::Error> {
+    let generation = row
+        .integer(9)?
+        .ok_or_else(|| R::invalid(9, "unexpected NULL"))?;
     Ok(KeyRecord {
         key_id: key_id(row, 0)?,
         alias: text(row, 1)?,
@@ -73,30 +96,40 @@ pub(crate) fn key_record(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         state: wire(row, 6, KeyState::from_wire)?,
         created_ms: millis(row, 7)?.unwrap_or(0),
         scheduled_deletion_ms: millis(row, 8)?,
-        generation: u32::try_from(row.get::<_, i64>(9)?)
-            .map_err(|_| invalid(9, "generation out of range"))?,
+        generation: u32::try_from(generation)
+            .map_err(|_| R::invalid(9, "generation out of range"))?,
         key_blob: blob(row, 10)?.map(KeyBlob::new),
         material_expiry_ms: millis(row, 11)?,
         material_fingerprint: blob(row, 12)?,
         project_id: ProjectId::parse(&text(row, 13)?)
-            .map_err(|_| invalid(13, "malformed project ID"))?,
+            .map_err(|_| R::invalid(13, "malformed project ID"))?,
     })
 }
 
 /// An `imports` row selected with [`IMPORT_COLUMNS`].
-pub(crate) fn import_record(row: &Row<'_>) -> rusqlite::Result<ImportRecord> {
+pub(crate) fn import_record<R: Columns>(row: &R) -> Result<ImportRecord, R::Error> {
     let token_id = kms_core::decode_hex(&text(row, 0)?)
         .ok()
         .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
-        .ok_or_else(|| invalid(0, "malformed token ID"))?;
+        .ok_or_else(|| R::invalid(0, "malformed token ID"))?;
     Ok(ImportRecord {
         token_id,
         key_id: key_id(row, 1)?,
         algorithm: wire(row, 2, WrappingAlgorithm::from_wire)?,
         wrapping_key_spec: wire(row, 3, WrappingKeySpec::from_wire)?,
-        wrapping_key: KeyBlob::new(
-            blob(row, 4)?.ok_or_else(|| invalid(4, "missing wrapping key"))?,
-        ),
+        wrapping_key: KeyBlob::new(blob(row, 4)?.ok_or_else(|| R::invalid(4, "unexpected NULL"))?),
         expires_ms: millis(row, 5)?.unwrap_or(0),
     })
+}
+
+/// A stored engine key (base64 text).
+pub(crate) fn engine_key(text: &str) -> kms_core::Result<KeyBlob> {
+    decode_blob(text)
+        .map(KeyBlob::new)
+        .ok_or_else(|| kms_core::KmsError::Store("an engine key is not base64".into()))
+}
+
+/// A key ID read from the change feed.
+pub(crate) fn feed_key_id<R: Columns>(row: &R) -> Result<KeyId, R::Error> {
+    key_id(row, 0)
 }

@@ -7,8 +7,9 @@
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-/// The migrations, in order; the schema version is how many have been applied.
-const MIGRATIONS: &[&str] = &[
+/// The migrations, in order; the schema version is how many have been applied. SQLite and
+/// PostgreSQL run the same strings.
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: keys, issued import tokens, the engine's own keys.
     "CREATE TABLE keys (
         key_id VARCHAR(36) NOT NULL PRIMARY KEY,
@@ -67,6 +68,22 @@ const MIGRATIONS: &[&str] = &[
         material_fingerprint FROM keys;
     DROP TABLE keys;
     ALTER TABLE keys_v2 RENAME TO keys;",
+    // 3: what several engines sharing the store need (DESIGN 11). Each key counts the
+    // encryptions leased out of its material's bound. The change feed logs every change
+    // of a key's state or material; its head row hands out positions: a transaction takes
+    // the next one by updating that row, which it keeps locked until it commits, so
+    // positions follow commit order (a sequence hands numbers out as they are asked for,
+    // so a reader could pass a position whose change commits later).
+    "ALTER TABLE keys ADD COLUMN encryptions_leased BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE key_change_head (
+        position BIGINT NOT NULL
+    );
+    INSERT INTO key_change_head (position) VALUES (0);
+    CREATE TABLE key_changes (
+        position BIGINT PRIMARY KEY,
+        key_id VARCHAR(36) NOT NULL,
+        changed_ms BIGINT NOT NULL
+    );",
 ];
 
 /// The schema version this code writes.

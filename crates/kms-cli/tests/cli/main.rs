@@ -11,6 +11,7 @@
 mod bench;
 mod common;
 mod durability;
+mod multi_node;
 mod operations;
 mod pkcs11;
 mod serve;

@@ -17,7 +17,7 @@ const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "serve-test-token-0123456789";
 
 /// A credentials file with one X-Auth-Token caller in `PROJECT`.
-fn write_token_credentials(home: &Home, mode: u32) -> std::path::PathBuf {
+pub(crate) fn write_token_credentials(home: &Home, mode: u32) -> std::path::PathBuf {
     std::fs::create_dir_all(home.path()).unwrap();
     let digest = sha256_hex(TOKEN.as_bytes());
     let path = home.path().join("credentials.toml");
@@ -47,19 +47,25 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A running `kms serve`.
-struct Served {
-    child: Child,
-    addr: SocketAddr,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
     stdout: BufReader<ChildStdout>,
 }
 
 impl Served {
     fn start(home: &Home, backend: &[String]) -> Self {
+        Self::start_with(home, backend, &[])
+    }
+
+    /// `kms --home <home> <global...> serve --listen 127.0.0.1:0 <serve...>`.
+    pub(crate) fn start_with(home: &Home, global: &[String], serve: &[&str]) -> Self {
         let mut child = kms()
             .arg("--home")
             .arg(home.path())
-            .args(backend)
+            .args(global)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(serve)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -99,8 +105,16 @@ impl Served {
     }
 }
 
+impl Drop for Served {
+    /// A test that fails midway leaves no server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// One request with the test token; `None` when the server was gone before it answered.
-fn post(addr: SocketAddr, path: &str, body: &Value) -> Option<(u16, Value)> {
+pub(crate) fn post(addr: SocketAddr, path: &str, body: &Value) -> Option<(u16, Value)> {
     let body = body.to_string();
     let mut stream = TcpStream::connect(addr).ok()?;
     stream
@@ -138,7 +152,7 @@ fn wait_until_ready(addr: SocketAddr) {
     panic!("kms serve never became ready");
 }
 
-fn api(operation: &str) -> String {
+pub(crate) fn api(operation: &str) -> String {
     format!("/v1.0/{PROJECT}/kms/{operation}")
 }
 

@@ -135,7 +135,7 @@ impl Kms {
         context: Option<&[u8]>,
         plaintext: &[u8],
     ) -> Result<Vec<u8>> {
-        key.count_seal()?;
+        self.count_seal(key)?;
         let mut nonce = [0u8; NONCE_LEN];
         self.backend.random(&mut nonce)?;
         seal_blob_with_context(

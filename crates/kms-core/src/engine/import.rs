@@ -186,7 +186,7 @@ impl Kms {
                 return Err(KmsError::MaterialNotDeletable);
             };
             if self.store.delete_material(&key_id, record.state)? {
-                self.cache.remove(&key_id);
+                self.cache.keys.remove(&key_id);
                 self.backend.destroy_key(blob)?;
                 return Ok(EmptyResponse {});
             }
@@ -241,7 +241,7 @@ impl Kms {
         });
         match attached {
             Ok(()) => {
-                self.cache.remove(&record.key_id);
+                self.cache.keys.remove(&record.key_id);
                 Ok(())
             }
             Err(error) => {

@@ -22,12 +22,10 @@ use crate::clock::Clock;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::spec::KeyState;
+use crate::store::KeyStore;
 use crate::tenant::ProjectId;
 
-use super::seal_counter::SealCounter;
-
-/// Random 96-bit nonces stay safe for 2^32 encryptions under one key (NIST SP 800-38D 8.3).
-pub(crate) const MAX_SEALS_PER_KEY: u64 = 1 << 32;
+use super::seal_lease::SealLease;
 
 /// A loaded, enabled CMK.
 #[derive(Debug)]
@@ -37,7 +35,7 @@ pub(crate) struct HotKey {
     /// The project the key belongs to: a cached key serves that project's calls only.
     pub(crate) project_id: ProjectId,
     material_expiry_ms: Option<u64>,
-    seals: SealCounter,
+    seals: SealLease,
 }
 
 impl HotKey {
@@ -46,13 +44,14 @@ impl HotKey {
         handle: Box<dyn CmkHandle>,
         project_id: ProjectId,
         material_expiry_ms: Option<u64>,
+        max_lease: u64,
     ) -> Self {
         Self {
             blob_key,
             handle,
             project_id,
             material_expiry_ms,
-            seals: SealCounter::new(MAX_SEALS_PER_KEY),
+            seals: SealLease::new(max_lease),
         }
     }
 
@@ -63,9 +62,17 @@ impl HotKey {
             .is_some_and(|expiry| expiry <= clock.now_ms())
     }
 
-    /// Counts one more encryption, refusing those that could pass [`MAX_SEALS_PER_KEY`].
-    pub(crate) fn count_seal(&self) -> Result<()> {
-        if self.seals.count() {
+    /// Counts one more encryption against the key's bound of `limit` in its life, leasing
+    /// from `store` as needed; refuses those that would pass it.
+    ///
+    /// # Errors
+    /// KMS.9003 once the bound is reached; the store's failure to lease.
+    pub(crate) fn count_seal(&self, store: &dyn KeyStore, limit: u64) -> Result<()> {
+        let key_id = &self.blob_key.key_id;
+        if self
+            .seals
+            .count(|wanted| store.lease_encryptions(key_id, wanted, limit))?
+        {
             Ok(())
         } else {
             Err(KmsError::KeyUsageLimitReached)
@@ -133,6 +140,15 @@ impl KeyCache {
         });
     }
 
+    /// Forgets every key, when the store cannot say which changed. The epoch moves first,
+    /// as for [`remove`](Self::remove).
+    pub(crate) fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        for shard in &self.shards {
+            shard.store(Arc::default());
+        }
+    }
+
     /// Forgets `key_id`, after its state or material changed in the store. The epoch moves
     /// first, so a load that read the store before the change is not cached after it.
     pub(crate) fn remove(&self, key_id: &KeyId) {
@@ -172,17 +188,38 @@ mod tests {
             Box::new(NoCrypto),
             ProjectId::default_project(),
             material_expiry_ms,
+            100,
         )
     }
 
     #[test]
     fn a_key_whose_encryptions_are_used_up_refuses_with_kms_9003() {
-        let mut key = hot_key(None);
-        assert!(key.count_seal().is_ok());
-        // The counter's limit semantics are tested in seal_counter; here, its refusal.
-        key.seals = SealCounter::new(0);
-        assert_eq!(key.count_seal().unwrap_err().code(), "KMS.9003");
-        assert_eq!(key.count_seal().unwrap_err().code(), "KMS.9003");
+        let store = crate::MemoryStore::new();
+        let key = hot_key(None);
+        store
+            .insert_key(&crate::KeyRecord {
+                key_id: key.blob_key.key_id,
+                project_id: ProjectId::default_project(),
+                alias: "k".into(),
+                description: String::new(),
+                spec: crate::spec::CmkSpec::Aes256,
+                usage: crate::spec::KeyUsage::EncryptDecrypt,
+                origin: crate::spec::KeyOrigin::Kms,
+                state: KeyState::Enabled,
+                created_ms: 0,
+                scheduled_deletion_ms: None,
+                generation: 0,
+                key_blob: None,
+                material_expiry_ms: None,
+                material_fingerprint: None,
+            })
+            .unwrap();
+        // The lease semantics are tested in seal_lease; here, the refusal at the bound.
+        for _ in 0..3 {
+            assert!(key.count_seal(&store, 3).is_ok());
+        }
+        assert_eq!(key.count_seal(&store, 3).unwrap_err().code(), "KMS.9003");
+        assert_eq!(key.count_seal(&store, 3).unwrap_err().code(), "KMS.9003");
     }
 
     #[test]

@@ -233,7 +233,7 @@ impl Kms {
                 scheduled_deletion_ms,
             };
             if self.store.change_state(key_id, change)? {
-                self.cache.remove(key_id);
+                self.cache.keys.remove(key_id);
                 return Ok(to);
             }
         }

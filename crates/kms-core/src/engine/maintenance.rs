@@ -1,11 +1,15 @@
 //! The engine's periodic work, in one call: expiring imported material, destroying the
-//! wrapping keys of import tokens that expired unused, and purging keys whose deletion is
-//! due. Each item is a transition the store makes atomically, so several engines on one
+//! wrapping keys of import tokens that expired unused, purging keys whose deletion is due,
+//! and trimming the store's change feed. Each item is a transition the store makes atomically, so several engines on one
 //! store may all run it: each item is done once.
 
 use super::Kms;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
+
+/// How long the store's change feed keeps an entry: an engine that has not read the feed
+/// for longer (cut off from the store) drops its whole cache when it can read again.
+const FEED_RETENTION_MS: u64 = 60 * 60 * 1000;
 
 /// What [`Kms::maintain`] did.
 #[derive(Debug, Default)]
@@ -27,7 +31,8 @@ pub struct Maintenance {
 impl Kms {
     /// Runs the engine's periodic work once: imported material past its `expiration_time`
     /// is destroyed (see [`Kms::purge_due_deletions`] for deletions), and the wrapping keys
-    /// of import tokens that expired unused are destroyed. Calls find due expiries on their
+    /// of import tokens that expired unused are destroyed, and change feed entries older
+    /// than an hour are removed. Calls find due expiries on their
     /// own as well; this makes them happen even for keys nobody uses. The engine has no
     /// scheduler of its own: an embedder calls this periodically (the command line's
     /// `kms maintain`).
@@ -54,6 +59,8 @@ impl Kms {
         done.deleted
             .extend(purge.material_left.iter().map(|(key_id, _)| *key_id));
         done.material_left.extend(purge.material_left);
+        self.store
+            .prune_key_changes(self.now_ms().saturating_sub(FEED_RETENTION_MS))?;
         Ok(done)
     }
 }

@@ -51,7 +51,7 @@ impl Kms {
         Ok(expired
             .into_iter()
             .map(|record| {
-                self.cache.remove(&record.key_id);
+                self.cache.keys.remove(&record.key_id);
                 let destroyed = record
                     .key_blob
                     .as_ref()

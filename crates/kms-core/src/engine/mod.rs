@@ -1,6 +1,7 @@
 //! The [`Kms`] engine: validates requests, looks keys up, formats responses, and leaves key
 //! material to the [`Backend`] and metadata to the [`KeyStore`].
 
+mod coherence;
 mod datakey;
 mod datakey_pair;
 mod import;
@@ -9,14 +10,15 @@ mod lifecycle;
 mod maintenance;
 mod material_expiry;
 mod purge;
-mod seal_counter;
+mod seal_lease;
 mod teardown;
 mod wrapping_key_pool;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use key_cache::{HotKey, KeyCache, require_enabled};
+use coherence::CoherentCache;
+use key_cache::{HotKey, require_enabled};
 pub use maintenance::Maintenance;
 pub use purge::Purge;
 pub use wrapping_key_pool::PoolStats;
@@ -45,6 +47,17 @@ pub struct KmsConfig {
     /// How many RSA wrapping keys of each spec a background thread keeps ready for
     /// get-parameters-for-import (default 2; 0 generates every key on request, no thread).
     pub wrapping_key_pool_size: usize,
+    /// How soon a key state change made through another engine on the same store is
+    /// honoured here (DESIGN 11; default 1 s). A cached key is used only while the engine
+    /// has confirmed its cache with the store within this bound.
+    pub coherence_bound: Duration,
+    /// How many encryptions one key's material may make in its life, across every engine
+    /// on the store (default 2^32, the bound for random 96-bit nonces, NIST SP 800-38D
+    /// 8.3); KMS.9003 after.
+    pub max_encryptions_per_key: u64,
+    /// The most encryptions an engine leases from the store at once for one key (default
+    /// 2^22): what an engine that dies can forfeit. Leases start at 4096 and double.
+    pub encryption_lease: u64,
     /// Where the engine reads the time.
     pub clock: Arc<dyn Clock>,
 }
@@ -56,6 +69,9 @@ impl Default for KmsConfig {
             region_id: "local".into(),
             import_token_validity_ms: 24 * 60 * 60 * 1000,
             wrapping_key_pool_size: 2,
+            coherence_bound: Duration::from_secs(1),
+            max_encryptions_per_key: 1 << 32,
+            encryption_lease: 1 << 22,
             clock: Arc::new(SystemClock),
         }
     }
@@ -68,7 +84,7 @@ pub struct Kms {
     backend: Arc<dyn Backend>,
     store: Arc<dyn KeyStore>,
     config: KmsConfig,
-    cache: KeyCache,
+    cache: Arc<CoherentCache>,
     token_key: OnceLock<Box<dyn CmkHandle>>,
     wrapping_key_pool: WrappingKeyPool,
     default_tenant: Tenant,
@@ -96,11 +112,11 @@ impl Kms {
             region_id: config.region_id.clone(),
         };
         Self {
+            cache: Arc::new(CoherentCache::new(config.coherence_bound)),
             backend,
             store,
             config,
             default_tenant,
-            cache: KeyCache::default(),
             token_key: OnceLock::new(),
             wrapping_key_pool,
         }
@@ -169,7 +185,9 @@ impl Kms {
         key_id: &KeyId,
         use_key: impl FnOnce(&HotKey) -> Result<T>,
     ) -> Result<T> {
-        let cached = self.cache.snapshot(key_id);
+        self.cache
+            .ensure_confirmed(self.store.as_ref(), self.config.clock.as_ref())?;
+        let cached = self.cache.keys.snapshot(key_id);
         let loaded;
         let key = match cached.get(key_id) {
             Some(key) if key.project_id == tenant.project_id => key,
@@ -189,7 +207,7 @@ impl Kms {
 
     /// Loads the enabled CMK `key_id` from the store and caches it.
     fn load_key(&self, tenant: &Tenant, key_id: &KeyId) -> Result<Arc<HotKey>> {
-        let epoch = self.cache.epoch();
+        let epoch = self.cache.keys.epoch();
         let record = self.current_key(tenant, key_id)?;
         require_enabled(record.state)?;
         let blob = record.key_blob.as_ref().ok_or(KmsError::KeyNotEnabled)?;
@@ -204,15 +222,23 @@ impl Kms {
             handle,
             record.project_id,
             record.material_expiry_ms,
+            self.config.encryption_lease,
         ));
         self.cache
+            .keys
             .insert_if_current(*key_id, Arc::clone(&key), epoch);
+        self.cache.start_reader(&self.store, &self.config.clock);
         Ok(key)
+    }
+
+    /// Counts one encryption under `key` against its bound.
+    fn count_seal(&self, key: &HotKey) -> Result<()> {
+        key.count_seal(self.store.as_ref(), self.config.max_encryptions_per_key)
     }
 
     /// Seals `plaintext` into a v1 blob under `key` with a fresh random nonce.
     fn seal(&self, key: &HotKey, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
-        key.count_seal()?;
+        self.count_seal(key)?;
         let mut nonce = [0u8; NONCE_LEN];
         self.backend.random(&mut nonce)?;
         seal_blob(key.handle.as_ref(), &key.blob_key, &nonce, aad, plaintext)

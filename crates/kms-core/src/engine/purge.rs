@@ -32,7 +32,7 @@ impl Kms {
     pub fn purge_due_deletions(&self) -> Result<Purge> {
         let mut purge = Purge::default();
         for record in self.store.take_due_deletions(self.now_ms())? {
-            self.cache.remove(&record.key_id);
+            self.cache.keys.remove(&record.key_id);
             let destroyed = record
                 .key_blob
                 .as_ref()

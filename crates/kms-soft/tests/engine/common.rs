@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use base64ct::{Base64, Encoding};
 use kms_core::{
     Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, Kms,
     KmsConfig, KmsError, MemoryStore, Operation, SecretBytes, WrappedMaterial, WrappingAlgorithm,
@@ -181,6 +182,43 @@ pub fn external_key_with_import_token(kms: &Kms) -> (String, Value) {
     .unwrap()["import_token"]
         .clone();
     (external, token)
+}
+
+/// Imports `material` into the external key `key_id` with a fresh SM2_ENCRYPT token,
+/// wrapped by the engine's own backend as a client would; `expiration_time` (epoch seconds)
+/// when given. Returns the error code on failure.
+pub fn import_material(
+    kms: &Kms,
+    key_id: &str,
+    material: &[u8],
+    expiration_time: Option<u64>,
+) -> Result<(), String> {
+    let parameters = call(
+        kms,
+        Operation::GetParametersForImport,
+        &json!({"key_id": key_id, "wrapping_algorithm": "SM2_ENCRYPT"}),
+    )
+    .map_err(|error| error.code().to_owned())?;
+    let public_key = Base64::decode_vec(parameters["public_key"].as_str().unwrap()).unwrap();
+    let wrapped = kms
+        .backend()
+        .wrap_for_recipient(
+            &public_key,
+            WrappingAlgorithm::Sm2Encrypt,
+            &SecretBytes::new(material.to_vec()),
+        )
+        .unwrap();
+    let mut body = json!({
+        "key_id": key_id,
+        "import_token": parameters["import_token"],
+        "encrypted_key_material": Base64::encode_string(&wrapped),
+    });
+    if let Some(seconds) = expiration_time {
+        body["expiration_time"] = json!(seconds);
+    }
+    call(kms, Operation::ImportKeyMaterial, &body)
+        .map(drop)
+        .map_err(|error| error.code().to_owned())
 }
 
 /// `len` bytes from the OS.

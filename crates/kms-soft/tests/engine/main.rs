@@ -8,6 +8,7 @@
 )]
 
 mod cache_race;
+mod coherence;
 mod common;
 mod envelope;
 mod error_messages;

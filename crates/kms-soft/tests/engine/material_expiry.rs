@@ -5,14 +5,10 @@
 
 use std::sync::Arc;
 
-use base64ct::{Base64, Encoding};
-use kms_core::{
-    Backend, KeyId, KeyState, KeyStore, Kms, KmsConfig, ManualClock, MemoryStore, Operation,
-    SecretBytes, WrappingAlgorithm,
-};
+use kms_core::{KeyId, KeyState, KeyStore, Kms, KmsConfig, ManualClock, MemoryStore, Operation};
 use serde_json::{Value, json};
 
-use crate::common::{InstrumentedBackend, call, error_code, key_state};
+use crate::common::{InstrumentedBackend, call, error_code, import_material, key_state};
 
 const NOW_MS: u64 = 1_900_000_000_000;
 const MATERIAL: [u8; 32] = [0x3C; 32];
@@ -78,27 +74,12 @@ impl Fixture {
         material: &[u8],
         expires_in_s: Option<u64>,
     ) -> Result<(), String> {
-        let parameters = self.parameters(key_id)?;
-        let public_key = Base64::decode_vec(parameters["public_key"].as_str().unwrap()).unwrap();
-        let wrapped = self
-            .backend
-            .wrap_for_recipient(
-                &public_key,
-                WrappingAlgorithm::Sm2Encrypt,
-                &SecretBytes::new(material.to_vec()),
-            )
-            .unwrap();
-        let mut body = json!({
-            "key_id": key_id,
-            "import_token": parameters["import_token"],
-            "encrypted_key_material": Base64::encode_string(&wrapped),
-        });
-        if let Some(seconds) = expires_in_s {
-            body["expiration_time"] = json!(NOW_MS / 1000 + seconds);
-        }
-        call(&self.kms, Operation::ImportKeyMaterial, &body)
-            .map(drop)
-            .map_err(|error| error.code().to_owned())
+        import_material(
+            &self.kms,
+            key_id,
+            material,
+            expires_in_s.map(|seconds| NOW_MS / 1000 + seconds),
+        )
     }
 
     fn by_key(&self, operation: Operation, key_id: &str) -> Result<Value, String> {

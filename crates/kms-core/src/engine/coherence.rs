@@ -1,0 +1,174 @@
+//! Keeping the key cache true to the store when other engines change it (DESIGN 11).
+//!
+//! Every state or material change made through any engine on the store enters the store's
+//! change feed ([`KeyStore::key_changes_since`]). A background thread reads the feed
+//! several times per bound (and at once when the store notifies a change) and drops each
+//! changed key from the cache. A read of the feed that succeeds confirms the whole cache as
+//! of the moment it started; the engine uses a cached key only while the last confirmation
+//! is within the bound. Past it (the store unreachable, or the thread starved) the caller
+//! reads the feed itself, and when that fails too the call is refused: a node that cannot
+//! vouch for a key's state does no crypto with it (fail closed).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError, Weak};
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::error::{KmsError, Result};
+use crate::store::KeyStore;
+
+use super::key_cache::KeyCache;
+
+/// How many reads of the feed the background thread makes per bound.
+const READS_PER_BOUND: u32 = 4;
+
+/// The key cache and what confirms it.
+#[derive(Debug)]
+pub(crate) struct CoherentCache {
+    pub(crate) keys: KeyCache,
+    bound_ms: u64,
+    /// Start time of the last read of the feed that succeeded; 0 before the first.
+    confirmed_ms: AtomicU64,
+    feed: Mutex<Feed>,
+    reader: OnceLock<()>,
+}
+
+#[derive(Debug, Default)]
+struct Feed {
+    position: Option<u64>,
+    /// When the last read failed (ended), and why: callers do not retry sooner than the
+    /// thread would.
+    last_failure: Option<(u64, String)>,
+}
+
+impl CoherentCache {
+    pub(crate) fn new(bound: Duration) -> Self {
+        Self {
+            keys: KeyCache::default(),
+            bound_ms: u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
+            confirmed_ms: AtomicU64::new(0),
+            feed: Mutex::new(Feed::default()),
+            reader: OnceLock::new(),
+        }
+    }
+
+    fn read_interval(&self) -> Duration {
+        (Duration::from_millis(self.bound_ms) / READS_PER_BOUND).max(Duration::from_millis(1))
+    }
+
+    /// Whether the cache was confirmed within the bound at `now_ms`.
+    fn confirmed_at(&self, now_ms: u64) -> bool {
+        let confirmed = self.confirmed_ms.load(Ordering::Acquire);
+        confirmed != 0 && now_ms.saturating_sub(confirmed) <= self.bound_ms
+    }
+
+    /// Succeeds when cached keys may be used now: the cache was confirmed within the
+    /// bound, or a read of the feed made now confirms it.
+    ///
+    /// # Errors
+    /// KMS.0102 when the feed cannot be read, saying why: the cached key is not used.
+    pub(crate) fn ensure_confirmed(&self, store: &dyn KeyStore, clock: &dyn Clock) -> Result<()> {
+        if self.confirmed_at(clock.now_ms()) {
+            return Ok(());
+        }
+        let mut feed = if self.confirmed_ms.load(Ordering::Acquire) == 0 {
+            // Never confirmed (the engine just started): wait for the read in progress.
+            self.feed.lock().unwrap_or_else(PoisonError::into_inner)
+        } else {
+            match self.feed.try_lock() {
+                Ok(feed) => feed,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                // A read is under way and has not confirmed the cache in time: the store is
+                // slow or gone, and waiting would hold the request for its timeout.
+                Err(TryLockError::WouldBlock) => {
+                    return Err(self.unconfirmed("the key store has not answered in time"));
+                }
+            }
+        };
+        let now_ms = clock.now_ms();
+        if self.confirmed_at(now_ms) {
+            // Another caller confirmed it while this one waited.
+            return Ok(());
+        }
+        if let Some((failed_ms, cause)) = &feed.last_failure
+            && now_ms.saturating_sub(*failed_ms) < self.bound_ms / u64::from(READS_PER_BOUND)
+        {
+            return Err(self.unconfirmed(cause));
+        }
+        self.read_feed(&mut feed, store, clock, now_ms)
+            .map_err(|error| self.unconfirmed(&error.to_string()))
+    }
+
+    fn unconfirmed(&self, cause: &str) -> KmsError {
+        KmsError::Store(format!(
+            "the key's state could not be confirmed with the key store within {} ms, so it \
+             is not used: {cause}",
+            self.bound_ms
+        ))
+    }
+
+    /// Reads the feed from the last position and drops every changed key (the whole cache
+    /// when the feed cannot say which); confirms the cache as of `started_ms`.
+    fn read_feed(
+        &self,
+        feed: &mut Feed,
+        store: &dyn KeyStore,
+        clock: &dyn Clock,
+        started_ms: u64,
+    ) -> Result<()> {
+        match store.key_changes_since(feed.position) {
+            Ok(changes) => {
+                match changes.changed {
+                    Some(changed) => changed.iter().for_each(|key_id| self.keys.remove(key_id)),
+                    None => self.keys.clear(),
+                }
+                feed.position = Some(changes.position);
+                feed.last_failure = None;
+                self.confirmed_ms.fetch_max(started_ms, Ordering::AcqRel);
+                Ok(())
+            }
+            Err(error) => {
+                feed.last_failure = Some((clock.now_ms(), error.to_string()));
+                Err(error)
+            }
+        }
+    }
+
+    /// Starts the background reader of the feed, once: it runs until the engine is
+    /// dropped.
+    pub(crate) fn start_reader(
+        self: &Arc<Self>,
+        store: &Arc<dyn KeyStore>,
+        clock: &Arc<dyn Clock>,
+    ) {
+        self.reader.get_or_init(|| {
+            let cache = Arc::downgrade(self);
+            let store = Arc::clone(store);
+            let clock = Arc::clone(clock);
+            let interval = self.read_interval();
+            // Without the thread callers read the feed themselves: nothing is lost if the
+            // system cannot start it.
+            let _ = std::thread::Builder::new()
+                .name("kms-key-feed".into())
+                .spawn(move || {
+                    read_until_dropped(&cache, store.as_ref(), clock.as_ref(), interval)
+                });
+        });
+    }
+}
+
+fn read_until_dropped(
+    cache: &Weak<CoherentCache>,
+    store: &dyn KeyStore,
+    clock: &dyn Clock,
+    interval: Duration,
+) {
+    while let Some(cache) = cache.upgrade() {
+        let mut feed = cache.feed.lock().unwrap_or_else(PoisonError::into_inner);
+        // A failure is recorded for callers; the next read tries again.
+        let _ = cache.read_feed(&mut feed, store, clock, clock.now_ms());
+        drop(feed);
+        drop(cache);
+        store.wait_for_key_change(interval);
+    }
+}
