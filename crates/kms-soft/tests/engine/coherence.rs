@@ -194,6 +194,34 @@ fn a_state_change_through_one_node_is_honoured_by_the_other_within_the_bound() {
 }
 
 #[test]
+fn engines_on_one_sqlite_file_honour_each_others_disable_within_the_bound() {
+    let bound = KmsConfig::default().coherence_bound;
+    let dir = crate::common::TempDir::new();
+    let file = dir.write("keys.db", b"");
+    std::fs::remove_file(&file).unwrap();
+    let root_key = SecretBytes::new(random_bytes(32));
+    // Each engine opens the file on its own, as two processes do.
+    let node = || {
+        Kms::with_config(
+            Arc::new(SoftBackend::new(RootKey::from_bytes(&root_key).unwrap())),
+            Arc::new(kms_store::SqliteStore::open(&file).unwrap()),
+            KmsConfig {
+                wrapping_key_pool_size: 0,
+                ..KmsConfig::default()
+            },
+        )
+    };
+    let (a, b) = (node(), node());
+    let key_id = create_key(&a, "AES_256");
+    assert_eq!(encrypt_code(&b, &key_id), None);
+    call(&a, Operation::DisableKey, &json!({"key_id": key_id})).unwrap();
+    let (refused, delay) = until_refused(&b, &key_id, 2 * bound);
+    println!("disable-key through A honoured by B on one SQLite file after {delay:?}");
+    assert_eq!(refused, "KMS.0209");
+    assert!(delay <= bound, "{delay:?} > {bound:?}");
+}
+
+#[test]
 fn deleted_imported_material_is_honoured_by_the_other_node_within_the_bound() {
     let bound = KmsConfig::default().coherence_bound;
     let nodes = nodes();
