@@ -8,12 +8,14 @@
 //! is within the bound. Past it (the store unreachable, or the thread starved) the caller
 //! reads the feed itself, and when that fails too the call is refused: a node that cannot
 //! vouch for a key's state does no crypto with it (fail closed).
+//!
+//! The bound is real time, on the monotonic clock: a step of the wall clock (or an
+//! engine's configured clock) neither stretches nor breaks it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::clock::Clock;
 use crate::error::{KmsError, Result};
 use crate::store::KeyStore;
 
@@ -27,7 +29,10 @@ const READS_PER_BOUND: u32 = 4;
 pub(crate) struct CoherentCache {
     pub(crate) keys: KeyCache,
     bound_ms: u64,
-    /// Start time of the last read of the feed that succeeded; 0 before the first.
+    /// The monotonic clock's origin for the times below.
+    origin: Instant,
+    /// Start of the last read of the feed that succeeded, in milliseconds after `origin`
+    /// plus one; 0 before the first.
     confirmed_ms: AtomicU64,
     feed: Mutex<Feed>,
     reader: OnceLock<()>,
@@ -46,10 +51,18 @@ impl CoherentCache {
         Self {
             keys: KeyCache::default(),
             bound_ms: u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
+            origin: Instant::now(),
             confirmed_ms: AtomicU64::new(0),
             feed: Mutex::new(Feed::default()),
             reader: OnceLock::new(),
         }
+    }
+
+    /// Milliseconds since `origin`, plus one so that 0 means never.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
     }
 
     fn read_interval(&self) -> Duration {
@@ -67,8 +80,8 @@ impl CoherentCache {
     ///
     /// # Errors
     /// KMS.0102 when the feed cannot be read, saying why: the cached key is not used.
-    pub(crate) fn ensure_confirmed(&self, store: &dyn KeyStore, clock: &dyn Clock) -> Result<()> {
-        if self.confirmed_at(clock.now_ms()) {
+    pub(crate) fn ensure_confirmed(&self, store: &dyn KeyStore) -> Result<()> {
+        if self.confirmed_at(self.now_ms()) {
             return Ok(());
         }
         let mut feed = if self.confirmed_ms.load(Ordering::Acquire) == 0 {
@@ -85,7 +98,7 @@ impl CoherentCache {
                 }
             }
         };
-        let now_ms = clock.now_ms();
+        let now_ms = self.now_ms();
         if self.confirmed_at(now_ms) {
             // Another caller confirmed it while this one waited.
             return Ok(());
@@ -95,7 +108,7 @@ impl CoherentCache {
         {
             return Err(self.unconfirmed(cause));
         }
-        self.read_feed(&mut feed, store, clock, now_ms)
+        self.read_feed(&mut feed, store, now_ms)
             .map_err(|error| self.unconfirmed(&error.to_string()))
     }
 
@@ -109,13 +122,7 @@ impl CoherentCache {
 
     /// Reads the feed from the last position and drops every changed key (the whole cache
     /// when the feed cannot say which); confirms the cache as of `started_ms`.
-    fn read_feed(
-        &self,
-        feed: &mut Feed,
-        store: &dyn KeyStore,
-        clock: &dyn Clock,
-        started_ms: u64,
-    ) -> Result<()> {
+    fn read_feed(&self, feed: &mut Feed, store: &dyn KeyStore, started_ms: u64) -> Result<()> {
         match store.key_changes_since(feed.position) {
             Ok(changes) => {
                 match changes.changed {
@@ -128,7 +135,7 @@ impl CoherentCache {
                 Ok(())
             }
             Err(error) => {
-                feed.last_failure = Some((clock.now_ms(), error.to_string()));
+                feed.last_failure = Some((self.now_ms(), error.to_string()));
                 Err(error)
             }
         }
@@ -136,37 +143,26 @@ impl CoherentCache {
 
     /// Starts the background reader of the feed, once: it runs until the engine is
     /// dropped.
-    pub(crate) fn start_reader(
-        self: &Arc<Self>,
-        store: &Arc<dyn KeyStore>,
-        clock: &Arc<dyn Clock>,
-    ) {
+    pub(crate) fn start_reader(self: &Arc<Self>, store: &Arc<dyn KeyStore>) {
         self.reader.get_or_init(|| {
             let cache = Arc::downgrade(self);
             let store = Arc::clone(store);
-            let clock = Arc::clone(clock);
             let interval = self.read_interval();
             // Without the thread callers read the feed themselves: nothing is lost if the
             // system cannot start it.
             let _ = std::thread::Builder::new()
                 .name("kms-key-feed".into())
-                .spawn(move || {
-                    read_until_dropped(&cache, store.as_ref(), clock.as_ref(), interval)
-                });
+                .spawn(move || read_until_dropped(&cache, store.as_ref(), interval));
         });
     }
 }
 
-fn read_until_dropped(
-    cache: &Weak<CoherentCache>,
-    store: &dyn KeyStore,
-    clock: &dyn Clock,
-    interval: Duration,
-) {
+fn read_until_dropped(cache: &Weak<CoherentCache>, store: &dyn KeyStore, interval: Duration) {
     while let Some(cache) = cache.upgrade() {
         let mut feed = cache.feed.lock().unwrap_or_else(PoisonError::into_inner);
+        let started_ms = cache.now_ms();
         // A failure is recorded for callers; the next read tries again.
-        let _ = cache.read_feed(&mut feed, store, clock, clock.now_ms());
+        let _ = cache.read_feed(&mut feed, store, started_ms);
         drop(feed);
         drop(cache);
         store.wait_for_key_change(interval);

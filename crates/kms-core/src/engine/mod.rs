@@ -185,8 +185,7 @@ impl Kms {
         key_id: &KeyId,
         use_key: impl FnOnce(&HotKey) -> Result<T>,
     ) -> Result<T> {
-        self.cache
-            .ensure_confirmed(self.store.as_ref(), self.config.clock.as_ref())?;
+        self.cache.ensure_confirmed(self.store.as_ref())?;
         let cached = self.cache.keys.snapshot(key_id);
         let loaded;
         let key = match cached.get(key_id) {
@@ -227,7 +226,7 @@ impl Kms {
         self.cache
             .keys
             .insert_if_current(*key_id, Arc::clone(&key), epoch);
-        self.cache.start_reader(&self.store, &self.config.clock);
+        self.cache.start_reader(&self.store);
         Ok(key)
     }
 
