@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use kms_core::{KmsError, Operation, ProjectId, Result, SecretString};
-use kms_pkcs11::{Sm2Mechanisms, Sm4Mechanisms, TokenSelector, VendorMechanisms};
+use kms_pkcs11::{Pkcs11Settings, Sm2Mechanisms, Sm4Mechanisms, VendorMechanisms};
 
 use crate::bench::{self, BenchOptions};
 use crate::operations::{describe, fields_help};
@@ -18,19 +18,9 @@ pub(crate) enum BackendChoice {
         /// The root key file, when not `<home>/root.key`.
         root_key_file: Option<PathBuf>,
     },
-    /// A PKCS#11 token.
-    Pkcs11 {
-        /// The PKCS#11 module.
-        module: PathBuf,
-        /// The token.
-        token: TokenSelector,
-        /// The file holding the PIN; `KMS_PKCS11_PIN` when absent.
-        pin_file: Option<PathBuf>,
-        /// Allow host-assisted unwrap for OAEP-SHA-256 on tokens that refuse it.
-        host_assisted_unwrap: bool,
-        /// The token's vendor-defined SM4 and SM2 numbers.
-        vendor_mechanisms: VendorMechanisms,
-    },
+    /// A PKCS#11 token: the configuration file's settings with the flags' over them,
+    /// the module and the token checked present.
+    Pkcs11(Pkcs11Settings),
 }
 
 /// Where key metadata lives.
@@ -116,6 +106,18 @@ pub(crate) fn command() -> Command {
                 .default_value("soft")
                 .value_parser(["soft", "pkcs11"])
                 .help("Where key material lives"),
+        )
+        .arg(
+            Arg::new("pkcs11-config")
+                .long("pkcs11-config")
+                .global(true)
+                .env("KMS_PKCS11_CONFIG")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help(
+                    "With --backend pkcs11: a TOML file of the token settings (module, token, \
+                     PIN file or variable, pool size, ...); the --pkcs11-* flags override it",
+                ),
         )
         .arg(
             Arg::new("pkcs11-module")
@@ -325,37 +327,41 @@ fn store_choice(url: Option<&str>, password_file: Option<PathBuf>) -> Result<Sto
     Ok(choice)
 }
 
+/// The PKCS#11 settings: `--pkcs11-config`'s file (if any), each `--pkcs11-*` flag given
+/// overriding its entry.
+///
+/// # Errors
+/// [`KmsError::InvalidParameter`] for a bad configuration file, and when neither gives the
+/// module or the token.
+fn pkcs11_settings(matches: &ArgMatches) -> Result<Pkcs11Settings> {
+    let flags = Pkcs11Settings {
+        module: matches.get_one::<PathBuf>("pkcs11-module").cloned(),
+        token_label: matches.get_one::<String>("pkcs11-token-label").cloned(),
+        slot: matches.get_one::<u64>("pkcs11-slot").copied(),
+        pin_file: matches.get_one::<PathBuf>("pkcs11-pin-file").cloned(),
+        pin_env: None,
+        session_pool_size: None,
+        host_assisted_unwrap: matches
+            .get_flag("pkcs11-host-assisted-unwrap")
+            .then_some(true),
+        vendor_mechanisms: vendor_mechanisms(matches)?,
+    };
+    let settings = match matches.get_one::<PathBuf>("pkcs11-config") {
+        Some(path) => Pkcs11Settings::from_file(path)?.overridden_by(flags),
+        None => flags,
+    };
+    settings.target()?;
+    Ok(settings)
+}
+
 /// Reads the parsed command line.
 ///
 /// # Errors
-/// [`KmsError::InvalidParameter`] for `--backend pkcs11` without its module or token.
+/// [`KmsError::InvalidParameter`] for `--backend pkcs11` without its module or token, or
+/// with a bad configuration file.
 pub(crate) fn read(matches: &ArgMatches) -> Result<(Global, Option<Request>)> {
     let backend = if matches.get_one::<String>("backend").map(String::as_str) == Some("pkcs11") {
-        let module = matches
-            .get_one::<PathBuf>("pkcs11-module")
-            .cloned()
-            .ok_or_else(|| {
-                KmsError::InvalidParameter("--backend pkcs11 needs --pkcs11-module".into())
-            })?;
-        let token = match (
-            matches.get_one::<String>("pkcs11-token-label"),
-            matches.get_one::<u64>("pkcs11-slot"),
-        ) {
-            (Some(label), _) => TokenSelector::Label(label.clone()),
-            (None, Some(slot)) => TokenSelector::Slot(*slot),
-            (None, None) => {
-                return Err(KmsError::InvalidParameter(
-                    "--backend pkcs11 needs --pkcs11-token-label or --pkcs11-slot".into(),
-                ));
-            }
-        };
-        BackendChoice::Pkcs11 {
-            module,
-            token,
-            pin_file: matches.get_one::<PathBuf>("pkcs11-pin-file").cloned(),
-            host_assisted_unwrap: matches.get_flag("pkcs11-host-assisted-unwrap"),
-            vendor_mechanisms: vendor_mechanisms(matches)?,
-        }
+        BackendChoice::Pkcs11(pkcs11_settings(matches)?)
     } else {
         BackendChoice::Soft {
             root_key_file: matches.get_one::<PathBuf>("root-key-file").cloned(),
@@ -482,19 +488,87 @@ mod tests {
             read(&matches).map(|(global, _)| global.backend)
         };
         let err = read_args(&["--pkcs11-slot", "0"]).unwrap_err();
+        assert_eq!(err.code(), "KMS.0308");
         assert!(err.to_string().contains("--pkcs11-module"), "{err}");
         let err = read_args(&["--pkcs11-module", "/m.so"]).unwrap_err();
         assert!(err.to_string().contains("--pkcs11-token-label"), "{err}");
         assert_eq!(
             read_args(&["--pkcs11-module", "/m.so", "--pkcs11-token-label", "t"]).unwrap(),
-            BackendChoice::Pkcs11 {
-                module: "/m.so".into(),
-                token: TokenSelector::Label("t".into()),
-                pin_file: None,
-                host_assisted_unwrap: false,
-                vendor_mechanisms: VendorMechanisms::default(),
-            }
+            BackendChoice::Pkcs11(Pkcs11Settings {
+                module: Some("/m.so".into()),
+                token_label: Some("t".into()),
+                ..Pkcs11Settings::default()
+            })
         );
+    }
+
+    #[test]
+    fn a_configuration_file_alone_is_enough_and_flags_override_it() {
+        let dir = std::env::temp_dir().join(format!("kms-cli-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pkcs11.toml");
+        std::fs::write(
+            &file,
+            "module = \"/file.so\"\nslot = 2\npin_env = \"FILE_PIN\"\nsession_pool_size = 3\n",
+        )
+        .unwrap();
+        let file_arg = file.to_str().unwrap();
+        let read_args = |args: &[&str]| {
+            let argv = [&["kms", "--backend", "pkcs11"], args, &["list-keys"]].concat();
+            let matches = command().try_get_matches_from(argv).unwrap();
+            read(&matches).map(|(global, _)| global.backend)
+        };
+        let from_file = Pkcs11Settings {
+            module: Some("/file.so".into()),
+            slot: Some(2),
+            pin_env: Some("FILE_PIN".into()),
+            session_pool_size: Some(3),
+            ..Pkcs11Settings::default()
+        };
+        assert_eq!(
+            read_args(&["--pkcs11-config", file_arg]).unwrap(),
+            BackendChoice::Pkcs11(from_file.clone())
+        );
+        assert_eq!(
+            read_args(&[
+                "--pkcs11-config",
+                file_arg,
+                "--pkcs11-module",
+                "/flag.so",
+                "--pkcs11-token-label",
+                "flag",
+                "--pkcs11-host-assisted-unwrap",
+            ])
+            .unwrap(),
+            BackendChoice::Pkcs11(Pkcs11Settings {
+                module: Some("/flag.so".into()),
+                token_label: Some("flag".into()),
+                slot: None,
+                host_assisted_unwrap: Some(true),
+                ..from_file
+            })
+        );
+        std::fs::write(&file, "module = \"/file.so\"\nslot = 2\npin = \"1234\"\n").unwrap();
+        let err = read_args(&["--pkcs11-config", file_arg]).unwrap_err();
+        assert_eq!(err.code(), "KMS.0308");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Invalid parameter: PKCS#11 configuration file {file_arg}: field `pin`: a PIN \
+                 is never written in the configuration file; name a file holding it \
+                 (`pin_file`) or an environment variable (`pin_env`)"
+            )
+        );
+        let missing = dir.join("absent.toml");
+        let err = read_args(&["--pkcs11-config", missing.to_str().unwrap()]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "Invalid parameter: reading the PKCS#11 configuration file {}: ",
+                missing.display()
+            )),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -510,9 +584,7 @@ mod tests {
             .concat();
             read(&command().try_get_matches_from(argv).unwrap()).map(|(global, _)| {
                 match global.backend {
-                    BackendChoice::Pkcs11 {
-                        vendor_mechanisms, ..
-                    } => vendor_mechanisms,
+                    BackendChoice::Pkcs11(settings) => settings.vendor_mechanisms,
                     BackendChoice::Soft { .. } => panic!("not the PKCS#11 backend"),
                 }
             })

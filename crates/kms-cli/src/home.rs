@@ -7,14 +7,11 @@ use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 
 use kms_core::{Backend, KeyStore, Kms, KmsConfig, KmsError, Result};
-use kms_pkcs11::{Pkcs11Backend, Pkcs11Config};
+use kms_pkcs11::Pkcs11Backend;
 use kms_soft::{RootKey, SoftBackend};
 use kms_store::{PgStore, SqliteStore};
 
 use crate::cli::{BackendChoice, Global, StoreChoice};
-
-/// The environment variable the PKCS#11 PIN is read from when no PIN file is given.
-pub(crate) const PIN_VARIABLE: &str = "KMS_PKCS11_PIN";
 
 /// The key store's file name in the home directory.
 pub(crate) const STORE_FILE: &str = "keys.db";
@@ -70,32 +67,20 @@ fn open_store(global: &Global) -> Result<Arc<dyn KeyStore>> {
 }
 
 /// Opens the PKCS#11 token `choice` names, with a session pool of `session_pool_size`
-/// (the backend's default when `None`).
+/// (the settings' size, or the backend's default, when `None`).
 ///
 /// # Errors
-/// [`KmsError::InvalidParameter`] when `choice` is not a PKCS#11 backend; the PIN and
-/// token errors of [`Pkcs11Backend::open`].
+/// [`KmsError::InvalidParameter`] when `choice` is not a PKCS#11 backend; the PIN errors
+/// of [`kms_pkcs11::Pkcs11Settings::config`] and the token errors of
+/// [`Pkcs11Backend::open`].
 pub(crate) fn open_pkcs11(
     choice: &BackendChoice,
     session_pool_size: Option<usize>,
 ) -> Result<Pkcs11Backend> {
-    let BackendChoice::Pkcs11 {
-        module,
-        token,
-        pin_file,
-        host_assisted_unwrap,
-        vendor_mechanisms,
-    } = choice
-    else {
+    let BackendChoice::Pkcs11(settings) = choice else {
         return Err(KmsError::InvalidParameter("not a PKCS#11 backend".into()));
     };
-    let pin = match pin_file {
-        Some(path) => Pkcs11Config::pin_from_file(path)?,
-        None => Pkcs11Config::pin_from_env(PIN_VARIABLE)?,
-    };
-    let mut config = Pkcs11Config::new(module.clone(), token.clone(), pin);
-    config.host_assisted_unwrap = *host_assisted_unwrap;
-    config.vendor_mechanisms = *vendor_mechanisms;
+    let mut config = settings.config()?;
     if let Some(size) = session_pool_size {
         config.session_pool_size = size;
     }

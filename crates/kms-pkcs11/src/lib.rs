@@ -37,6 +37,7 @@ mod import;
 mod key_pair;
 mod measure;
 mod session_pool;
+mod settings;
 mod template;
 mod vendor;
 
@@ -55,6 +56,7 @@ pub use cmk::cmk_template;
 use cmk::{Pkcs11Cmk, SM4_LEN, find_key, secret_key_template};
 pub use config::{Pkcs11Config, TokenSelector};
 pub use session_pool::{PooledSession, SessionPool};
+pub use settings::{DEFAULT_PIN_VARIABLE, Pkcs11Settings};
 pub use template::unwrapped_key_policy;
 use vendor::{Gcm, Vendor};
 pub use vendor::{Sm2Mechanisms, Sm4Mechanisms, VendorMechanisms};

@@ -16,9 +16,11 @@ use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::KeyType;
 use kms_core::{KmsError, Result};
+use serde::Deserialize;
 
 /// SM4 CMKs: the vendor's SM4 key type, SM4 key generation, and SM4-GCM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Sm4Mechanisms {
     /// The SM4 key type (CKA_KEY_TYPE).
     pub key_type: u64,
@@ -29,7 +31,8 @@ pub struct Sm4Mechanisms {
 }
 
 /// SM2 data key pairs: the vendor's SM2 key type and SM2 key pair generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Sm2Mechanisms {
     /// The SM2 key type (CKA_KEY_TYPE).
     pub key_type: u64,
@@ -38,7 +41,8 @@ pub struct Sm2Mechanisms {
 }
 
 /// A token's vendor-defined numbers for SM4 and SM2; none by default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VendorMechanisms {
     /// SM4 CMKs, if the token has them.
     pub sm4: Option<Sm4Mechanisms>,

@@ -11,6 +11,7 @@
 mod bench;
 mod common;
 mod durability;
+mod kryoptic_processes;
 mod multi_node;
 mod operations;
 mod pkcs11;

@@ -1,10 +1,12 @@
 //! The command on the PKCS#11 backend, against the SoftHSM2 token `.ci/test` makes: every
 //! command is a new process with a new context and new sessions.
 
-use std::process::Output;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Value, json};
+use softhsm_tests::Token;
 
 use crate::common::{Home, code, kms, plain_text};
 
@@ -12,6 +14,15 @@ use crate::common::{Home, code, kms, plain_text};
 /// one process to open the token while another rewrites its object files (the opening
 /// process can find no token at all), so this binary's token tests take turns.
 pub fn exclusive_token() -> MutexGuard<'static, ()> {
+    static TOKEN: Mutex<()> = Mutex::new(());
+    TOKEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Held by each test here that runs `kms` on the Kryoptic token, so that a test counting
+/// its objects sees no other test's.
+pub fn exclusive_kryoptic() -> MutexGuard<'static, ()> {
     static TOKEN: Mutex<()> = Mutex::new(());
     TOKEN
         .lock()
@@ -183,5 +194,210 @@ fn host_assisted_unwrap_is_off_unless_asked_for() {
         Some(0),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A configuration file in `home` that alone opens `token`: the module, the label, and the
+/// PIN from a file (SoftHSM2) or from the token's own variable (Kryoptic); `extra` lines
+/// after those.
+pub fn config_file(home: &Home, token: Token, extra: &str) -> PathBuf {
+    std::fs::create_dir_all(home.path()).unwrap();
+    let pin = match token {
+        Token::SoftHsm2 => {
+            let pin_file = home.path().join("pin");
+            std::fs::write(
+                &pin_file,
+                format!("{}\n", std::env::var(token.pin_variable()).unwrap()),
+            )
+            .unwrap();
+            format!("pin_file = {:?}", pin_file.to_str().unwrap())
+        }
+        Token::Kryoptic => format!("pin_env = {:?}", token.pin_variable()),
+    };
+    let path = home.path().join("pkcs11.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "module = {:?}\ntoken_label = {:?}\n{pin}\nsession_pool_size = 2\n{extra}",
+            token.module(),
+            token.label()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `kms --home <home> --backend pkcs11`, no other backend option, and no SoftHSM2 PIN in
+/// the environment.
+pub fn pkcs11_kms(home: &Home) -> Command {
+    let mut command = kms();
+    command
+        .arg("--home")
+        .arg(home.path())
+        .args(["--backend", "pkcs11"])
+        .env_remove("KMS_PKCS11_PIN")
+        .env_remove("KMS_PKCS11_CONFIG");
+    command
+}
+
+/// Runs one operation and returns its response; fails the test unless it succeeded.
+pub fn succeeds(mut command: Command, operation: &str, body: &Value) -> Value {
+    let output = command
+        .args([operation, &body.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{operation}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// create-key, encrypt-datakey and decrypt-datakey, each a `command()` process.
+fn round_trip(command: impl Fn() -> Command, alias: &str) {
+    let created = succeeds(command(), "create-key", &json!({"key_alias": alias}));
+    let key_id = created["key_info"]["key_id"].as_str().unwrap().to_owned();
+    let dek = [0x5au8; 32];
+    let encrypted = succeeds(
+        command(),
+        "encrypt-datakey",
+        &json!({"key_id": key_id, "plain_text": plain_text(&dek), "datakey_plain_length": "32"}),
+    );
+    let opened = succeeds(
+        command(),
+        "decrypt-datakey",
+        &json!({"key_id": key_id, "cipher_text": encrypted["cipher_text"], "datakey_cipher_length": "32"}),
+    );
+    assert_eq!(opened["data_key"], kms_core::encode_hex(&dek));
+}
+
+#[test]
+fn a_configuration_file_alone_opens_the_softhsm2_token() {
+    let _token = exclusive_token();
+    let home = Home::new();
+    let file = config_file(&home, Token::SoftHsm2, "");
+    round_trip(
+        || {
+            let mut command = pkcs11_kms(&home);
+            command.arg("--pkcs11-config").arg(&file);
+            command
+        },
+        "config-softhsm2",
+    );
+}
+
+#[test]
+fn a_configuration_file_alone_opens_the_kryoptic_token() {
+    let _kryoptic = exclusive_kryoptic();
+    let home = Home::new();
+    let file = config_file(&home, Token::Kryoptic, "");
+    round_trip(
+        || {
+            let mut command = pkcs11_kms(&home);
+            command.env("KMS_PKCS11_CONFIG", &file);
+            command
+        },
+        "config-kryoptic",
+    );
+}
+
+#[test]
+fn a_flag_overrides_the_configuration_file() {
+    let _token = exclusive_token();
+    let home = Home::new();
+    let file = config_file(&home, Token::SoftHsm2, "");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        &format!("{:?}", Token::SoftHsm2.label()),
+        "\"no-such-token\"",
+    );
+    std::fs::write(&file, text).unwrap();
+    let mut command = pkcs11_kms(&home);
+    let output = command
+        .arg("--pkcs11-config")
+        .arg(&file)
+        .args(["list-keys", "{}"])
+        .output()
+        .unwrap();
+    // The file's token is the one looked for (a missing token is the backend's KMS.0103).
+    assert_eq!(output.status.code(), Some(2));
+    let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+    assert_eq!(code(&error), "KMS.0103");
+    assert!(
+        error["error"]["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "no token 'no-such-token' in {}",
+                Token::SoftHsm2.module()
+            )),
+        "{error}"
+    );
+    let mut command = pkcs11_kms(&home);
+    command
+        .arg("--pkcs11-config")
+        .arg(&file)
+        .args(["--pkcs11-token-label", &Token::SoftHsm2.label()]);
+    let listed = succeeds(command, "list-keys", &json!({}));
+    assert_eq!(listed["total"], 0);
+}
+
+#[test]
+fn a_bad_configuration_file_is_a_parameter_error_naming_the_file_and_the_field() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.path()).unwrap();
+    let file = home.path().join("pkcs11.toml");
+    for (text, what) in [
+        (
+            "module = \"/m.so\"\nslot = \"one\"\n",
+            "field `slot`: invalid type: string \"one\", expected u64",
+        ),
+        (
+            "module = \"/m.so\"\nslot = 1\npin = \"123456\"\n",
+            "field `pin`: a PIN is never written in the configuration file; name a file \
+             holding it (`pin_file`) or an environment variable (`pin_env`)",
+        ),
+        (
+            "module = \"/m.so\"\nslot = 1\ntoken_label = \"kms\"\n",
+            "fields `token_label` and `slot`: give one, not both",
+        ),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let output = pkcs11_kms(&home)
+            .arg("--pkcs11-config")
+            .arg(&file)
+            .args(["list-keys", "{}"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        assert!(output.stdout.is_empty());
+        let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+        assert_eq!(code(&error), "KMS.0308");
+        assert_eq!(
+            error["error"]["error_msg"],
+            format!(
+                "Invalid parameter: PKCS#11 configuration file {}: {what}",
+                file.display()
+            )
+        );
+        assert!(!String::from_utf8_lossy(&output.stderr).contains("123456"));
+    }
+    std::fs::write(&file, "module = \"/m.so\"\n").unwrap();
+    let output = pkcs11_kms(&home)
+        .arg("--pkcs11-config")
+        .arg(&file)
+        .args(["list-keys", "{}"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+    assert_eq!(code(&error), "KMS.0308");
+    assert!(
+        error["error"]["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains("`token_label` or `slot`"),
+        "{error}"
     );
 }
