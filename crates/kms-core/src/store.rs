@@ -187,10 +187,12 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn key_changes_since(&self, position: Option<u64>) -> Result<KeyChanges>;
 
-    /// Waits up to `timeout` for a change to enter the feed, and returns early when the
-    /// store can tell (PostgreSQL's notifications). The default just sleeps: callers poll.
-    fn wait_for_key_change(&self, timeout: core::time::Duration) {
-        std::thread::sleep(timeout);
+    /// Waits up to `timeout` for a change to enter the feed, returning early when one does,
+    /// if the store can tell (PostgreSQL's notifications); returns whether it waited. The
+    /// default returns `false` at once: the store cannot tell, and the caller waits (and
+    /// polls) on its own.
+    fn wait_for_key_change(&self, _timeout: core::time::Duration) -> bool {
+        false
     }
 
     /// Removes feed entries older than `before_ms` (keeping the newest), so the feed stays

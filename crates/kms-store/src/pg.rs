@@ -377,8 +377,9 @@ impl KeyStore for PgStore {
         })
     }
 
-    fn wait_for_key_change(&self, timeout: Duration) {
+    fn wait_for_key_change(&self, timeout: Duration) -> bool {
         self.listener.wait(timeout);
+        true
     }
 
     fn prune_key_changes(&self, before_ms: u64) -> Result<()> {

@@ -313,13 +313,7 @@ fn a_flag_overrides_the_configuration_file() {
         "\"no-such-token\"",
     );
     std::fs::write(&file, text).unwrap();
-    let mut command = pkcs11_kms(&home);
-    let output = command
-        .arg("--pkcs11-config")
-        .arg(&file)
-        .args(["list-keys", "{}"])
-        .output()
-        .unwrap();
+    let output = list_keys_with_config(&home, &file);
     // The file's token is the one looked for (a missing token is the backend's KMS.0103).
     assert_eq!(output.status.code(), Some(2));
     let error: Value = serde_json::from_slice(&output.stderr).unwrap();
@@ -343,6 +337,16 @@ fn a_flag_overrides_the_configuration_file() {
     assert_eq!(listed["total"], 0);
 }
 
+/// `kms --pkcs11-config <file> list-keys {}` in `home`, with the PKCS#11 backend.
+fn list_keys_with_config(home: &Home, file: &std::path::Path) -> std::process::Output {
+    pkcs11_kms(home)
+        .arg("--pkcs11-config")
+        .arg(file)
+        .args(["list-keys", "{}"])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_bad_configuration_file_is_a_parameter_error_naming_the_file_and_the_field() {
     let home = Home::new();
@@ -364,12 +368,7 @@ fn a_bad_configuration_file_is_a_parameter_error_naming_the_file_and_the_field()
         ),
     ] {
         std::fs::write(&file, text).unwrap();
-        let output = pkcs11_kms(&home)
-            .arg("--pkcs11-config")
-            .arg(&file)
-            .args(["list-keys", "{}"])
-            .output()
-            .unwrap();
+        let output = list_keys_with_config(&home, &file);
         assert_eq!(output.status.code(), Some(1), "{text}");
         assert!(output.stdout.is_empty());
         let error: Value = serde_json::from_slice(&output.stderr).unwrap();
@@ -384,12 +383,7 @@ fn a_bad_configuration_file_is_a_parameter_error_naming_the_file_and_the_field()
         assert!(!String::from_utf8_lossy(&output.stderr).contains("123456"));
     }
     std::fs::write(&file, "module = \"/m.so\"\n").unwrap();
-    let output = pkcs11_kms(&home)
-        .arg("--pkcs11-config")
-        .arg(&file)
-        .args(["list-keys", "{}"])
-        .output()
-        .unwrap();
+    let output = list_keys_with_config(&home, &file);
     assert_eq!(output.status.code(), Some(1));
     let error: Value = serde_json::from_slice(&output.stderr).unwrap();
     assert_eq!(code(&error), "KMS.0308");

@@ -13,7 +13,8 @@
 //! engine's configured clock) neither stretches nor breaks it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError, Weak};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, TryLockError, Weak};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::{KmsError, Result};
@@ -35,7 +36,16 @@ pub(crate) struct CoherentCache {
     /// plus one; 0 before the first.
     confirmed_ms: AtomicU64,
     feed: Mutex<Feed>,
-    reader: OnceLock<()>,
+    reader: Mutex<Reader>,
+    /// Wakes the reader early when it is to stop.
+    wake_reader: Condvar,
+}
+
+/// The background reader of the feed.
+#[derive(Debug, Default)]
+struct Reader {
+    thread: Option<JoinHandle<()>>,
+    stopping: bool,
 }
 
 #[derive(Debug, Default)]
@@ -54,7 +64,8 @@ impl CoherentCache {
             origin: Instant::now(),
             confirmed_ms: AtomicU64::new(0),
             feed: Mutex::new(Feed::default()),
-            reader: OnceLock::new(),
+            reader: Mutex::new(Reader::default()),
+            wake_reader: Condvar::new(),
         }
     }
 
@@ -141,30 +152,70 @@ impl CoherentCache {
         }
     }
 
-    /// Starts the background reader of the feed, once: it runs until the engine is
-    /// dropped.
+    /// Starts the background reader of the feed, once: it runs until
+    /// [`stop_reader`](Self::stop_reader).
     pub(crate) fn start_reader(self: &Arc<Self>, store: &Arc<dyn KeyStore>) {
-        self.reader.get_or_init(|| {
-            let cache = Arc::downgrade(self);
-            let store = Arc::clone(store);
-            let interval = self.read_interval();
-            // Without the thread callers read the feed themselves: nothing is lost if the
-            // system cannot start it.
-            let _ = std::thread::Builder::new()
-                .name("kms-key-feed".into())
-                .spawn(move || read_until_dropped(&cache, store.as_ref(), interval));
-        });
+        let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        if reader.thread.is_some() || reader.stopping {
+            return;
+        }
+        let cache = Arc::downgrade(self);
+        let store = Arc::clone(store);
+        let interval = self.read_interval();
+        // Without the thread callers read the feed themselves: nothing is lost if the
+        // system cannot start it.
+        reader.thread = std::thread::Builder::new()
+            .name("kms-key-feed".into())
+            .spawn(move || read_until_stopped(&cache, store.as_ref(), interval))
+            .ok();
+    }
+
+    /// Stops the background reader and waits for it, so that the cache (and with it every
+    /// loaded key's backend handle) is dropped by the engine's owner, never by the reader
+    /// after the engine is gone (on PKCS#11 that would close sessions while the process
+    /// may be exiting). Waits at most one read interval.
+    pub(crate) fn stop_reader(&self) {
+        let thread = {
+            let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+            reader.stopping = true;
+            reader.thread.take()
+        };
+        self.wake_reader.notify_all();
+        if let Some(thread) = thread {
+            // A reader that panicked has nothing left to release.
+            let _ = thread.join();
+        }
+    }
+
+    /// Waits `interval` for the store's notification, or on its own when the store cannot
+    /// notify; returns whether the reader is to stop.
+    fn wait_for_next_read(&self, store: &dyn KeyStore, interval: Duration) -> bool {
+        if !store.wait_for_key_change(interval) {
+            let reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+            if !reader.stopping {
+                drop(
+                    self.wake_reader
+                        .wait_timeout(reader, interval)
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
+            }
+        }
+        self.reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stopping
     }
 }
 
-fn read_until_dropped(cache: &Weak<CoherentCache>, store: &dyn KeyStore, interval: Duration) {
+fn read_until_stopped(cache: &Weak<CoherentCache>, store: &dyn KeyStore, interval: Duration) {
     while let Some(cache) = cache.upgrade() {
         let mut feed = cache.feed.lock().unwrap_or_else(PoisonError::into_inner);
         let started_ms = cache.now_ms();
         // A failure is recorded for callers; the next read tries again.
         let _ = cache.read_feed(&mut feed, store, started_ms);
         drop(feed);
-        drop(cache);
-        store.wait_for_key_change(interval);
+        if cache.wait_for_next_read(store, interval) {
+            return;
+        }
     }
 }

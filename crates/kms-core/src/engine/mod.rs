@@ -90,6 +90,14 @@ pub struct Kms {
     default_tenant: Tenant,
 }
 
+impl Drop for Kms {
+    /// Stops the cache's background reader first, so that the loaded keys are released
+    /// here, before the backend.
+    fn drop(&mut self) {
+        self.cache.stop_reader();
+    }
+}
+
 impl Kms {
     /// An engine with the default [`KmsConfig`].
     #[must_use]

@@ -380,3 +380,28 @@ fn two_nodes_together_stop_at_the_encryption_bound_never_past_it() {
     }
     assert_eq!(from_b, 1_000 - 64);
 }
+
+#[test]
+fn dropping_an_engine_releases_its_loaded_keys_on_the_dropping_thread() {
+    // The cache's background reader is stopped and joined first: a key released on the
+    // reader after the engine is gone would close PKCS#11 sessions while the process may
+    // be exiting (which crashed SoftHSM2 in its exit handlers).
+    for _ in 0..20 {
+        let backend = crate::common::InstrumentedBackend::new();
+        let kms = Kms::with_config(
+            backend.clone(),
+            Arc::new(MemoryStore::new()),
+            KmsConfig {
+                wrapping_key_pool_size: 0,
+                coherence_bound: Duration::from_millis(4),
+                ..KmsConfig::default()
+            },
+        );
+        let key_id = create_key(&kms, "AES_256");
+        assert_eq!(encrypt_code(&kms, &key_id), None);
+        // The reader reads every millisecond meanwhile.
+        std::thread::sleep(Duration::from_millis(3));
+        drop(kms);
+        assert_eq!(backend.handles_dropped_on(), [std::thread::current().id()]);
+    }
+}

@@ -39,6 +39,45 @@ pub struct InstrumentedBackend {
     generated: AtomicUsize,
     refuse_destroy: AtomicBool,
     destroyed: Mutex<Vec<KeyBlob>>,
+    /// The threads that dropped each loaded CMK handle, in order.
+    handles_dropped_on: Arc<Mutex<Vec<std::thread::ThreadId>>>,
+}
+
+/// A loaded CMK that records the thread it is dropped on.
+#[derive(Debug)]
+struct RecordedHandle {
+    inner: Box<dyn CmkHandle>,
+    dropped_on: Arc<Mutex<Vec<std::thread::ThreadId>>>,
+}
+
+impl CmkHandle for RecordedHandle {
+    fn seal_in_place(
+        &self,
+        nonce: &[u8; 12],
+        associated_data: &[u8],
+        buffer: &mut [u8],
+    ) -> kms_core::Result<[u8; 16]> {
+        self.inner.seal_in_place(nonce, associated_data, buffer)
+    }
+    fn open_in_place(
+        &self,
+        nonce: &[u8; 12],
+        associated_data: &[u8],
+        buffer: &mut [u8],
+        tag: &[u8; 16],
+    ) -> kms_core::Result<()> {
+        self.inner
+            .open_in_place(nonce, associated_data, buffer, tag)
+    }
+}
+
+impl Drop for RecordedHandle {
+    fn drop(&mut self) {
+        self.dropped_on
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+    }
 }
 
 impl InstrumentedBackend {
@@ -49,7 +88,13 @@ impl InstrumentedBackend {
             generated: AtomicUsize::new(0),
             refuse_destroy: AtomicBool::new(false),
             destroyed: Mutex::new(Vec::new()),
+            handles_dropped_on: Arc::default(),
         })
+    }
+
+    /// The threads that dropped the CMK handles it loaded, in order.
+    pub fn handles_dropped_on(&self) -> Vec<std::thread::ThreadId> {
+        self.handles_dropped_on.lock().unwrap().clone()
     }
 
     /// How many times `key` was destroyed.
@@ -87,7 +132,10 @@ impl Backend for InstrumentedBackend {
         spec: CmkSpec,
         blob: &KeyBlob,
     ) -> kms_core::Result<Box<dyn CmkHandle>> {
-        self.inner.load_cmk(id, spec, blob)
+        Ok(Box::new(RecordedHandle {
+            inner: self.inner.load_cmk(id, spec, blob)?,
+            dropped_on: Arc::clone(&self.handles_dropped_on),
+        }))
     }
     fn generate_key_pair(&self, spec: KeyPairSpec) -> kms_core::Result<KeyPair> {
         self.generated.fetch_add(1, Ordering::Relaxed);
