@@ -91,12 +91,12 @@ impl SealLease {
         }
         if pool.left == 0 {
             if pool.exhausted {
-                return Ok(false);
+                return Ok(self.take_from_any_stripe());
             }
             let granted = lease(pool.next_lease)?;
             if granted == 0 {
                 pool.exhausted = true;
-                return Ok(false);
+                return Ok(self.take_from_any_stripe());
             }
             pool.left = granted;
             pool.next_lease = pool.next_lease.saturating_mul(2).min(self.max_lease);
@@ -106,6 +106,14 @@ impl SealLease {
         // One of the chunk is this encryption.
         stripe.0.fetch_add(chunk - 1, Ordering::Relaxed);
         Ok(true)
+    }
+}
+
+impl SealLease {
+    /// Once the store grants no more, what other threads' stripes still hold is all there
+    /// is: take one from any of them, so every granted encryption can be used.
+    fn take_from_any_stripe(&self) -> bool {
+        self.stripes.iter().any(Stripe::take_one)
     }
 }
 
@@ -206,6 +214,28 @@ mod tests {
         });
         // Every lease is used up by threads that keep counting, so the total is the bound.
         assert_eq!(allowed.into_inner(), limit);
+    }
+
+    #[test]
+    fn at_the_bound_a_thread_uses_what_other_threads_stripes_hold() {
+        let bound = Bound::new(100);
+        let seals = SealLease::new(64);
+        // One thread takes a chunk into its stripe and uses one of it.
+        std::thread::scope(|scope| {
+            scope.spawn(|| assert!(seals.count(|wanted| bound.lease(wanted)).unwrap()));
+        });
+        // Another thread (another stripe) then gets every remaining encryption.
+        let allowed = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    (0..200)
+                        .take_while(|_| seals.count(|wanted| bound.lease(wanted)).unwrap())
+                        .count()
+                })
+                .join()
+                .unwrap()
+        });
+        assert_eq!(allowed, 99);
     }
 
     #[test]
