@@ -348,15 +348,20 @@ mod tests {
         MechanismType::RSA_PKCS_OAEP,
     ];
 
-    #[test]
-    fn a_curve_the_token_refuses_is_refused_naming_the_curve_and_the_token() {
-        let capabilities = probe(
+    /// What a Kryoptic-like token (the NIST curves only, no AES key wrap) is offered.
+    fn kryoptic_like() -> Capabilities {
+        probe(
             "token 'k'",
             &KRYOPTIC_LIKE,
             &EC_CURVES[..3],
             Quirks::of("Kryoptic Project", false),
             &Vendor::default(),
-        );
+        )
+    }
+
+    #[test]
+    fn a_curve_the_token_refuses_is_refused_naming_the_curve_and_the_token() {
+        let capabilities = kryoptic_like();
         assert_eq!(
             capabilities.key_pair_specs,
             [
@@ -443,13 +448,7 @@ mod tests {
 
     #[test]
     fn without_aes_key_wrap_pad_rsa_aes_key_wrap_is_refused_naming_the_mechanisms() {
-        let capabilities = probe(
-            "token 'k'",
-            &KRYOPTIC_LIKE,
-            &EC_CURVES[..3],
-            Quirks::of("Kryoptic Project", false),
-            &Vendor::default(),
-        );
+        let capabilities = kryoptic_like();
         assert_eq!(
             capabilities.wrapping_algorithms,
             [
