@@ -1,12 +1,15 @@
-//! The PKCS#11 backend on a SoftHSM2 token, each engine operation beside a raw cryptoki
-//! loop on the same token: a pre-opened session, an AES-256 token key like a CMK, the same
-//! mechanism.
+//! The PKCS#11 backend on a SoftHSM2 token and, when one is given, a Kryoptic token, each
+//! engine operation beside a raw cryptoki loop on the same token: a pre-opened session, an
+//! AES-256 token key like a CMK, the same mechanism. Groups are named
+//! `pkcs11/<token>/<operation>`, so the two tokens' numbers sit side by side in one run.
 //!
-//! Run without `SOFTHSM2_CONF`, the bench makes its own token (a SoftHSM2 configuration and
+//! Run without `SOFTHSM2_CONF`, the bench makes its own SoftHSM2 token (a configuration and
 //! token directory in a temporary directory, initialised with `softhsm2-util`) and runs
 //! itself again against it; with `SOFTHSM2_CONF`, `KMS_PKCS11_PIN` and
 //! `KMS_BENCH_PKCS11_LABEL` set, it uses that token. `KMS_PKCS11_MODULE` overrides the
-//! module path.
+//! module path. The Kryoptic token is the one `.ci/kryoptic token DIR` makes and describes
+//! (`KMS_TEST_KRYOPTIC_MODULE`, `KRYOPTIC_CONF`, `KMS_TEST_KRYOPTIC_LABEL`,
+//! `KMS_TEST_KRYOPTIC_PIN`); without `KMS_TEST_KRYOPTIC_MODULE` only SoftHSM2 is measured.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -42,11 +45,28 @@ fn main() -> ExitCode {
         return run_in_own_token();
     }
     let mut c = Criterion::default().configure_from_args();
-    let backend = Arc::new(open_backend());
-    envelope(&mut c, &backend);
-    ec_pair(&mut c, &backend);
+    for (token, backend) in tokens() {
+        let backend = Arc::new(backend);
+        envelope(&mut c, token, &backend);
+        ec_pair(&mut c, token, &backend);
+    }
     c.final_summary();
     ExitCode::SUCCESS
+}
+
+/// The tokens to measure, each with its name in the group names.
+fn tokens() -> Vec<(&'static str, Pkcs11Backend)> {
+    let module = std::env::var("KMS_PKCS11_MODULE").unwrap_or_else(|_| DEFAULT_MODULE.into());
+    let label = std::env::var("KMS_BENCH_PKCS11_LABEL").unwrap_or_else(|_| OWN_TOKEN_LABEL.into());
+    let mut tokens = vec![("softhsm2", open_backend(module, label, "KMS_PKCS11_PIN"))];
+    if let Ok(module) = std::env::var("KMS_TEST_KRYOPTIC_MODULE") {
+        let label = std::env::var("KMS_TEST_KRYOPTIC_LABEL").unwrap();
+        tokens.push((
+            "kryoptic",
+            open_backend(module, label, "KMS_TEST_KRYOPTIC_PIN"),
+        ));
+    }
+    tokens
 }
 
 /// Makes a SoftHSM2 token in a temporary directory and runs this bench again against it.
@@ -98,10 +118,8 @@ fn run_in_own_token() -> ExitCode {
     }
 }
 
-fn open_backend() -> Pkcs11Backend {
-    let module = std::env::var("KMS_PKCS11_MODULE").unwrap_or_else(|_| DEFAULT_MODULE.into());
-    let label = std::env::var("KMS_BENCH_PKCS11_LABEL").unwrap_or_else(|_| OWN_TOKEN_LABEL.into());
-    let pin = Pkcs11Config::pin_from_env("KMS_PKCS11_PIN").unwrap();
+fn open_backend(module: String, label: String, pin_variable: &str) -> Pkcs11Backend {
+    let pin = Pkcs11Config::pin_from_env(pin_variable).unwrap();
     Pkcs11Backend::open(Pkcs11Config::new(module, TokenSelector::Label(label), pin)).unwrap()
 }
 
@@ -119,7 +137,7 @@ fn engine(backend: &Arc<Pkcs11Backend>) -> Kms {
 /// encrypt-datakey and decrypt-datakey of a 64-byte DEK against SHA-256 + C_Encrypt /
 /// C_Decrypt (CKM_AES_GCM) in a pre-opened session with an AES-256 token key made from the
 /// CMK template (SoftHSM2 checks a token object's file on every use).
-fn envelope(c: &mut Criterion, backend: &Arc<Pkcs11Backend>) {
+fn envelope(c: &mut Criterion, token: &str, backend: &Arc<Pkcs11Backend>) {
     let kms = engine(backend);
     let key_id = create_key(&kms, CmkSpec::Aes256, false);
     let dek = [0x5A; DEK_LEN];
@@ -167,7 +185,7 @@ fn envelope(c: &mut Criterion, backend: &Arc<Pkcs11Backend>) {
         .unwrap();
     let sealed_iv = iv;
 
-    let mut group = c.benchmark_group(format!("pkcs11/encrypt-datakey/AES_256/{DEK_LEN}"));
+    let mut group = c.benchmark_group(format!("pkcs11/{token}/encrypt-datakey/AES_256/{DEK_LEN}"));
     group.bench_function("engine", |b| {
         b.iter(|| {
             kms.encrypt_datakey(kms.default_tenant(), black_box(&encrypt))
@@ -186,7 +204,7 @@ fn envelope(c: &mut Criterion, backend: &Arc<Pkcs11Backend>) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group(format!("pkcs11/decrypt-datakey/AES_256/{DEK_LEN}"));
+    let mut group = c.benchmark_group(format!("pkcs11/{token}/decrypt-datakey/AES_256/{DEK_LEN}"));
     group.bench_function("engine", |b| {
         b.iter(|| {
             kms.decrypt_datakey(kms.default_tenant(), black_box(&decrypt))
@@ -210,7 +228,7 @@ fn envelope(c: &mut Criterion, backend: &Arc<Pkcs11Backend>) {
 }
 
 /// create-ec-datakey-pair P-256 against C_GenerateKeyPair of a P-256 session key pair.
-fn ec_pair(c: &mut Criterion, backend: &Arc<Pkcs11Backend>) {
+fn ec_pair(c: &mut Criterion, token: &str, backend: &Arc<Pkcs11Backend>) {
     let kms = engine(backend);
     let request = CreateEcDatakeyPairRequest {
         key_id: Some(create_key(&kms, CmkSpec::Aes256, false)),
@@ -221,7 +239,9 @@ fn ec_pair(c: &mut Criterion, backend: &Arc<Pkcs11Backend>) {
     // EC_PARAMS: the DER of the P-256 curve's OID.
     let p256_params = <p256::NistP256 as AssociatedOid>::OID.to_der().unwrap();
     let session = backend.session_pool().get().unwrap();
-    let mut group = c.benchmark_group("pkcs11/create-ec-datakey-pair/ECC_NIST_P256");
+    let mut group = c.benchmark_group(format!(
+        "pkcs11/{token}/create-ec-datakey-pair/ECC_NIST_P256"
+    ));
     group.bench_function("engine", |b| {
         b.iter(|| {
             kms.create_ec_datakey_pair(kms.default_tenant(), black_box(&request))

@@ -525,30 +525,40 @@ fn openssl(args: &[&std::ffi::OsStr], input: &[u8]) -> Vec<u8> {
 pub fn openssl_oaep_sha256(public: &rsa::PublicKey, material: &[u8]) -> Vec<u8> {
     use pkcs8::EncodePublicKey;
 
+    openssl_oaep(
+        public.to_public_key_der().unwrap().as_bytes(),
+        "sha256",
+        material,
+    )
+}
+
+/// RSA-OAEP of `material` to the public key `spki` (DER) with the digest `md` (`sha1`,
+/// `sha256`) for both OAEP and MGF1, made with the OpenSSL CLI as a customer makes it.
+#[must_use]
+pub fn openssl_oaep(spki: &[u8], md: &str, material: &[u8]) -> Vec<u8> {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let key_file = std::env::temp_dir().join(format!(
         "kms-{}-{}-wrapping.der",
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
-    std::fs::write(&key_file, public.to_public_key_der().unwrap().as_bytes()).unwrap();
+    std::fs::write(&key_file, spki).unwrap();
+    let oaep_md = format!("rsa_oaep_md:{md}");
+    let mgf1_md = format!("rsa_mgf1_md:{md}");
+    let options = [
+        "-pkeyopt",
+        "rsa_padding_mode:oaep",
+        "-pkeyopt",
+        &oaep_md,
+        "-pkeyopt",
+        &mgf1_md,
+    ];
     let args: Vec<&std::ffi::OsStr> =
         ["pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey"]
             .iter()
             .map(std::ffi::OsStr::new)
             .chain([key_file.as_os_str()])
-            .chain(
-                [
-                    "-pkeyopt",
-                    "rsa_padding_mode:oaep",
-                    "-pkeyopt",
-                    "rsa_oaep_md:sha256",
-                    "-pkeyopt",
-                    "rsa_mgf1_md:sha256",
-                ]
-                .iter()
-                .map(std::ffi::OsStr::new),
-            )
+            .chain(options.iter().map(std::ffi::OsStr::new))
             .collect();
     let wrapped = openssl(&args, material);
     std::fs::remove_file(&key_file).unwrap();

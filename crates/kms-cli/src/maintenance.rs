@@ -25,8 +25,9 @@ pub(crate) fn purge(global: &Global) -> Result<()> {
 }
 
 /// Runs the engine's periodic work once. Prints `{"deleted_key_ids":[...],
-/// "expired_material_key_ids":[...],"wrapping_keys_destroyed":N}`; fails with KMS.0103
-/// naming the keys whose material the backend could not destroy, if any.
+/// "expired_material_key_ids":[...],"wrapping_keys_destroyed":N,
+/// "orphaned_wrapping_keys_destroyed":N,"orphaned_wrapping_keys_left":N}`; fails with
+/// KMS.0103 naming the keys whose material the backend could not destroy, if any.
 pub(crate) fn maintain(global: &Global) -> Result<()> {
     let kms = home::open(global)?;
     let done = kms.maintain()?;
@@ -34,6 +35,8 @@ pub(crate) fn maintain(global: &Global) -> Result<()> {
         "deleted_key_ids": ids(&done.deleted),
         "expired_material_key_ids": ids(&done.expired_material),
         "wrapping_keys_destroyed": done.wrapping_keys_destroyed,
+        "orphaned_wrapping_keys_destroyed": done.orphaned_wrapping_keys_destroyed,
+        "orphaned_wrapping_keys_left": done.orphaned_wrapping_keys_left,
     });
     println!("{}", render_public(&report, global.pretty));
     refuse_material_left(&done.material_left)

@@ -176,27 +176,33 @@ pub(crate) fn run(global: &Global, options: &ServeOptions) -> Result<()> {
     config.maintenance_every = options.maintenance_every;
     runtime.block_on(async {
         let server = Server::bind(kms, config).await?;
+        // Registered before the address is printed: a supervisor that stops the server as
+        // soon as it is up gets a clean shutdown, never the signal's default action.
+        let shutdown = shutdown_signal()?;
         let listening = json!({
             "listening": server.url()?,
             "credentials": credentials_path.canonicalize().unwrap_or(credentials_path),
         });
         println!("{listening}");
-        server.serve(shutdown_signal()).await
+        server.serve(shutdown).await
     })
 }
 
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+/// Handles SIGTERM and SIGINT from now on; the future completes on the first of them.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let handle = |kind: SignalKind| {
+        signal(kind).map_err(|error| {
+            KmsError::Backend(format!("handling the server's stop signals: {error}"))
+        })
     };
-    tokio::select! {
-        () = terminate => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    let mut terminate = handle(SignalKind::terminate())?;
+    let mut interrupt = handle(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
 }

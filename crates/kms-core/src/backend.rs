@@ -248,13 +248,28 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// [`KmsError::Backend`] when the random source fails.
     fn random(&self, out: &mut [u8]) -> Result<()>;
 
-    /// Creates a key pair that receives wrapped key material for import.
+    /// Creates a key pair that receives wrapped key material for import. A backend that
+    /// keeps the private key as an object names it `object_id` (its reference is then
+    /// `object_id`, and [`wrapping_keys`](Self::wrapping_keys) finds it); a backend of
+    /// self-contained blobs ignores it.
     ///
     /// # Errors
     /// [`KmsError::BackendUnsupported`] by default and for specs it cannot do;
     /// [`KmsError::Backend`] when generation fails.
-    fn create_wrapping_key(&self, spec: WrappingKeySpec) -> Result<WrappingKey> {
+    fn create_wrapping_key(&self, spec: WrappingKeySpec, object_id: &[u8]) -> Result<WrappingKey> {
+        let _ = object_id;
         Err(self.unsupported(&format!("wrapping key spec {}", spec.as_str())))
+    }
+
+    /// The references of the wrapping keys this backend holds as objects whose name
+    /// starts with `prefix`, each once: what a killed engine may have left behind. A
+    /// backend of self-contained blobs holds none (the default).
+    ///
+    /// # Errors
+    /// [`KmsError::Backend`] when the backend fails to list them.
+    fn wrapping_keys(&self, prefix: &[u8]) -> Result<Vec<KeyBlob>> {
+        let _ = prefix;
+        Ok(Vec::new())
     }
 
     /// Unwraps imported material with the wrapping private key and makes it CMK `id` of

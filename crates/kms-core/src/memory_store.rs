@@ -256,6 +256,15 @@ impl KeyStore for MemoryStore {
             .collect())
     }
 
+    fn import_wrapping_keys(&self) -> Result<Vec<KeyBlob>> {
+        Ok(self
+            .lock()?
+            .imports
+            .values()
+            .map(|import| import.wrapping_key.clone())
+            .collect())
+    }
+
     fn engine_key(&self, name: &str) -> Result<Option<KeyBlob>> {
         Ok(self.lock()?.engine_keys.get(name).cloned())
     }

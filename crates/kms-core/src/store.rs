@@ -237,6 +237,13 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn take_expired_imports(&self, now_ms: u64) -> Result<Vec<ImportRecord>>;
 
+    /// The wrapping keys that the import tokens in the store refer to, expired or not:
+    /// what a sweep for orphaned wrapping keys must leave alone.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn import_wrapping_keys(&self) -> Result<Vec<KeyBlob>>;
+
     /// The engine's own key named `name` (such as the import token key), if created.
     ///
     /// # Errors

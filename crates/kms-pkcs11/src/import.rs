@@ -35,7 +35,7 @@
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use kms_core::{KmsError, Result, WrappedMaterial, WrappingAlgorithm, WrappingKeySpec};
 use pkcs8::EncodePublicKey;
@@ -140,6 +140,31 @@ pub(crate) fn create_wrapping_key(
     Ok(spki
         .map(|document| document.into_vec())
         .ok_or_else(|| KmsError::Backend("the token's RSA public key does not encode".into())))
+}
+
+/// The object IDs starting with `prefix` of the token's wrapping keys, each once: private
+/// keys by CKA_ID, and the sealed copies of host-assisted ones (data objects) by CKA_LABEL,
+/// so that a key whose private half is gone but whose copy is left is found too.
+pub(crate) fn wrapping_keys(
+    session: &Session,
+    prefix: &[u8],
+) -> core::result::Result<Vec<Vec<u8>>, Error> {
+    let mut found = std::collections::BTreeSet::new();
+    for (class, name) in [
+        (ObjectClass::PRIVATE_KEY, AttributeType::Id),
+        (ObjectClass::DATA, AttributeType::Label),
+    ] {
+        for object in session.find_objects(&[Attribute::Class(class)])? {
+            for attribute in session.get_attributes(object, &[name])? {
+                if let Attribute::Id(value) | Attribute::Label(value) = attribute
+                    && value.starts_with(prefix)
+                {
+                    found.insert(value);
+                }
+            }
+        }
+    }
+    Ok(found.into_iter().collect())
 }
 
 /// The template of the CMK an import ends in: as a generated one (its length comes from

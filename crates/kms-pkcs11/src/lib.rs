@@ -262,20 +262,25 @@ impl Backend for Pkcs11Backend {
             .with_session(|session| session.generate_random_slice(out))
     }
 
-    fn create_wrapping_key(&self, spec: WrappingKeySpec) -> Result<WrappingKey> {
-        let mut random = [0u8; 16];
-        self.random(&mut random)?;
-        let id = format!("wrap-{}", encode_hex(&random)).into_bytes();
+    fn create_wrapping_key(&self, spec: WrappingKeySpec, object_id: &[u8]) -> Result<WrappingKey> {
         let _changing = self.changing_objects();
         let host_generated = self.quirks.host_oaep_sha256();
         let public_key_spki = self.pool.with_session(|session| match spec.rsa_bits() {
-            Some(bits) if host_generated => host_assisted::create_wrapping_key(session, bits, &id),
-            _ => import::create_wrapping_key(session, spec, &id),
+            Some(bits) if host_generated => {
+                host_assisted::create_wrapping_key(session, bits, object_id)
+            }
+            _ => import::create_wrapping_key(session, spec, object_id),
         })??;
         Ok(WrappingKey {
-            private_key: KeyBlob::new(id),
+            private_key: KeyBlob::new(object_id.to_vec()),
             public_key_spki,
         })
+    }
+
+    fn wrapping_keys(&self, prefix: &[u8]) -> Result<Vec<KeyBlob>> {
+        self.pool
+            .with_session(|session| import::wrapping_keys(session, prefix))
+            .map(|ids| ids.into_iter().map(KeyBlob::new).collect())
     }
 
     fn unwrap_cmk(

@@ -15,6 +15,12 @@ use kms_core::{Result, SecretString};
 
 use crate::errors::{pkcs11_error, session_lost};
 
+/// How many times a call the token refused with CKR_DEVICE_MEMORY is made again.
+const BUSY_RETRIES: u32 = 6;
+/// The pause before the first repeat; each next pause doubles (10 ms to 320 ms, 630 ms in
+/// all).
+const BUSY_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
 #[derive(Debug, Default)]
 struct Sessions {
     idle: Vec<Session>,
@@ -135,19 +141,42 @@ impl SessionPool {
 
     /// Runs `call` on a pooled session; when it fails because the session is lost or no
     /// longer logged in (the token's login ends for every session at once), runs it once
-    /// more on a newly opened one (not another idle one, which may be lost too).
+    /// more on a newly opened one (not another idle one, which may be lost too). When the
+    /// token answers CKR_DEVICE_MEMORY, runs it again after a pause, up to
+    /// [`BUSY_RETRIES`] times: Kryoptic's SQLite store answers so whenever another process
+    /// holds its database for a moment, and a refused call changes nothing in the token.
     pub(crate) fn with_session<T>(
         &self,
         mut call: impl FnMut(&Session) -> core::result::Result<T, Error>,
     ) -> Result<T> {
+        let mut pause = BUSY_FIRST_PAUSE;
+        for _ in 0..BUSY_RETRIES {
+            match self.on_live_session(&mut call)? {
+                Err(Error::Pkcs11(RvError::DeviceMemory, _)) => {
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                }
+                done => return done.map_err(|error| pkcs11_error(&self.token, &error)),
+            }
+        }
+        self.on_live_session(&mut call)?
+            .map_err(|error| pkcs11_error(&self.token, &error))
+    }
+
+    /// `call` on a pooled session, once more on a fresh one if that session was lost: the
+    /// pool's own failures outside, the call's inside.
+    fn on_live_session<T>(
+        &self,
+        call: &mut impl FnMut(&Session) -> core::result::Result<T, Error>,
+    ) -> Result<core::result::Result<T, Error>> {
         let mut session = self.get()?;
         match call(&session) {
             Err(error) if session_lost(&error) || !logged_in(&session) => {
                 session.discard();
                 let fresh = self.open_fresh()?;
-                call(&fresh).map_err(|error| pkcs11_error(&self.token, &error))
+                Ok(call(&fresh))
             }
-            other => other.map_err(|error| pkcs11_error(&self.token, &error)),
+            other => Ok(other),
         }
     }
 

@@ -47,6 +47,10 @@ pub(crate) struct MaintenanceRecord {
     pub(crate) deleted: usize,
     /// Wrapping keys of import tokens that expired unused, destroyed.
     pub(crate) wrapping_keys_destroyed: usize,
+    /// This store's wrapping keys left by a killed engine, destroyed.
+    pub(crate) orphaned_wrapping_keys_destroyed: usize,
+    /// Such orphans the backend failed to destroy (tried again next run).
+    pub(crate) orphaned_wrapping_keys_left: usize,
     /// Keys whose material the backend failed to destroy, with the error code.
     pub(crate) material_left: Vec<String>,
     /// The error code, when the run failed as a whole (the store was unreachable).
@@ -59,6 +63,8 @@ impl MaintenanceRecord {
             expired_material: 0,
             deleted: 0,
             wrapping_keys_destroyed: 0,
+            orphaned_wrapping_keys_destroyed: 0,
+            orphaned_wrapping_keys_left: 0,
             material_left: Vec::new(),
             error_code: Some(code),
         }

@@ -287,6 +287,8 @@ async fn maintain_every(state: Arc<State>, every: Duration) {
                 let quiet = done.expired_material.is_empty()
                     && done.deleted.is_empty()
                     && done.wrapping_keys_destroyed == 0
+                    && done.orphaned_wrapping_keys_destroyed == 0
+                    && done.orphaned_wrapping_keys_left == 0
                     && done.material_left.is_empty();
                 if quiet {
                     continue;
@@ -295,6 +297,8 @@ async fn maintain_every(state: Arc<State>, every: Duration) {
                     expired_material: done.expired_material.len(),
                     deleted: done.deleted.len(),
                     wrapping_keys_destroyed: done.wrapping_keys_destroyed,
+                    orphaned_wrapping_keys_destroyed: done.orphaned_wrapping_keys_destroyed,
+                    orphaned_wrapping_keys_left: done.orphaned_wrapping_keys_left,
                     material_left: done
                         .material_left
                         .iter()

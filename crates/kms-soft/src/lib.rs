@@ -97,7 +97,7 @@ impl Backend for SoftBackend {
         rng::fill(out)
     }
 
-    fn create_wrapping_key(&self, spec: WrappingKeySpec) -> Result<WrappingKey> {
+    fn create_wrapping_key(&self, spec: WrappingKeySpec, _object_id: &[u8]) -> Result<WrappingKey> {
         wrapping::create(&self.root_key, spec)
     }
 

@@ -467,6 +467,16 @@ impl KeyStore for PgStore {
         })
     }
 
+    fn import_wrapping_keys(&self) -> Result<Vec<KeyBlob>> {
+        self.read("listing import tokens' wrapping keys", |client| {
+            client
+                .query(&format!("SELECT {IMPORT_COLUMNS} FROM imports"), &[])?
+                .iter()
+                .map(|row| import_record(row).map(|import| import.wrapping_key))
+                .collect()
+        })
+    }
+
     fn engine_key(&self, name: &str) -> Result<Option<KeyBlob>> {
         let stored: Option<String> = self.read("reading an engine key", |client| {
             Ok(client

@@ -561,6 +561,16 @@ impl KeyStore for SqliteStore {
         })
     }
 
+    fn import_wrapping_keys(&self) -> Result<Vec<KeyBlob>> {
+        self.read("listing import tokens' wrapping keys", |connection| {
+            connection
+                .prepare(&format!("SELECT {IMPORT_COLUMNS} FROM imports"))?
+                .query_map([], |row| import_record(row))?
+                .map(|record| record.map(|import| import.wrapping_key))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+    }
+
     fn engine_key(&self, name: &str) -> Result<Option<KeyBlob>> {
         let encoded: Option<String> = self.read("reading an engine key", |connection| {
             connection

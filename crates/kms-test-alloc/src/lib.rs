@@ -14,7 +14,7 @@
 //! before they are looked at. The allocator never allocates itself: what it holds is noted
 //! in a static table of atomics.
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static ALLOCATOR: kms_test_alloc::HoldingAllocator = kms_test_alloc::HoldingAllocator;
 //!

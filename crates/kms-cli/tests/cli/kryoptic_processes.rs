@@ -1,10 +1,10 @@
 //! Two `kms` processes at once on one home (one SQLite key store) and one Kryoptic token
-//! (whose own store is a SQLite file too). Every encryption and decryption of both
-//! succeeds, and what each made the other can use. Creating a CMK (C_GenerateKey of a
-//! token object) does not always: Kryoptic 1.5.4 now and then refuses one of two
-//! concurrent writers with CKR_DEVICE_MEMORY (2 to 5 create-key calls in 100 here), which
-//! comes back as KMS.0103 naming C_GenerateKey and the token, and leaves neither a key in
-//! the store nor an object in the token (docs/PKCS11.md, "Several processes, one token").
+//! (whose own store is a SQLite file too): every call of both succeeds, and what each made
+//! the other can use. Kryoptic 1.5.4 refuses a write to its database while another process
+//! holds it with CKR_DEVICE_MEMORY (2 to 5 concurrent create-key calls in 100 here, before
+//! the backend made such a call again after a pause; docs/PKCS11.md, "Several processes,
+//! one token"), and the refused write leaves nothing behind, so each key is in the store
+//! and the token exactly once.
 
 use std::sync::Arc;
 
@@ -24,13 +24,8 @@ type Failure = (usize, usize, &'static str, Option<i32>, String);
 /// A key a loop made, with a data key's plaintext and ciphertext under it.
 type Made = (String, Value, Value);
 
-/// What a create-key refused by Kryoptic for a concurrent writer prints, exactly.
-const REFUSED_WRITE: &str = "{\"error\":{\"error_code\":\"KMS.0103\",\"error_msg\":\"A system \
-    exception occurred in the crypto backend: C_GenerateKey on token 'kms-kryoptic': \
-    DeviceMemory\"}}\n";
-
 #[test]
-fn two_processes_at_once_on_one_kryoptic_token_share_it_and_a_refused_write_changes_nothing() {
+fn two_processes_at_once_on_one_kryoptic_token_both_succeed_and_share_it() {
     let _kryoptic = exclusive_kryoptic();
     let home = Arc::new(Home::new());
     let file = Arc::new(config_file(&home, Token::Kryoptic, ""));
@@ -108,23 +103,9 @@ fn two_processes_at_once_on_one_kryoptic_token_share_it_and_a_refused_write_chan
         failures.extend(loop_failures);
         made.extend(loop_made);
     }
-    // Every call that failed is a create-key Kryoptic refused as above: no encryption or
-    // decryption, and no other error.
-    for (process, round, operation, exit, stderr) in &failures {
-        assert_eq!(
-            (*operation, *exit, stderr.as_str()),
-            ("create-key", Some(2), REFUSED_WRITE),
-            "loop {process}, round {round}"
-        );
-    }
-    assert_eq!(made.len() + failures.len(), 2 * ROUNDS);
-    eprintln!(
-        "Kryoptic refused {} of {} concurrent create-key calls",
-        failures.len(),
-        2 * ROUNDS
-    );
-    // A refused create-key left nothing: the store and the token hold the created keys
-    // only, each once.
+    assert_eq!(failures, Vec::<Failure>::new());
+    assert_eq!(made.len(), 2 * ROUNDS);
+    // The store and the token hold the created keys, each once.
     let keys = call("list-keys", &json!({})).unwrap();
     assert_eq!(keys["total"], made.len());
     assert_eq!(Token::Kryoptic.objects(), objects_before + made.len());

@@ -14,5 +14,6 @@ mod durability;
 mod kryoptic_processes;
 mod multi_node;
 mod operations;
+mod orphaned_wrapping_keys;
 mod pkcs11;
 mod serve;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::common::{Home, kms};
 use crate::pkcs11::{backend_args, exclusive_token};
 
-const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "serve-test-token-0123456789";
 
 /// A credentials file with one X-Auth-Token caller in `PROJECT`.
@@ -136,7 +136,7 @@ pub(crate) fn post(addr: SocketAddr, path: &str, body: &Value) -> Option<(u16, V
 
 /// Waits until `/readyz` answers 200: the wrapping-key pool has made its first key (in the
 /// token, on PKCS#11), so shutdown has pooled keys to destroy.
-fn wait_until_ready(addr: SocketAddr) {
+pub(crate) fn wait_until_ready(addr: SocketAddr) {
     for _ in 0..300 {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream

@@ -49,7 +49,7 @@ impl Kms {
         let token_key = self.token_key()?;
         let wrapping_key = self
             .wrapping_key_pool
-            .take(self.backend.as_ref(), valid.wrapping_key_spec)?;
+            .take(&self.wrapping_key_maker, valid.wrapping_key_spec)?;
         let mut token_id = [0u8; 16];
         self.backend.random(&mut token_id)?;
         let expires_ms = self

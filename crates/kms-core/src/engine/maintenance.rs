@@ -1,6 +1,6 @@
 //! The engine's periodic work, in one call: expiring imported material, destroying the
 //! wrapping keys of import tokens that expired unused, purging keys whose deletion is due,
-//! and trimming the store's change feed. Each item is a transition the store makes atomically, so several engines on one
+//! trimming the store's change feed, and destroying this store's orphaned wrapping keys. Each item is a transition the store makes atomically, so several engines on one
 //! store may all run it: each item is done once.
 
 use super::Kms;
@@ -19,6 +19,11 @@ pub struct Maintenance {
     pub expired_material: Vec<KeyId>,
     /// Wrapping keys destroyed because their import token expired unused.
     pub wrapping_keys_destroyed: usize,
+    /// This store's wrapping keys destroyed because no engine will use them: left in the
+    /// backend by an engine that was killed (see [`Kms::sweep_orphaned_wrapping_keys`]).
+    pub orphaned_wrapping_keys_destroyed: usize,
+    /// Orphaned wrapping keys the backend failed to destroy, left for the next run.
+    pub orphaned_wrapping_keys_left: usize,
     /// Keys deleted from the store because their pending deletion time had come (a
     /// failure to destroy one's material is in `material_left` too).
     pub deleted: Vec<KeyId>,
@@ -61,6 +66,27 @@ impl Kms {
         done.material_left.extend(purge.material_left);
         self.store
             .prune_key_changes(self.now_ms().saturating_sub(FEED_RETENTION_MS))?;
+        let sweep = self.wrapping_key_maker.sweep()?;
+        done.orphaned_wrapping_keys_destroyed = sweep.destroyed;
+        done.orphaned_wrapping_keys_left = sweep.failures.len();
         Ok(done)
+    }
+
+    /// Destroys the wrapping keys of this engine's store that an engine left in the
+    /// backend when it was killed: each made more than two hours ago (a live engine holds
+    /// an unreferenced one for at most an hour) and referred to by no import token in the
+    /// store. Keys of other stores on the same backend are never touched. An engine with a
+    /// wrapping key pool runs this when it opens; [`Kms::maintain`] runs it every time.
+    /// Returns how many were destroyed.
+    ///
+    /// # Errors
+    /// Store and backend failures; the first failure to destroy a key, after trying the
+    /// others.
+    pub fn sweep_orphaned_wrapping_keys(&self) -> Result<usize> {
+        let sweep = self.wrapping_key_maker.sweep()?;
+        match sweep.failures.into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(sweep.destroyed),
+        }
     }
 }

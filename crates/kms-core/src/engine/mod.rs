@@ -12,6 +12,7 @@ mod material_expiry;
 mod purge;
 mod seal_lease;
 mod teardown;
+mod wrapping_key_names;
 mod wrapping_key_pool;
 
 use std::sync::{Arc, OnceLock};
@@ -21,6 +22,7 @@ use coherence::CoherentCache;
 use key_cache::{HotKey, require_enabled};
 pub use maintenance::Maintenance;
 pub use purge::Purge;
+use wrapping_key_names::WrappingKeyMaker;
 pub use wrapping_key_pool::PoolStats;
 use wrapping_key_pool::WrappingKeyPool;
 
@@ -86,6 +88,7 @@ pub struct Kms {
     config: KmsConfig,
     cache: Arc<CoherentCache>,
     token_key: OnceLock<Box<dyn CmkHandle>>,
+    wrapping_key_maker: Arc<WrappingKeyMaker>,
     wrapping_key_pool: WrappingKeyPool,
     default_tenant: Tenant,
 }
@@ -112,8 +115,15 @@ impl Kms {
         store: Arc<dyn KeyStore>,
         config: KmsConfig,
     ) -> Self {
-        let wrapping_key_pool =
-            WrappingKeyPool::new(Arc::clone(&backend), config.wrapping_key_pool_size);
+        let wrapping_key_maker = Arc::new(WrappingKeyMaker::new(
+            Arc::clone(&backend),
+            Arc::clone(&store),
+            Arc::clone(&config.clock),
+        ));
+        let wrapping_key_pool = WrappingKeyPool::new(
+            Arc::clone(&wrapping_key_maker),
+            config.wrapping_key_pool_size,
+        );
         let default_tenant = Tenant {
             project_id: ProjectId::default_project(),
             domain_id: config.domain_id.clone(),
@@ -126,6 +136,7 @@ impl Kms {
             config,
             default_tenant,
             token_key: OnceLock::new(),
+            wrapping_key_maker,
             wrapping_key_pool,
         }
     }

@@ -2,7 +2,10 @@
 //! get-parameters-for-import does not wait 70 ms to over a second for RSA key generation.
 //!
 //! Only RSA specs are pooled: an SM2 key pair takes well under a millisecond. A request that
-//! finds its pool empty generates on the request path and says so in the counters.
+//! finds its pool empty generates on the request path and says so in the counters. A key
+//! pooled for [`MAX_POOLED_AGE_MS`] is destroyed and replaced, so that another engine's
+//! sweep can tell this engine's live keys from a dead engine's (see `wrapping_key_names`).
+//! The refill thread begins with such a sweep.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +13,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, WrappingKey};
+use super::wrapping_key_names::{MAX_POOLED_AGE_MS, MadeWrappingKey, WrappingKeyMaker};
+use crate::backend::WrappingKey;
 use crate::error::Result;
 use crate::spec::WrappingKeySpec;
 
@@ -22,6 +26,8 @@ const POOLED: [WrappingKeySpec; 3] = [
 ];
 /// How long the refill thread waits after a failed generation before trying again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How often an idle refill thread looks for keys that have been pooled too long.
+const AGE_CHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// What the pool has done, for monitoring and for tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,8 +44,27 @@ pub struct PoolStats {
 
 #[derive(Debug, Default)]
 struct Ready {
-    keys: HashMap<WrappingKeySpec, Vec<WrappingKey>>,
+    keys: HashMap<WrappingKeySpec, Vec<MadeWrappingKey>>,
     shutdown: bool,
+}
+
+impl Ready {
+    /// Removes and returns the keys pooled longer than [`MAX_POOLED_AGE_MS`] at `now_ms`.
+    fn take_stale(&mut self, now_ms: u64) -> Vec<MadeWrappingKey> {
+        let mut stale = Vec::new();
+        for keys in self.keys.values_mut() {
+            let (old, fresh) = std::mem::take(keys)
+                .into_iter()
+                .partition(|made| is_stale(made, now_ms));
+            *keys = fresh;
+            stale.extend::<Vec<_>>(old);
+        }
+        stale
+    }
+}
+
+fn is_stale(made: &MadeWrappingKey, now_ms: u64) -> bool {
+    now_ms.saturating_sub(made.created_ms) >= MAX_POOLED_AGE_MS
 }
 
 #[derive(Debug)]
@@ -81,9 +106,9 @@ pub(crate) struct WrappingKeyPool {
 
 impl WrappingKeyPool {
     /// A pool keeping `target` keys of each RSA spec ready, filled by a background thread
-    /// from `backend`; with a target of 0 there is no thread and every key is generated on
+    /// through `maker`; with a target of 0 there is no thread and every key is generated on
     /// request.
-    pub(crate) fn new(backend: Arc<dyn Backend>, target: usize) -> Self {
+    pub(crate) fn new(maker: Arc<WrappingKeyMaker>, target: usize) -> Self {
         let shared = Arc::new(Shared {
             ready: Mutex::new(Ready::default()),
             wake: Condvar::new(),
@@ -92,13 +117,13 @@ impl WrappingKeyPool {
             generated_on_request: AtomicU64::new(0),
             generated_in_background: AtomicU64::new(0),
         });
-        let pooled_specs = backend.capabilities().wrapping_key_specs.clone();
+        let pooled_specs = maker.backend().capabilities().wrapping_key_specs.clone();
         let refill_thread = (target > 0 && POOLED.iter().any(|spec| pooled_specs.contains(spec)))
             .then(|| {
                 let thread_shared = Arc::clone(&shared);
                 std::thread::Builder::new()
                     .name("kms-wrapping-key-pool".into())
-                    .spawn(move || refill(&thread_shared, backend.as_ref(), &pooled_specs))
+                    .spawn(move || refill(&thread_shared, &maker, &pooled_specs))
                     // Without the thread every request generates its own key: slower, still
                     // correct.
                     .ok()
@@ -110,15 +135,25 @@ impl WrappingKeyPool {
         }
     }
 
-    /// A wrapping key of `spec`: from the pool if one is ready, else generated now.
-    pub(crate) fn take(&self, backend: &dyn Backend, spec: WrappingKeySpec) -> Result<WrappingKey> {
-        let pooled = self.shared.lock().keys.get_mut(&spec).and_then(Vec::pop);
+    /// A wrapping key of `spec`: from the pool if a fresh one is ready, else generated now.
+    pub(crate) fn take(
+        &self,
+        maker: &WrappingKeyMaker,
+        spec: WrappingKeySpec,
+    ) -> Result<WrappingKey> {
+        let now_ms = maker.now_ms();
+        let (pooled, stale) = {
+            let mut ready = self.shared.lock();
+            let stale = ready.take_stale(now_ms);
+            (ready.keys.get_mut(&spec).and_then(Vec::pop), stale)
+        };
         self.shared.wake.notify_all();
-        if let Some(key) = pooled {
+        destroy(maker, stale);
+        if let Some(made) = pooled {
             self.shared.served_from_pool.fetch_add(1, Ordering::Relaxed);
-            return Ok(key);
+            return Ok(made.key);
         }
-        let key = backend.create_wrapping_key(spec)?;
+        let key = maker.create(spec)?.key;
         if POOLED.contains(&spec) {
             self.shared
                 .generated_on_request
@@ -174,30 +209,40 @@ impl Drop for WrappingKeyPool {
     }
 }
 
-/// The refill thread: tops up the specs `backend` offers until the pool is dropped, then
-/// destroys what is left.
-fn refill(shared: &Shared, backend: &dyn Backend, offered: &[WrappingKeySpec]) {
+/// The refill thread: sweeps this store's orphaned wrapping keys once, then tops up the
+/// specs the backend offers and replaces keys pooled too long until the pool is dropped,
+/// then destroys what is left.
+fn refill(shared: &Shared, maker: &WrappingKeyMaker, offered: &[WrappingKeySpec]) {
+    // Best effort: what this sweep misses or fails on, the next maintenance sweeps.
+    let _ = maker.sweep();
     let mut ready = shared.lock();
     loop {
         if ready.shutdown {
             break;
         }
+        let stale = ready.take_stale(maker.now_ms());
+        if !stale.is_empty() {
+            drop(ready);
+            destroy(maker, stale);
+            ready = shared.lock();
+            continue;
+        }
         let Some(spec) = shared.next_to_fill(&ready, offered) else {
             ready = shared
                 .wake
-                .wait(ready)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+                .wait_timeout(ready, AGE_CHECK_EVERY)
+                .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard);
             continue;
         };
         drop(ready);
-        let generated = backend.create_wrapping_key(spec);
+        let generated = maker.create(spec);
         ready = shared.lock();
         match generated {
-            Ok(key) => {
+            Ok(made) => {
                 shared
                     .generated_in_background
                     .fetch_add(1, Ordering::Relaxed);
-                ready.keys.entry(spec).or_default().push(key);
+                ready.keys.entry(spec).or_default().push(made);
                 shared.wake.notify_all();
             }
             Err(_) => {
@@ -208,9 +253,15 @@ fn refill(shared: &Shared, backend: &dyn Backend, offered: &[WrappingKeySpec]) {
             }
         }
     }
-    for key in ready.keys.drain().flat_map(|(_, keys)| keys) {
-        // Best effort at shutdown: a key the backend fails to destroy is a session object
-        // or a self-contained blob that nothing references any more.
-        let _ = backend.destroy_key(&key.private_key);
+    let left: Vec<MadeWrappingKey> = ready.keys.drain().flat_map(|(_, keys)| keys).collect();
+    drop(ready);
+    destroy(maker, left);
+}
+
+/// Destroys keys the pool no longer hands out. Best effort: a key the backend fails to
+/// destroy is one no import token refers to, which a later sweep finds.
+fn destroy(maker: &WrappingKeyMaker, keys: Vec<MadeWrappingKey>) {
+    for made in keys {
+        let _ = maker.backend().destroy_key(&made.key.private_key);
     }
 }

@@ -82,6 +82,9 @@ impl KeyStore for SwitchableStore {
     fn take_expired_imports(&self, now_ms: u64) -> Result<Vec<ImportRecord>> {
         self.up()?.take_expired_imports(now_ms)
     }
+    fn import_wrapping_keys(&self) -> Result<Vec<KeyBlob>> {
+        self.up()?.import_wrapping_keys()
+    }
     fn engine_key(&self, name: &str) -> Result<Option<KeyBlob>> {
         self.up()?.engine_key(name)
     }

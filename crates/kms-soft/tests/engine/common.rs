@@ -160,8 +160,12 @@ impl Backend for InstrumentedBackend {
         self.inner
             .wrap_for_recipient(recipient_spki, algorithm, plaintext)
     }
-    fn create_wrapping_key(&self, spec: WrappingKeySpec) -> kms_core::Result<WrappingKey> {
-        self.inner.create_wrapping_key(spec)
+    fn create_wrapping_key(
+        &self,
+        spec: WrappingKeySpec,
+        object_id: &[u8],
+    ) -> kms_core::Result<WrappingKey> {
+        self.inner.create_wrapping_key(spec, object_id)
     }
     fn unwrap_cmk(
         &self,

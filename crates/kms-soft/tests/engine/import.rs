@@ -6,15 +6,16 @@ use std::time::{Duration, Instant};
 
 use base64ct::{Base64, Encoding};
 use kms_core::{
-    BlobKey, CmkSpec, KeyId, Kms, KmsConfig, KmsError, ManualClock, Operation, WrappingKeySpec,
-    open_blob,
+    BlobKey, CmkSpec, KeyId, Kms, KmsConfig, KmsError, ManualClock, MemoryStore, Operation,
+    WrappingKeySpec, open_blob,
 };
 use kms_soft::SoftCmk;
 use serde_json::{Value, json};
 
 use crate::common::{
-    NO_OPTIONS, TempDir, call, decrypt, encrypt, engine, engine_with, error_code, hex, key_state,
-    kwp_wrap, oaep_options, pkeyutl_encrypt, random_bytes, rsa_aes_wrap_with_openssl,
+    InstrumentedBackend, NO_OPTIONS, TempDir, call, decrypt, encrypt, engine, engine_with,
+    error_code, hex, key_state, kwp_wrap, oaep_options, pkeyutl_encrypt, random_bytes,
+    rsa_aes_wrap_with_openssl,
 };
 
 const RSA_ALGORITHMS: [&str; 4] = [
@@ -749,4 +750,30 @@ fn without_a_pool_the_key_is_generated_on_the_request_path_and_counted() {
     parameters(&kms, &key_id, "RSAES_OAEP_SHA_1", Some("RSA_2048"));
     let stats = kms.wrapping_key_pool_stats();
     assert_eq!((stats.served_from_pool, stats.generated_on_request), (0, 1));
+}
+
+#[test]
+fn a_key_pooled_for_an_hour_is_destroyed_and_never_handed_out() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let backend = InstrumentedBackend::new();
+    let kms = Kms::with_config(
+        backend.clone(),
+        Arc::new(MemoryStore::new()),
+        KmsConfig {
+            wrapping_key_pool_size: 1,
+            clock: clock.clone(),
+            ..KmsConfig::default()
+        },
+    );
+    assert!(
+        kms.wait_for_wrapping_key(WrappingKeySpec::Rsa2048, Duration::from_secs(300)),
+        "the pool never filled"
+    );
+    let key_id = external_key(&kms, "AES_256");
+    clock.advance_ms(60 * 60 * 1000);
+    let destroyed_before = backend.keys_destroyed();
+    parameters(&kms, &key_id, "RSAES_OAEP_SHA_256", Some("RSA_2048"));
+    let stats = kms.wrapping_key_pool_stats();
+    assert_eq!((stats.served_from_pool, stats.generated_on_request), (0, 1));
+    assert!(backend.keys_destroyed() > destroyed_before);
 }

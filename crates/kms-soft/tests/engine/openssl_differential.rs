@@ -91,7 +91,7 @@ fn openssl_to_import(
     let (seed, mut rng) = seeded(name);
     let started = Instant::now();
     let backend = soft_backend();
-    let wrapping_key = backend.create_wrapping_key(spec).unwrap();
+    let wrapping_key = backend.create_wrapping_key(spec, b"").unwrap();
     let dir = TempDir::new();
     let (mut imported, mut refused) = (0, 0);
     for case in 0..CASES {

@@ -122,9 +122,22 @@ pub fn keeps_the_contract(store: &dyn KeyStore) {
     );
     assert_eq!(store.take_import(&[1; 16]).unwrap(), None);
     assert_eq!(store.get_import(&[1; 16]).unwrap(), None);
+    let mut referenced = store.import_wrapping_keys().unwrap();
+    referenced.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!(
+        referenced,
+        vec![
+            import(2, id, 200).wrapping_key,
+            import(3, id, 300).wrapping_key
+        ]
+    );
     assert_eq!(
         store.take_expired_imports(200).unwrap(),
         vec![import(2, id, 200)]
+    );
+    assert_eq!(
+        store.import_wrapping_keys().unwrap(),
+        vec![import(3, id, 300).wrapping_key]
     );
     assert_eq!(
         store.get_import(&[3; 16]).unwrap(),
