@@ -24,15 +24,21 @@ from huaweicloudsdkkms.v2.model import (
     CreateKeyRequestBody,
     CreateParametersForImportRequest,
     CreateRsaDatakeyPairRequest,
+    CreateRandomRequest,
     CreateRsaDatakeyPairRequestBody,
+    DecryptDataRequest,
+    DecryptDataRequestBody,
     DecryptDatakeyRequest,
     DecryptDatakeyRequestBody,
     DeleteImportedKeyMaterialRequest,
     DeleteKeyRequest,
     DisableKeyRequest,
     EnableKeyRequest,
+    EncryptDataRequest,
+    EncryptDataRequestBody,
     EncryptDatakeyRequest,
     EncryptDatakeyRequestBody,
+    GenRandomRequestBody,
     GetParametersForImportRequestBody,
     ImportKeyMaterialRequest,
     ImportKeyMaterialRequestBody,
@@ -40,6 +46,8 @@ from huaweicloudsdkkms.v2.model import (
     ListKeysRequest,
     ListKeysRequestBody,
     OperateKeyRequestBody,
+    ReEncryptRequest,
+    ReEncryptRequestBody,
     ScheduleKeyDeletionRequestBody,
     ShowVersionsRequest,
 )
@@ -692,3 +700,107 @@ def test_every_request_was_signed_as_configured_and_got_a_request_id(kms):
         if exchange.url != kms.server.url + "/":  # GET / (versions) needs no credentials
             assert line["access_key"] == kms.access_key.ak, (exchange, line)
             assert line["project"] == kms.access_key.project_id, (exchange, line)
+
+
+# --- encrypt-data, decrypt-data, re-encrypt, gen-random ---------------------------------
+
+DATA_CIPHER_TEXT = re.compile(r"^[0-9a-zA-Z+/=]{128,5648}$")
+
+
+def encrypt_data(kms, key_id: str, plain_text: str, aad: str | None = None) -> str:
+    response = kms.client.encrypt_data(
+        EncryptDataRequest(
+            body=EncryptDataRequestBody(
+                key_id=key_id, plain_text=plain_text, additional_authenticated_data=aad
+            )
+        )
+    )
+    assert response.key_id == key_id
+    assert DATA_CIPHER_TEXT.match(response.cipher_text), response.cipher_text
+    return response.cipher_text
+
+
+def decrypt_data(kms, cipher_text: str, aad: str | None = None, key_id: str | None = None):
+    return kms.client.decrypt_data(
+        DecryptDataRequest(
+            body=DecryptDataRequestBody(
+                cipher_text=cipher_text, additional_authenticated_data=aad, key_id=key_id
+            )
+        )
+    )
+
+
+@pytest.mark.parametrize("cmk_spec", ["AES_256", "SM4"])
+@pytest.mark.parametrize("length", [1, 4096])
+def test_encrypt_data_then_decrypt_data(kms, pair_cmks, cmk_spec, length):
+    key_id = pair_cmks[cmk_spec]
+    text = ("ü" * length)[: length // 2] + "a" * (length % 2)
+    assert len(text.encode()) == length
+    sealed = encrypt_data(kms, key_id, text, aad="ctx")
+    for named in (key_id, None):
+        opened = decrypt_data(kms, sealed, aad="ctx", key_id=named)
+        assert opened.key_id == key_id
+        assert opened.plain_text == text
+        assert base64.b64decode(opened.plain_text_base64) == text.encode()
+    refused(lambda: decrypt_data(kms, sealed, aad="other"), 400, "KMS.2201")
+    blob = bytearray(base64.b64decode(sealed))
+    blob[-1] ^= 1
+    refused(
+        lambda: decrypt_data(kms, base64.b64encode(bytes(blob)).decode(), aad="ctx"),
+        400,
+        "KMS.2201",
+    )
+
+
+def test_encrypt_data_refuses_4097_bytes(kms, pair_cmks):
+    refused(lambda: encrypt_data(kms, pair_cmks["AES_256"], "a" * 4097), 400, "KMS.2101")
+
+
+def test_re_encrypt_moves_a_datakey_blob_and_an_encrypt_data_blob_between_specs(kms, pair_cmks):
+    aes, sm4 = pair_cmks["AES_256"], pair_cmks["SM4"]
+    dek = os.urandom(32)
+    datakey_blob = round_trip(kms, aes, "AES_256", dek, aad="from")
+    data_blob = encrypt_data(kms, aes, "a small secret", aad="from")
+    for cipher_text, length in ((datakey_blob, "32"), (data_blob, None)):
+        moved = kms.client.re_encrypt(
+            ReEncryptRequest(
+                body=ReEncryptRequestBody(
+                    source_key_id=aes,
+                    source_additional_authenticated_data="from",
+                    destination_key_id=sm4,
+                    destination_additional_authenticated_data="to",
+                    datakey_cipher_length=length,
+                    cipher_text=cipher_text,
+                )
+            )
+        )
+        assert (moved.key_id, moved.source_key_id) == (sm4, aes)
+        assert moved.source_encryption_algorithm == "SYMMETRIC_DEFAULT"
+        assert moved.destination_encryption_algorithm == "SYMMETRIC_DEFAULT"
+        if length:
+            assert UPPER_HEX.match(moved.cipher_text)
+            assert_decrypts_to(kms, sm4, "SM4", moved.cipher_text, dek, aad="to")
+            refused(lambda: decrypt_datakey(kms, aes, moved.cipher_text, 32, "to"), 400, "KMS.2201")
+        else:
+            opened = decrypt_data(kms, moved.cipher_text, aad="to")
+            assert (opened.key_id, opened.plain_text) == (sm4, "a small secret")
+
+
+@pytest.mark.parametrize("bits", [8, 8192])
+def test_gen_random_gives_the_bits_asked_for(kms, bits):
+    response = kms.client.create_random(
+        CreateRandomRequest(body=GenRandomRequestBody(random_data_length=str(bits)))
+    )
+    assert len(response.random_data) == bits // 4
+    assert UPPER_HEX.match(response.random_data)
+
+
+@pytest.mark.parametrize(("bits", "code"), [("0", "KMS.1801"), ("7", "KMS.1801"), ("8200", "KMS.1801"), ("12", "KMS.1802")])
+def test_gen_random_refuses_lengths_outside_the_range(kms, bits, code):
+    refused(
+        lambda: kms.client.create_random(
+            CreateRandomRequest(body=GenRandomRequestBody(random_data_length=bits))
+        ),
+        400,
+        code,
+    )

@@ -73,7 +73,7 @@ pub(crate) enum Request {
 /// What `kms <operation> --help` says of the request argument.
 const REQUEST_HELP: &str = "The request body; read from standard input when absent. \
     An argument is visible to every local user (ps, /proc/PID/cmdline): give a request \
-    that carries a secret (encrypt-datakey's plain_text, import-key-material) on standard \
+    that carries a secret (encrypt-datakey's or encrypt-data's plain_text, import-key-material) on standard \
     input";
 
 /// The `kms` command's definition.

@@ -16,6 +16,10 @@ const CONTEXT: Field = (
     "encryption_context",
     "object of string pairs bound like AAD (at most 8192 characters); needed again to decrypt",
 );
+const ALGORITHM: Field = (
+    "encryption_algorithm",
+    "SYMMETRIC_DEFAULT (default; AES_256 and SM4 CMKs)",
+);
 const PIN: Field = ("pin", "level-4 testing scenario: refused");
 const PIN_TYPE: Field = ("pin_type", "level-4 testing scenario: refused");
 const PROJECT: Field = ("enterprise_project_id", "only the default \"0\"");
@@ -190,6 +194,62 @@ pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field])
         Operation::DeleteImportedKeyMaterial => (
             "Delete an external key's material: it waits for the same material again",
             &[KEY_ID, SEQUENCE],
+        ),
+        Operation::EncryptData => (
+            "Encrypt up to 4096 bytes of text directly under a CMK",
+            &[
+                KEY_ID,
+                ("plain_text", "the text, 1 to 4096 bytes of UTF-8"),
+                ALGORITHM,
+                AAD,
+                SEQUENCE,
+            ],
+        ),
+        Operation::DecryptData => (
+            "Decrypt the cipher_text of encrypt-data",
+            &[
+                ("cipher_text", "base64, from encrypt-data"),
+                ALGORITHM,
+                (
+                    "key_id",
+                    "optional: the blob names its key; if given, it must be that",
+                ),
+                AAD,
+                SEQUENCE,
+            ],
+        ),
+        Operation::ReEncrypt => (
+            "Move a data-key or encrypt-data blob to another CMK without showing the plaintext",
+            &[
+                (
+                    "source_key_id",
+                    "optional: the blob names its key; if given, it must be that",
+                ),
+                ("source_additional_authenticated_data", "the blob's AAD"),
+                ("source_encryption_algorithm", "SYMMETRIC_DEFAULT (default)"),
+                ("destination_key_id", "the CMK to seal under"),
+                (
+                    "destination_additional_authenticated_data",
+                    "AAD of the new blob, at most 128 bytes",
+                ),
+                (
+                    "destination_encryption_algorithm",
+                    "SYMMETRIC_DEFAULT (default)",
+                ),
+                (
+                    "datakey_cipher_length",
+                    "for a data-key blob (hex): the DEK's length in bytes; absent for an encrypt-data blob (base64)",
+                ),
+                ("cipher_text", "the blob"),
+                SEQUENCE,
+            ],
+        ),
+        Operation::GenRandom => (
+            "Random bytes from the backend's generator",
+            &[
+                ("random_data_length", "bits, 8 to 8192, a multiple of 8"),
+                SEQUENCE,
+            ],
         ),
     }
 }

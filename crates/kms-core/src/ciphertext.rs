@@ -225,6 +225,18 @@ pub fn seal_blob_with_context(
     Ok(blob)
 }
 
+/// The key ID a blob's header names, when the blob is long enough to be one and the ID is
+/// well formed. Not authenticated: the blob opens only under that key, which is what a
+/// caller that reads it does next.
+#[must_use]
+pub fn blob_key_id(blob: &[u8]) -> Option<KeyId> {
+    if blob.len() < BLOB_OVERHEAD {
+        return None;
+    }
+    let id: [u8; KEY_ID_LEN] = blob.get(KEY_ID_AT..GENERATION_AT)?.try_into().ok()?;
+    KeyId::from_bytes(id).ok()
+}
+
 /// Opens a v1 blob made by [`seal_blob`] for the same `key` and `aad`.
 ///
 /// # Errors

@@ -40,6 +40,10 @@ macro_rules! conformance_tests {
             $crate::conformance::key_states_gate_crypto(&$engine);
         }
         #[test]
+        fn conformance_encrypt_data_and_re_encrypt_for_every_cmk_spec() {
+            $crate::conformance::encrypt_data_and_re_encrypt_for_every_cmk_spec(&$engine);
+        }
+        #[test]
         fn conformance_random_bytes_differ() {
             $crate::conformance::random_bytes_differ(&$engine);
         }
@@ -246,8 +250,94 @@ pub fn key_states_gate_crypto(kms: &Kms) {
     assert_eq!(code(kms, Operation::DecryptDatakey, &decrypt), "KMS.0210");
 }
 
-/// The backend's random source gives different bytes each time.
+/// encrypt-data of 1 and 4096 bytes round-trips under every CMK spec offered, and
+/// re-encrypt moves an encrypt-data blob and a data-key blob to a key of every spec
+/// offered, where only the destination opens it.
+pub fn encrypt_data_and_re_encrypt_for_every_cmk_spec(kms: &Kms) {
+    let specs = kms.backend().capabilities().cmk_specs.clone();
+    let keys: Vec<(CmkSpec, String)> = specs
+        .iter()
+        .filter_map(|spec| cmk(kms, *spec).map(|key_id| (*spec, key_id)))
+        .collect();
+    for (spec, key_id) in &keys {
+        for len in [1, 4096] {
+            let plain = "k".repeat(len);
+            let body = json!({"key_id": key_id, "plain_text": plain, "additional_authenticated_data": "c"});
+            let sealed = text(&ok(kms, Operation::EncryptData, &body), "cipher_text");
+            let opened = ok(
+                kms,
+                Operation::DecryptData,
+                &json!({"cipher_text": sealed, "additional_authenticated_data": "c"}),
+            );
+            assert_eq!(text(&opened, "plain_text"), plain, "{}", spec.as_str());
+            assert_eq!(text(&opened, "key_id"), *key_id);
+        }
+        let Some((_, first)) = keys.first() else {
+            unreachable!()
+        };
+        let destination = cmk(kms, *spec).unwrap_or_else(|| unreachable!());
+        let body =
+            json!({"key_id": first, "plain_text": "moved", "additional_authenticated_data": "c"});
+        let sealed = text(&ok(kms, Operation::EncryptData, &body), "cipher_text");
+        let dek = [0x24; 32];
+        let first_spec = keys[0].0;
+        let datakey = encrypt(kms, first, first_spec, &dek, "c");
+        for (cipher_text, length) in [(sealed, None), (datakey, Some("32"))] {
+            let mut body = json!({"source_additional_authenticated_data": "c",
+                                  "destination_key_id": destination, "cipher_text": cipher_text,
+                                  "destination_additional_authenticated_data": "d"});
+            if let Some(length) = length {
+                body["datakey_cipher_length"] = json!(length);
+            }
+            let moved = text(&ok(kms, Operation::ReEncrypt, &body), "cipher_text");
+            match length {
+                None => {
+                    let opened = ok(
+                        kms,
+                        Operation::DecryptData,
+                        &json!({"cipher_text": moved, "additional_authenticated_data": "d"}),
+                    );
+                    assert_eq!(text(&opened, "plain_text"), "moved");
+                    assert_eq!(text(&opened, "key_id"), destination);
+                }
+                Some(_) => {
+                    let opened = ok(
+                        kms,
+                        Operation::DecryptDatakey,
+                        &decrypt_body(&destination, &moved, 32, "d"),
+                    );
+                    assert_eq!(text(&opened, "data_key"), crate::codec::encode_hex(&dek));
+                    assert_eq!(
+                        code(
+                            kms,
+                            Operation::DecryptDatakey,
+                            &decrypt_body(first, &moved, 32, "d")
+                        ),
+                        "KMS.2201"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The backend's random source gives different bytes each time, and gen-random gives
+/// exactly the bits asked for from it.
 pub fn random_bytes_differ(kms: &Kms) {
+    let random = |bits: u32| {
+        text(
+            &ok(
+                kms,
+                Operation::GenRandom,
+                &json!({"random_data_length": bits}),
+            ),
+            "random_data",
+        )
+    };
+    assert_eq!(random(8).len(), 2);
+    let (first, second) = (random(8192), random(8192));
+    assert_eq!(first.len(), 2048);
+    assert_ne!(first, second);
     let draw = || {
         let mut bytes = [0u8; 32];
         kms.backend()

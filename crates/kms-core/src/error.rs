@@ -97,6 +97,12 @@ pub enum KmsError {
     /// KMS.1602: `marker` of list-keys is not a non-negative number.
     #[error("marker must be greater than or equals 0.")]
     InvalidMarker,
+    /// KMS.1801: `random_data_length` of gen-random outside 8..=8192 bits.
+    #[error("random_data_length must be in the range 8 bits to 8,192 bits.")]
+    RandomLengthOutOfRange,
+    /// KMS.1802: `random_data_length` of gen-random is not a multiple of 8.
+    #[error("random_data_length must be a multiple of 8.")]
+    RandomLengthNotByteAligned,
     /// KMS.1901: `datakey_length` outside 8..=8192 bits.
     #[error("datakey_length must be in the range 8 bits to 8,192 bits.")]
     DatakeyLengthOutOfRange,
@@ -207,6 +213,8 @@ impl KmsError {
             Self::InvalidDatakeySpec => "KMS.1902",
             Self::DatakeyLengthNotByteAligned => "KMS.1903",
             Self::InvalidPlainText(_) => "KMS.2101",
+            Self::RandomLengthOutOfRange => "KMS.1801",
+            Self::RandomLengthNotByteAligned => "KMS.1802",
             Self::DatakeyPlainLengthOutOfRange => "KMS.2102",
             Self::DekDigestMismatch => "KMS.2103",
             Self::PlainTextLengthMismatch => "KMS.2104",

@@ -49,6 +49,14 @@ wire_enum! {
         ImportKeyMaterial = "import-key-material",
         /// `delete-imported-key-material`
         DeleteImportedKeyMaterial = "delete-imported-key-material",
+        /// `encrypt-data`
+        EncryptData = "encrypt-data",
+        /// `decrypt-data`
+        DecryptData = "decrypt-data",
+        /// `re-encrypt`
+        ReEncrypt = "re-encrypt",
+        /// `gen-random`
+        GenRandom = "gen-random",
     }
 }
 
@@ -136,6 +144,10 @@ impl Kms {
             Operation::DeleteImportedKeyMaterial => {
                 layout.write(self.delete_imported_key_material(t, &parse(body)?))
             }
+            Operation::EncryptData => layout.write(self.encrypt_data(t, &parse(body)?)),
+            Operation::DecryptData => layout.write(self.decrypt_data(t, &parse(body)?)),
+            Operation::ReEncrypt => layout.write(self.re_encrypt(t, &parse(body)?)),
+            Operation::GenRandom => layout.write(self.gen_random(&parse(body)?)),
         }
     }
 }

@@ -86,6 +86,11 @@ impl EngineFixture {
             &json!({"key_id": aes, "plain_text": plain_text, "datakey_plain_length": "32",
                     "additional_authenticated_data": "aad"}),
         );
+        let data = call(
+            &kms,
+            Operation::EncryptData,
+            &json!({"key_id": sm4, "plain_text": "fuzz", "additional_authenticated_data": "aad"}),
+        );
         let placeholders = vec![
             ("$AES", aes),
             ("$SM4", sm4),
@@ -96,6 +101,7 @@ impl EngineFixture {
             ("$TOKEN", token),
             ("$WRAPPED", wrapped),
             ("$BLOB", text_field(&blob, "cipher_text")),
+            ("$DATA", text_field(&data, "cipher_text")),
         ];
         Self {
             keys: store.list_keys().expect("listing the fixture keys"),

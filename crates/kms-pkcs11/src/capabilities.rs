@@ -1,6 +1,7 @@
-//! What the token can do, from its mechanism list and the known quirks of its model: the
-//! engine refuses the rest up front with an error naming the missing mechanism and the
-//! token. No silent fallback.
+//! What the token can do, from its mechanism list and what trying showed (the curves it
+//! generates on, OAEP with SHA-256): the engine refuses the rest up front with an error
+//! naming the missing mechanism and the token. No silent fallback, and nothing chosen by
+//! the token's name.
 
 use cryptoki::mechanism::MechanismType;
 use kms_core::{Capabilities, CmkSpec, KeyPairSpec, WrappingAlgorithm, WrappingKeySpec};
@@ -8,21 +9,22 @@ use kms_core::{Capabilities, CmkSpec, KeyPairSpec, WrappingAlgorithm, WrappingKe
 use crate::key_pair::{EC_CURVES, RSA_SPECS, curve_name};
 use crate::vendor::Vendor;
 
-/// Known quirks of a token model that its mechanism list does not show.
+/// What a token does differently from what its mechanism list shows, found by trying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Quirks {
     /// The token lists CKM_RSA_PKCS_OAEP but refuses it with SHA-256 (SoftHSM2 2.6.1
-    /// answers CKR_ARGUMENTS_BAD).
+    /// answers CKR_ARGUMENTS_BAD; see `import::oaep_sha256_offered`).
     pub(crate) oaep_sha1_only: bool,
     /// The configuration allows host-assisted unwrap for what the token refuses.
     pub(crate) host_assisted_unwrap: bool,
 }
 
 impl Quirks {
-    /// The quirks of a token from its manufacturer ID.
-    pub(crate) fn of(manufacturer: &str, host_assisted_unwrap: bool) -> Self {
+    /// The quirks of a token that lists OAEP (or not) and did OAEP with SHA-256 (or not)
+    /// when tried.
+    pub(crate) fn new(lists_oaep: bool, oaep_sha256: bool, host_assisted_unwrap: bool) -> Self {
         Self {
-            oaep_sha1_only: manufacturer.trim() == "SoftHSM project",
+            oaep_sha1_only: lists_oaep && !oaep_sha256,
             host_assisted_unwrap,
         }
     }
@@ -211,7 +213,7 @@ mod tests {
             "token 'x'",
             &SOFTHSM_LIKE,
             &EC_CURVES,
-            Quirks::of("SoftHSM project", false),
+            Quirks::new(true, false, false),
             &Vendor::default(),
         );
         assert!(capabilities.require_cmk(CmkSpec::Aes256).is_ok());
@@ -234,7 +236,7 @@ mod tests {
             "token 's'",
             &SOFTHSM_LIKE,
             &EC_CURVES,
-            Quirks::of("SoftHSM project", false),
+            Quirks::new(true, false, false),
             &Vendor::default(),
         );
         let import = |algorithm| capabilities.require_import(algorithm, WrappingKeySpec::Rsa2048);
@@ -250,7 +252,7 @@ mod tests {
             "token 'h'",
             &SOFTHSM_LIKE,
             &EC_CURVES,
-            Quirks::of("Some HSM vendor", false),
+            Quirks::new(true, true, false),
             &Vendor::default(),
         );
         let import = other.require_import(
@@ -266,7 +268,7 @@ mod tests {
             "token 's'",
             &SOFTHSM_LIKE,
             &EC_CURVES,
-            Quirks::of("SoftHSM project", true),
+            Quirks::new(true, false, true),
             &Vendor::default(),
         );
         for algorithm in [
@@ -279,8 +281,8 @@ mod tests {
                     .is_ok()
             );
         }
-        assert!(Quirks::of("SoftHSM project", true).host_oaep_sha256());
-        assert!(!Quirks::of("Some HSM vendor", true).host_oaep_sha256());
+        assert!(Quirks::new(true, false, true).host_oaep_sha256());
+        assert!(!Quirks::new(true, true, true).host_oaep_sha256());
     }
 
     #[test]
@@ -354,7 +356,7 @@ mod tests {
             "token 'k'",
             &KRYOPTIC_LIKE,
             &EC_CURVES[..3],
-            Quirks::of("Kryoptic Project", false),
+            Quirks::new(true, true, false),
             &Vendor::default(),
         )
     }

@@ -71,6 +71,46 @@ pub(crate) fn oaep_params(algorithm: WrappingAlgorithm) -> Option<PkcsOaepParams
     Some(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()))
 }
 
+/// The modulus of the public key [`oaep_sha256_offered`] encrypts to: any RSA-2048 key
+/// does (a throwaway one made with `openssl genrsa 2048`; its private half was never kept).
+const PROBE_MODULUS: &str = "\
+    c687f11a41ef0a422545bf9c66ee110f9b35624507564698f8cc2a8649a60a74\
+    0145b9b5c65501f20fb6425a4fcf0f841ad67638649103518777fc011804a6fa\
+    bc797122a83ab41a06069ed58620111d42c689dd5eee50d71f70823e4ac49c28\
+    99aae887811f614b7400ced47dff67a96a60901a758ee06b63d237d59c7e91ce\
+    14c3014c987e22554aa658b5a9b39b8a05005595430655ae5fbe1b81526e451f\
+    770cff5f75b2a8c64851d34a1dec3ee5714018b6a671937826d6b1c98c870808\
+    2400e7b5e7ff796dea6d5d6a55f0bb387eb9dacf531d6375b50f83c8729443ec\
+    102b47d02bbf2652d238a264d04582268b9477aee5e56dfa9a59b58905354d49";
+
+/// Whether the token does CKM_RSA_PKCS_OAEP with SHA-256 (its mechanism list cannot say:
+/// SoftHSM2 2.6.1 lists OAEP and refuses every hash but SHA-1 with CKR_ARGUMENTS_BAD),
+/// found by encrypting one byte to a session public key object made from a fixed modulus,
+/// destroyed after. No key is generated, so opening the token stays fast.
+pub(crate) fn oaep_sha256_offered(session: &Session) -> core::result::Result<bool, Error> {
+    // A constant that decodes (tested); were it not to, the token refuses the empty
+    // modulus and the error names the call.
+    let modulus = kms_core::decode_hex(PROBE_MODULUS).unwrap_or_default();
+    let key = session.create_object(&[
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::Token(false),
+        Attribute::Encrypt(true),
+        Attribute::Modulus(modulus),
+        Attribute::PublicExponent(crate::key_pair::RSA_PUBLIC_EXPONENT.to_vec()),
+    ])?;
+    let params = oaep_params(WrappingAlgorithm::RsaesOaepSha256);
+    let outcome = params.map_or(Ok(false), |params| {
+        match session.encrypt(&Mechanism::RsaPkcsOaep(params), key, &[0]) {
+            Ok(_) => Ok(true),
+            Err(error) if mechanism_refused(&error) => Ok(false),
+            Err(error) => Err(error),
+        }
+    });
+    session.destroy_object(key)?;
+    outcome
+}
+
 /// The policy of a wrapping private key with CKA_ID `id` (module docs): a sensitive,
 /// never-extractable token object that can only unwrap, only with CKM_RSA_PKCS_OAEP, only
 /// into keys under the unwrapped-key policy, and cannot be changed or copied.
@@ -367,4 +407,16 @@ fn keep_if_len(
         Ok(_) => Err(KmsError::UnwrapFailed),
         Err(error) => Err(error),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_modulus_is_2048_bits() {
+        let modulus = kms_core::decode_hex(PROBE_MODULUS).unwrap();
+        assert_eq!(modulus.len(), 256);
+        assert!(modulus.first().is_some_and(|byte| *byte >= 0x80));
+    }
 }

@@ -129,11 +129,6 @@ impl Pkcs11Backend {
                 .mechanisms()
                 .filter(|mechanism| context.get_mechanism_info(slot, *mechanism).is_ok()),
         );
-        let manufacturer = context
-            .get_token_info(slot)
-            .map(|info| info.manufacturer_id().to_owned())
-            .map_err(|error| errors::pkcs11_error(&token, &error))?;
-        let quirks = capabilities::Quirks::of(&manufacturer, config.host_assisted_unwrap);
         let pool = SessionPool::open(
             context,
             slot,
@@ -141,6 +136,10 @@ impl Pkcs11Backend {
             token.clone(),
             config.session_pool_size,
         )?;
+        let lists_oaep = mechanisms.contains(&MechanismType::RSA_PKCS_OAEP);
+        let oaep_sha256 = lists_oaep && pool.with_session(import::oaep_sha256_offered)?;
+        let quirks =
+            capabilities::Quirks::new(lists_oaep, oaep_sha256, config.host_assisted_unwrap);
         let curves = if mechanisms.contains(&MechanismType::ECC_KEY_PAIR_GEN) {
             let _changing = module
                 .object_changes

@@ -128,7 +128,7 @@ impl Kms {
 
     /// Seals `plaintext` under `key` as `Kms::seal` does, binding the canonical encryption
     /// context too when there is one (a blob without one is the same as `Kms::seal` makes).
-    fn seal_with_context(
+    pub(super) fn seal_with_context(
         &self,
         key: &HotKey,
         aad: &[u8],

@@ -2,6 +2,7 @@
 //! material to the [`Backend`] and metadata to the [`KeyStore`].
 
 mod coherence;
+mod data;
 mod datakey;
 mod datakey_pair;
 mod import;

@@ -5,12 +5,19 @@
 //! reported as KMS.0204 naming it, and every request rejects unknown fields, so a typo such
 //! as `with_plaintext` is an error naming the field instead of a silent default.
 
+mod data;
 mod datakey;
 mod datakey_pair;
 mod fields;
 mod import;
 mod keys;
 
+pub use data::{
+    BlobKind, DataToDecrypt, DataToEncrypt, DecryptDataRequest, DecryptDataResponse,
+    EncryptDataRequest, EncryptDataResponse, GenRandomRequest, GenRandomResponse,
+    MAX_DATA_CIPHER_TEXT_LEN, MAX_DATA_LEN, RANDOM_BITS, ReEncryptRequest, ReEncryptResponse,
+    ReEncryption, SYMMETRIC_DEFAULT,
+};
 pub use datakey::{
     BlobToDecrypt, CreateDatakeyRequest, CreateDatakeyResponse,
     CreateDatakeyWithoutPlaintextResponse, DATAKEY_BITS, DecryptDatakeyRequest,

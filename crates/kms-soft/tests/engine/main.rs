@@ -10,6 +10,7 @@
 mod cache_race;
 mod coherence;
 mod common;
+mod data;
 mod envelope;
 mod error_messages;
 mod hostile_input;

@@ -54,6 +54,15 @@ fn another_projects_key_is_kms_0207_for_every_operation_and_unchanged() {
     )
     .unwrap();
     let dek = random_bytes(32);
+    let data_blob = call_as(
+        &kms,
+        &a,
+        Operation::EncryptData,
+        &json!({"key_id": key_id, "plain_text": "a's secret"}),
+    )
+    .unwrap()["cipher_text"]
+        .clone();
+    let key_b = create_key_as(&kms, &b, "b-own", "kms");
     let by_key = |key_id: &str| json!({"key_id": key_id});
     let requests: Vec<(Operation, Value)> = vec![
         (Operation::DescribeKey, by_key(&key_id)),
@@ -93,6 +102,27 @@ fn another_projects_key_is_kms_0207_for_every_operation_and_unchanged() {
             json!({"key_id": external, "wrapping_algorithm": "SM2_ENCRYPT"}),
         ),
         (Operation::DeleteImportedKeyMaterial, by_key(&external)),
+        (
+            Operation::EncryptData,
+            json!({"key_id": key_id, "plain_text": "b's text"}),
+        ),
+        (Operation::DecryptData, json!({"cipher_text": data_blob})),
+        (
+            Operation::DecryptData,
+            json!({"cipher_text": data_blob, "key_id": key_id}),
+        ),
+        (
+            Operation::ReEncrypt,
+            json!({"destination_key_id": key_b, "cipher_text": data_blob}),
+        ),
+        (
+            Operation::ReEncrypt,
+            json!({"destination_key_id": key_b, "cipher_text": sealed["cipher_text"], "datakey_cipher_length": "32"}),
+        ),
+        (
+            Operation::ReEncrypt,
+            json!({"destination_key_id": key_id, "cipher_text": data_blob}),
+        ),
     ];
     for (operation, body) in &requests {
         assert_eq!(
