@@ -50,6 +50,10 @@ from huaweicloudsdkkms.v2.model import (
     ReEncryptRequestBody,
     ScheduleKeyDeletionRequestBody,
     ShowVersionsRequest,
+    UpdateKeyAliasRequest,
+    UpdateKeyAliasRequestBody,
+    UpdateKeyDescriptionRequest,
+    UpdateKeyDescriptionRequestBody,
 )
 
 from deployments import CONFIGURATIONS, start_deployment
@@ -803,4 +807,39 @@ def test_gen_random_refuses_lengths_outside_the_range(kms, bits, code):
         ),
         400,
         code,
+    )
+
+
+# --- update-key-alias, update-key-description -------------------------------------------
+
+
+def test_update_key_alias_and_description(kms):
+    key_id = create_key(kms)
+    alias = unique_alias("renamed")
+    renamed = kms.client.update_key_alias(
+        UpdateKeyAliasRequest(body=UpdateKeyAliasRequestBody(key_id=key_id, key_alias=alias))
+    )
+    assert (renamed.key_info.key_id, renamed.key_info.key_alias) == (key_id, alias)
+    described = kms.client.update_key_description(
+        UpdateKeyDescriptionRequest(
+            body=UpdateKeyDescriptionRequestBody(key_id=key_id, key_description="what it is for")
+        )
+    )
+    assert described.key_info.key_description == "what it is for"
+    info = describe(kms, key_id)
+    assert (info.key_alias, info.key_description) == (alias, "what it is for")
+    other = create_key(kms)
+    refused(
+        lambda: kms.client.update_key_alias(
+            UpdateKeyAliasRequest(body=UpdateKeyAliasRequestBody(key_id=other, key_alias=alias))
+        ),
+        400,
+        "KMS.1104",
+    )
+    refused(
+        lambda: kms.client.update_key_alias(
+            UpdateKeyAliasRequest(body=UpdateKeyAliasRequestBody(key_id=other, key_alias="bad alias"))
+        ),
+        400,
+        "KMS.1101",
     )

@@ -244,6 +244,25 @@ pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field])
                 SEQUENCE,
             ],
         ),
+        Operation::UpdateKeyAlias => (
+            "Give a key a new alias, unique in its project",
+            &[
+                KEY_ID,
+                (
+                    "key_alias",
+                    "[a-zA-Z0-9:/_-]{1,255}, not ending in /default",
+                ),
+                SEQUENCE,
+            ],
+        ),
+        Operation::UpdateKeyDescription => (
+            "Give a key a new description",
+            &[
+                KEY_ID,
+                ("key_description", "at most 255 characters; empty clears it"),
+                SEQUENCE,
+            ],
+        ),
         Operation::GenRandom => (
             "Random bytes from the backend's generator",
             &[

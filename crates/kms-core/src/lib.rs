@@ -74,5 +74,5 @@ pub use secret::{SecretBytes, SecretString};
 pub use spec::{
     CmkSpec, KeyOrigin, KeyPairSpec, KeyState, KeyUsage, WrappingAlgorithm, WrappingKeySpec,
 };
-pub use store::{ImportRecord, KeyChanges, KeyRecord, KeyStore, NewMaterial, StateChange};
+pub use store::{ImportRecord, KeyChanges, KeyRecord, KeyStore, KeyText, NewMaterial, StateChange};
 pub use tenant::{MAX_PROJECT_ID_LEN, ProjectId, Tenant};

@@ -9,7 +9,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::spec::KeyState;
-use crate::store::{ImportRecord, KeyChanges, KeyRecord, KeyStore, NewMaterial, StateChange};
+use crate::store::{
+    ImportRecord, KeyChanges, KeyRecord, KeyStore, KeyText, NewMaterial, StateChange,
+};
 
 /// Keys in memory, in creation order.
 #[derive(Debug, Default)]
@@ -83,6 +85,33 @@ impl KeyStore for MemoryStore {
         keys.order.push(record.key_id);
         keys.by_id.insert(record.key_id, record.clone());
         Ok(())
+    }
+
+    fn update_key_text(&self, key_id: &KeyId, text: &KeyText) -> Result<bool> {
+        let mut keys = self.lock()?;
+        let Some(record) = keys.by_id.get(key_id) else {
+            return Ok(false);
+        };
+        if record.state == KeyState::PendingDeletion {
+            return Ok(false);
+        }
+        if let KeyText::Alias(alias) = text {
+            let project = record.project_id.clone();
+            let taken = keys.by_id.values().any(|other| {
+                other.key_id != *key_id && other.project_id == project && other.alias == *alias
+            });
+            if taken {
+                return Err(KmsError::DuplicateKeyAlias);
+            }
+        }
+        let Some(record) = keys.by_id.get_mut(key_id) else {
+            return Ok(false);
+        };
+        match text {
+            KeyText::Alias(alias) => record.alias.clone_from(alias),
+            KeyText::Description(description) => record.description.clone_from(description),
+        }
+        Ok(true)
     }
 
     fn get_key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>> {

@@ -57,6 +57,10 @@ wire_enum! {
         ReEncrypt = "re-encrypt",
         /// `gen-random`
         GenRandom = "gen-random",
+        /// `update-key-alias`
+        UpdateKeyAlias = "update-key-alias",
+        /// `update-key-description`
+        UpdateKeyDescription = "update-key-description",
     }
 }
 
@@ -148,6 +152,10 @@ impl Kms {
             Operation::DecryptData => layout.write(self.decrypt_data(t, &parse(body)?)),
             Operation::ReEncrypt => layout.write(self.re_encrypt(t, &parse(body)?)),
             Operation::GenRandom => layout.write(self.gen_random(&parse(body)?)),
+            Operation::UpdateKeyAlias => layout.write(self.update_key_alias(t, &parse(body)?)),
+            Operation::UpdateKeyDescription => {
+                layout.write(self.update_key_description(t, &parse(body)?))
+            }
         }
     }
 }

@@ -85,6 +85,15 @@ pub struct ImportRecord {
     pub expires_ms: u64,
 }
 
+/// A new alias or description for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyText {
+    /// The key's new alias, unique within its project.
+    Alias(String),
+    /// The key's new description.
+    Description(String),
+}
+
 /// A change of lifecycle state, applied only if the key is still in `from` and still holds
 /// material or not as `has_material` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +219,16 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn lease_encryptions(&self, key_id: &KeyId, wanted: u64, limit: u64) -> Result<u64>;
+
+    /// Sets key `key_id`'s alias or description, atomically, unless the key is pending
+    /// deletion. Returns whether it changed (false when the key does not exist or is
+    /// pending deletion).
+    ///
+    /// # Errors
+    /// [`KmsError::DuplicateKeyAlias`](crate::KmsError::DuplicateKeyAlias) when another
+    /// key of the same project has the alias; [`KmsError::Store`](crate::KmsError::Store)
+    /// when the store fails.
+    fn update_key_text(&self, key_id: &KeyId, text: &KeyText) -> Result<bool>;
 
     /// Records an issued import token.
     ///

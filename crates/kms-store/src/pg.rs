@@ -18,8 +18,8 @@ use core::fmt;
 use std::time::Duration;
 
 use kms_core::{
-    Clock, ImportRecord, KeyBlob, KeyChanges, KeyId, KeyRecord, KeyState, KeyStore, KmsError,
-    NewMaterial, Result, SecretString, StateChange, SystemClock,
+    Clock, ImportRecord, KeyBlob, KeyChanges, KeyId, KeyRecord, KeyState, KeyStore, KeyText,
+    KmsError, NewMaterial, Result, SecretString, StateChange, SystemClock,
 };
 use postgres::error::SqlState;
 use postgres::{IsolationLevel, NoTls, Row, Transaction};
@@ -265,6 +265,36 @@ impl KeyStore for PgStore {
                 ],
             )?;
             swapped(changed, || append_changes(tx, &[*key_id]))
+        })
+    }
+
+    fn update_key_text(&self, key_id: &KeyId, text: &KeyText) -> Result<bool> {
+        self.write("updating a key's alias or description", |tx| {
+            let pending = KeyState::PendingDeletion.as_str();
+            let changed = match text {
+                KeyText::Alias(alias) => {
+                    // The lock create-key takes: an alias is checked and taken by one
+                    // writer at a time.
+                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEY_INSERT_LOCK])?;
+                    let taken = tx.query_opt(
+                        "SELECT 1 FROM keys WHERE alias = $1 AND key_id <> $2 \
+                         AND project_id = (SELECT project_id FROM keys WHERE key_id = $2)",
+                        &[&alias.as_str(), &key_id.as_str()],
+                    )?;
+                    if taken.is_some() {
+                        return Err(Failure::Final(KmsError::DuplicateKeyAlias));
+                    }
+                    tx.execute(
+                        "UPDATE keys SET alias = $1 WHERE key_id = $2 AND state <> $3",
+                        &[&alias.as_str(), &key_id.as_str(), &pending],
+                    )?
+                }
+                KeyText::Description(description) => tx.execute(
+                    "UPDATE keys SET description = $1 WHERE key_id = $2 AND state <> $3",
+                    &[&description.as_str(), &key_id.as_str(), &pending],
+                )?,
+            };
+            Ok(changed == 1)
         })
     }
 

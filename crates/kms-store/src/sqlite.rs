@@ -12,8 +12,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use kms_core::{
-    Clock, ImportRecord, KeyBlob, KeyChanges, KeyId, KeyRecord, KeyState, KeyStore, KmsError,
-    NewMaterial, Result, StateChange, SystemClock,
+    Clock, ImportRecord, KeyBlob, KeyChanges, KeyId, KeyRecord, KeyState, KeyStore, KeyText,
+    KmsError, NewMaterial, Result, StateChange, SystemClock,
 };
 use rusqlite::types::Type;
 use rusqlite::{
@@ -310,6 +310,44 @@ impl KeyStore for SqliteStore {
             swapped(u64::try_from(changed).unwrap_or(0), || {
                 append_changes(tx, &[*key_id])
             })
+        })
+    }
+
+    fn update_key_text(&self, key_id: &KeyId, text: &KeyText) -> Result<bool> {
+        self.write("updating a key's alias or description", |tx| {
+            let pending = KeyState::PendingDeletion.as_str();
+            let changed = match text {
+                KeyText::Alias(alias) => {
+                    let taken = sql(
+                        "checking the alias",
+                        tx.query_row(
+                            "SELECT 1 FROM keys WHERE alias = ?1 AND key_id <> ?2 \
+                             AND project_id = (SELECT project_id FROM keys WHERE key_id = ?2)",
+                            [alias.as_str(), key_id.as_str()],
+                            |_| Ok(()),
+                        )
+                        .optional(),
+                    )?;
+                    if taken.is_some() {
+                        return Err(KmsError::DuplicateKeyAlias);
+                    }
+                    sql(
+                        "updating a key's alias",
+                        tx.execute(
+                            "UPDATE keys SET alias = ?1 WHERE key_id = ?2 AND state <> ?3",
+                            [alias.as_str(), key_id.as_str(), pending],
+                        ),
+                    )?
+                }
+                KeyText::Description(description) => sql(
+                    "updating a key's description",
+                    tx.execute(
+                        "UPDATE keys SET description = ?1 WHERE key_id = ?2 AND state <> ?3",
+                        [description.as_str(), key_id.as_str(), pending],
+                    ),
+                )?,
+            };
+            Ok(changed == 1)
         })
     }
 

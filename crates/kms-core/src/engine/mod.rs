@@ -7,6 +7,7 @@ mod datakey;
 mod datakey_pair;
 mod import;
 mod key_cache;
+mod key_text;
 mod lifecycle;
 mod maintenance;
 mod material_expiry;

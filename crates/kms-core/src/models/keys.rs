@@ -1,5 +1,6 @@
 //! The CMK lifecycle: create-key, describe-key, list-keys, enable-key, disable-key,
-//! schedule-key-deletion, cancel-key-deletion.
+//! schedule-key-deletion, cancel-key-deletion; and a key's metadata: update-key-alias,
+//! update-key-description.
 
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +80,116 @@ pub struct NewKey {
     pub realm: Option<String>,
 }
 
+/// `alias` if it is a valid key alias: 1 to 255 characters of `[a-zA-Z0-9:/_-]`, not
+/// ending in `/default` (the cloud's default keys' aliases).
+///
+/// # Errors
+/// KMS.1101 otherwise.
+fn valid_alias(alias: &str) -> Result<&str> {
+    let valid = !alias.is_empty()
+        && alias.len() <= MAX_ALIAS_LEN
+        && alias
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b))
+        && !alias.ends_with("/default");
+    valid.then_some(alias).ok_or(KmsError::InvalidKeyAlias)
+}
+
+/// `description` if it is at most 255 characters.
+///
+/// # Errors
+/// KMS.1103 otherwise.
+fn valid_description(description: &str) -> Result<&str> {
+    (description.chars().count() <= MAX_DESCRIPTION_LEN)
+        .then_some(description)
+        .ok_or(KmsError::InvalidKeyDescription)
+}
+
+/// Body of `update-key-alias`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyAliasRequest {
+    /// The key.
+    pub key_id: Option<String>,
+    /// The new alias: `[a-zA-Z0-9:/_-]{1,255}`, unique in the project.
+    pub key_alias: Option<String>,
+    /// Request serial number, 1 to 36 bytes.
+    pub sequence: Option<String>,
+}
+
+impl UpdateKeyAliasRequest {
+    /// Validates every field.
+    ///
+    /// # Errors
+    /// KMS.0204, KMS.0205, KMS.0206; KMS.1101 for a bad alias.
+    pub fn validate(&self) -> Result<(KeyId, &str)> {
+        sequence(self.sequence.as_deref())?;
+        let key_id = key_id(self.key_id.as_deref())?;
+        let alias = valid_alias(required(self.key_alias.as_deref(), "key_alias")?)?;
+        Ok((key_id, alias))
+    }
+}
+
+/// Body of `update-key-description`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyDescriptionRequest {
+    /// The key.
+    pub key_id: Option<String>,
+    /// The new description, at most 255 characters (empty clears it).
+    pub key_description: Option<String>,
+    /// Request serial number, 1 to 36 bytes.
+    pub sequence: Option<String>,
+}
+
+impl UpdateKeyDescriptionRequest {
+    /// Validates every field.
+    ///
+    /// # Errors
+    /// KMS.0204, KMS.0205, KMS.0206; KMS.1103 for a long description.
+    pub fn validate(&self) -> Result<(KeyId, &str)> {
+        sequence(self.sequence.as_deref())?;
+        let key_id = key_id(self.key_id.as_deref())?;
+        let description = valid_description(required(
+            self.key_description.as_deref(),
+            "key_description",
+        )?)?;
+        Ok((key_id, description))
+    }
+}
+
+/// Response of `update-key-alias`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UpdateKeyAliasResponse {
+    /// The key and its new alias.
+    pub key_info: KeyAliasInfo,
+}
+
+/// The `key_info` of update-key-alias.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyAliasInfo {
+    /// The key.
+    pub key_id: String,
+    /// Its alias now.
+    pub key_alias: String,
+}
+
+/// Response of `update-key-description`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UpdateKeyDescriptionResponse {
+    /// The key and its new description.
+    pub key_info: KeyDescriptionInfo,
+}
+
+/// The `key_info` of update-key-description.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyDescriptionInfo {
+    /// The key.
+    pub key_id: String,
+    /// Its description now.
+    pub key_description: String,
+}
+
 impl CreateKeyRequest {
     /// Validates every field.
     ///
@@ -88,20 +199,8 @@ impl CreateKeyRequest {
     /// sequence; KMS.9001 for a project, key store or VM this engine does not have.
     pub fn validate(&self) -> Result<NewKey> {
         sequence(self.sequence.as_deref())?;
-        let alias = required(self.key_alias.as_deref(), "key_alias")?;
-        let alias_ok = !alias.is_empty()
-            && alias.len() <= MAX_ALIAS_LEN
-            && alias
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b))
-            && !alias.ends_with("/default");
-        if !alias_ok {
-            return Err(KmsError::InvalidKeyAlias);
-        }
-        let description = self.key_description.clone().unwrap_or_default();
-        if description.chars().count() > MAX_DESCRIPTION_LEN {
-            return Err(KmsError::InvalidKeyDescription);
-        }
+        let alias = valid_alias(required(self.key_alias.as_deref(), "key_alias")?)?;
+        let description = valid_description(self.key_description.as_deref().unwrap_or_default())?;
         let spec = match self.key_spec.as_deref() {
             None => CmkSpec::Aes256,
             Some(text) => CmkSpec::from_wire(text).ok_or_else(|| {
@@ -130,7 +229,7 @@ impl CreateKeyRequest {
         }
         Ok(NewKey {
             alias: alias.to_owned(),
-            description,
+            description: description.to_owned(),
             spec,
             usage,
             origin,

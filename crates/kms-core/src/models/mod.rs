@@ -34,8 +34,9 @@ pub use import::{
     ImportKeyMaterialRequest, ImportParameters, MaterialToImport, NumberOrString,
 };
 pub use keys::{
-    CreateKeyRequest, CreateKeyResponse, DescribeKeyResponse, KeyDetails, KeyIdRequest, KeyInfo,
-    KeyListing, KeyStateResponse, KeyStatusInfo, KeyStatusResponse, ListKeysRequest,
-    ListKeysResponse, MAX_ALIAS_LEN, MAX_DESCRIPTION_LEN, MAX_LIST_LIMIT, NewKey, PENDING_DAYS,
-    ScheduleKeyDeletionRequest,
+    CreateKeyRequest, CreateKeyResponse, DescribeKeyResponse, KeyAliasInfo, KeyDescriptionInfo,
+    KeyDetails, KeyIdRequest, KeyInfo, KeyListing, KeyStateResponse, KeyStatusInfo,
+    KeyStatusResponse, ListKeysRequest, ListKeysResponse, MAX_ALIAS_LEN, MAX_DESCRIPTION_LEN,
+    MAX_LIST_LIMIT, NewKey, PENDING_DAYS, ScheduleKeyDeletionRequest, UpdateKeyAliasRequest,
+    UpdateKeyAliasResponse, UpdateKeyDescriptionRequest, UpdateKeyDescriptionResponse,
 };

@@ -82,6 +82,9 @@ impl KeyStore for SwitchableStore {
     fn take_expired_imports(&self, now_ms: u64) -> Result<Vec<ImportRecord>> {
         self.up()?.take_expired_imports(now_ms)
     }
+    fn update_key_text(&self, key_id: &KeyId, text: &kms_core::KeyText) -> Result<bool> {
+        self.up()?.update_key_text(key_id, text)
+    }
     fn import_wrapping_keys(&self) -> Result<Vec<KeyBlob>> {
         self.up()?.import_wrapping_keys()
     }

@@ -131,6 +131,14 @@ fn fixture() -> Fixture {
                    "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
         ),
         (
+            Operation::UpdateKeyAlias,
+            json!({"key_id": aes, "key_alias": "renamed", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
+            Operation::UpdateKeyDescription,
+            json!({"key_id": sm4, "key_description": "d", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
+        ),
+        (
             Operation::GenRandom,
             json!({"random_data_length": "512", "sequence": "919c82d4-8046-4722-9094-35c3c6524cff"}),
         ),
@@ -161,7 +169,7 @@ proptest! {
 
     #[test]
     fn arbitrary_values_in_any_request_field_never_panic_and_refusals_change_nothing(
-        which in 0usize..20,
+        which in 0usize..22,
         field_pick in any::<prop::sample::Index>(),
         value in hostile_value(),
         drop_field in any::<bool>(),

@@ -17,6 +17,7 @@ mod hostile_input;
 mod import;
 mod key_lifecycle;
 mod key_pairs;
+mod key_text;
 mod material_expiry;
 mod openssl_differential;
 mod recipient;

@@ -108,6 +108,14 @@ fn another_projects_key_is_kms_0207_for_every_operation_and_unchanged() {
         ),
         (Operation::DecryptData, json!({"cipher_text": data_blob})),
         (
+            Operation::UpdateKeyAlias,
+            json!({"key_id": key_id, "key_alias": "taken-over"}),
+        ),
+        (
+            Operation::UpdateKeyDescription,
+            json!({"key_id": key_id, "key_description": "taken over"}),
+        ),
+        (
             Operation::DecryptData,
             json!({"cipher_text": data_blob, "key_id": key_id}),
         ),

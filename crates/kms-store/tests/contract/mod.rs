@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use kms_core::{
     Clock, CmkSpec, ImportRecord, KeyBlob, KeyId, KeyOrigin, KeyRecord, KeyState, KeyStore,
-    KeyUsage, NewMaterial, ProjectId, StateChange, SystemClock, WrappingAlgorithm, WrappingKeySpec,
+    KeyText, KeyUsage, NewMaterial, ProjectId, StateChange, SystemClock, WrappingAlgorithm,
+    WrappingKeySpec,
 };
 
 pub fn key(n: u8, alias: &str) -> KeyRecord {
@@ -65,6 +66,63 @@ pub fn keeps_the_contract(store: &dyn KeyStore) {
     );
     assert_eq!(store.get_key(&KeyId::from_random([99; 16])).unwrap(), None);
 
+    // Alias and description: a taken alias is refused (another project's is not taken),
+    // the key's own is fine, an unknown key changes nothing.
+    let renamed = KeyText::Alias("renamed".into());
+    assert!(store.update_key_text(&keys[0].key_id, &renamed).unwrap());
+    assert_eq!(
+        store.get_key(&keys[0].key_id).unwrap().unwrap().alias,
+        "renamed"
+    );
+    let taken = KeyText::Alias("alias-3".into());
+    assert_eq!(
+        store
+            .update_key_text(&keys[0].key_id, &taken)
+            .unwrap_err()
+            .code(),
+        "KMS.1104"
+    );
+    assert!(store.update_key_text(&keys[0].key_id, &renamed).unwrap());
+    let described = KeyText::Description("now described".into());
+    assert!(store.update_key_text(&keys[0].key_id, &described).unwrap());
+    let after = store.get_key(&keys[0].key_id).unwrap().unwrap();
+    assert_eq!(
+        (after.alias.as_str(), after.description.as_str()),
+        ("renamed", "now described")
+    );
+    assert!(
+        !store
+            .update_key_text(&KeyId::from_random([99; 16]), &described)
+            .unwrap()
+    );
+    let mut elsewhere = key(77, "alias-3");
+    elsewhere.project_id = ProjectId::parse("0123456789abcdef0123456789abcdef").unwrap();
+    store.insert_key(&elsewhere).unwrap();
+    assert!(
+        store
+            .update_key_text(&elsewhere.key_id, &KeyText::Alias("renamed".into()))
+            .unwrap()
+    );
+    assert!(
+        store
+            .update_key_text(&keys[0].key_id, &KeyText::Alias("alias-0".into()))
+            .unwrap()
+    );
+    assert!(
+        store
+            .update_key_text(&keys[0].key_id, &KeyText::Description("key 0".into()))
+            .unwrap()
+    );
+    assert!(
+        store
+            .update_key_text(&elsewhere.key_id, &KeyText::Alias("alias-3".into()))
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_key(&keys[0].key_id).unwrap().as_ref(),
+        Some(&keys[0])
+    );
+
     // Material: attached only to a key pending import without material (once); deletion
     // keeps the fingerprint.
     let id = keys[1].key_id;
@@ -103,6 +161,14 @@ pub fn keeps_the_contract(store: &dyn KeyStore) {
     assert!(!store.change_state(&id, with_material_expected).unwrap());
     assert!(store.change_state(&id, change).unwrap());
     assert!(!store.change_state(&id, change).unwrap());
+    // A key pending deletion keeps its alias and description.
+    for text in [
+        KeyText::Alias("too-late".into()),
+        KeyText::Description("too late".into()),
+    ] {
+        assert!(!store.update_key_text(&id, &text).unwrap());
+    }
+    assert_eq!(store.get_key(&id).unwrap().unwrap().alias, "alias-1");
     assert_eq!(
         store.get_key(&id).unwrap().unwrap().scheduled_deletion_ms,
         Some(42)
@@ -171,7 +237,9 @@ pub fn keeps_the_contract(store: &dyn KeyStore) {
         .iter()
         .map(|k| k.key_id)
         .collect();
-    assert_eq!(left, [0, 2, 4].map(|n| keys[n].key_id));
+    let mut expected: Vec<KeyId> = [0, 2, 4].map(|n| keys[n].key_id).to_vec();
+    expected.push(key(77, "").key_id);
+    assert_eq!(left, expected);
     assert_eq!(store.get_key(&id).unwrap(), None);
     store.insert_key(&key(7, "alias-1")).unwrap();
 
