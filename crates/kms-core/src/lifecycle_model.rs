@@ -86,10 +86,18 @@ enum Step {
     CancelDeletion {
         key: usize,
     },
+    /// encrypt-datakey, or encrypt-data when `data`.
     Encrypt {
         key: usize,
+        data: bool,
     },
+    /// decrypt-datakey, or decrypt-data when `data`, of the key's last blob of that kind.
     Decrypt {
+        key: usize,
+        data: bool,
+    },
+    /// update-key-description.
+    Redescribe {
         key: usize,
     },
     Describe {
@@ -118,8 +126,9 @@ fn step() -> impl Strategy<Value = Step> {
         1 => key_index().prop_map(|key| Step::Disable { key }),
         1 => key_index().prop_map(|key| Step::ScheduleDeletion { key }),
         1 => key_index().prop_map(|key| Step::CancelDeletion { key }),
-        2 => key_index().prop_map(|key| Step::Encrypt { key }),
-        1 => key_index().prop_map(|key| Step::Decrypt { key }),
+        2 => (key_index(), any::<bool>()).prop_map(|(key, data)| Step::Encrypt { key, data }),
+        1 => (key_index(), any::<bool>()).prop_map(|(key, data)| Step::Decrypt { key, data }),
+        1 => key_index().prop_map(|key| Step::Redescribe { key }),
         1 => key_index().prop_map(|key| Step::Describe { key }),
         1 => proptest::sample::select(KeyState::ALL.to_vec()).prop_map(|state| Step::List { state }),
         1 => Just(Step::Maintain),
@@ -311,7 +320,11 @@ impl Model {
                 key.deletion_ms = None;
                 Ok(())
             }
-            Step::Encrypt { key } | Step::Decrypt { key } => Self::gate(self.key(key)?),
+            Step::Encrypt { key, .. } | Step::Decrypt { key, .. } => Self::gate(self.key(key)?),
+            Step::Redescribe { key } => match self.key(key)?.state {
+                KeyState::PendingDeletion => refused("KMS.0210"),
+                _ => Ok(()),
+            },
             Step::Describe { key } => self.key(key).map(drop),
             Step::List { .. } | Step::Advance { .. } => Ok(()),
             Step::Maintain => {
@@ -336,11 +349,14 @@ struct Run<'a> {
     store: Arc<dyn KeyStore>,
     clock: Arc<ManualClock>,
     key_ids: Vec<KeyId>,
-    /// A blob sealed under each key while it was enabled, with its DEK.
-    blobs: std::sync::Mutex<Vec<Option<(String, String)>>>,
+    /// The last blob sealed under each key while it was enabled, of each kind (a data-key
+    /// blob, then an encrypt-data blob), with the key's ID.
+    blobs: std::sync::Mutex<Vec<[Option<(String, String)>; 2]>>,
 }
 
 const DEK: [u8; 32] = [0x5A; 32];
+/// What the model's encrypt-data seals.
+const TEXT: &str = "sealed by the model";
 
 impl Run<'_> {
     fn call(&self, operation: Operation, body: &Value) -> Result<Value, String> {
@@ -389,8 +405,13 @@ impl Run<'_> {
                 key,
                 json!({"pending_days": "7"}),
             ),
-            Step::Encrypt { key } => self.encrypt(key),
-            Step::Decrypt { key } => self.decrypt(key)?,
+            Step::Encrypt { key, data } => self.encrypt(key, data),
+            Step::Decrypt { key, data } => self.decrypt(key, data)?,
+            Step::Redescribe { key } => by_key(
+                Operation::UpdateKeyDescription,
+                key,
+                json!({"key_description": "described by the model"}),
+            ),
             Step::Describe { key } => {
                 let described = self.key_id(key).and_then(|key_id| {
                     self.call(Operation::DescribeKey, &json!({"key_id": key_id}))
@@ -463,15 +484,23 @@ impl Run<'_> {
         crate::clock::Clock::now_ms(self.clock.as_ref())
     }
 
-    fn encrypt(&self, key: usize) -> Answer {
+    /// Seals a blob of the kind `data` says under the key and keeps it as the key's last.
+    fn encrypt(&self, key: usize, data: bool) -> Answer {
         let key_id = self.key_id(key)?;
-        let plain_text = crate::codec::encode_hex(
-            &[DEK.as_slice(), &dek_digest(CmkSpec::Aes256, &DEK)].concat(),
-        );
-        let response = self.call(
-            Operation::EncryptDatakey,
-            &json!({"key_id": key_id, "plain_text": plain_text, "datakey_plain_length": "32"}),
-        )?;
+        let response = if data {
+            self.call(
+                Operation::EncryptData,
+                &json!({"key_id": key_id, "plain_text": TEXT}),
+            )?
+        } else {
+            let plain_text = crate::codec::encode_hex(
+                &[DEK.as_slice(), &dek_digest(CmkSpec::Aes256, &DEK)].concat(),
+            );
+            self.call(
+                Operation::EncryptDatakey,
+                &json!({"key_id": key_id, "plain_text": plain_text, "datakey_plain_length": "32"}),
+            )?
+        };
         let cipher_text = response["cipher_text"]
             .as_str()
             .unwrap_or_default()
@@ -480,25 +509,40 @@ impl Run<'_> {
             .blobs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(slot) = blobs.get_mut(key) {
+        if let Some(slot) = blobs
+            .get_mut(key)
+            .and_then(|kinds| kinds.get_mut(usize::from(data)))
+        {
             *slot = Some((key_id, cipher_text));
         }
         Ok(())
     }
 
-    /// Decrypts the key's last blob (or a fresh one when it has none): it must open to the
-    /// DEK whenever the key is enabled, since a key's material never changes (KMS.2606).
-    fn decrypt(&self, key: usize) -> Result<Answer, TestCaseError> {
+    /// Opens the key's last blob of the kind `data` says (or seals a fresh one when it has
+    /// none): it must open to the DEK or the text whenever the key is enabled, since a key's
+    /// material never changes (KMS.2606).
+    fn decrypt(&self, key: usize, data: bool) -> Result<Answer, TestCaseError> {
         let blob = self
             .blobs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(key)
+            .and_then(|kinds| kinds.get(usize::from(data)))
             .cloned()
             .flatten();
         let Some((key_id, cipher_text)) = blob else {
-            return Ok(self.encrypt(key));
+            return Ok(self.encrypt(key, data));
         };
+        if data {
+            let opened = self.call(
+                Operation::DecryptData,
+                &json!({"key_id": key_id, "cipher_text": cipher_text}),
+            );
+            if let Ok(opened) = &opened {
+                prop_assert_eq!(opened["plain_text"].as_str(), Some(TEXT));
+            }
+            return Ok(opened.map(drop));
+        }
         let opened = self.call(
             Operation::DecryptDatakey,
             &json!({"key_id": key_id, "cipher_text": cipher_text, "datakey_cipher_length": "32"}),
@@ -650,7 +694,7 @@ impl Run<'_> {
         self.blobs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(None);
+            .push([None, None]);
         Ok(())
     }
 

@@ -69,7 +69,7 @@ impl Kms {
             self.seal_with_context(
                 key,
                 valid.aad,
-                Some(DATA_BLOB_DOMAIN),
+                context_of(BlobKind::Data),
                 padded.expose_secret(),
             )
         })?;
@@ -126,15 +126,11 @@ impl Kms {
         {
             return Err(KmsError::CipherTextLengthMismatch);
         }
-        let context = match valid.kind {
-            BlobKind::Data => Some(DATA_BLOB_DOMAIN),
-            BlobKind::DataKey(_) => None,
-        };
         let blob = self.with_enabled_key(tenant, &valid.destination_key_id, |key| {
             self.seal_with_context(
                 key,
                 valid.destination_aad,
-                context,
+                context_of(valid.kind),
                 plaintext.expose_secret(),
             )
         })?;
@@ -173,13 +169,23 @@ impl Kms {
         kind: BlobKind,
         blob: &[u8],
     ) -> Result<SecretBytes> {
-        let context = match kind {
-            BlobKind::Data => Some(DATA_BLOB_DOMAIN),
-            BlobKind::DataKey(_) => None,
-        };
         self.with_enabled_key(tenant, key_id, |key| {
-            open_blob_with_context(key.handle.as_ref(), &key.blob_key, aad, context, blob)
+            open_blob_with_context(
+                key.handle.as_ref(),
+                &key.blob_key,
+                aad,
+                context_of(kind),
+                blob,
+            )
         })
+    }
+}
+
+/// What a blob of `kind` binds in its encryption-context slot.
+fn context_of(kind: BlobKind) -> Option<&'static [u8]> {
+    match kind {
+        BlobKind::Data => Some(DATA_BLOB_DOMAIN),
+        BlobKind::DataKey(_) => None,
     }
 }
 
