@@ -342,6 +342,9 @@ impl Model {
     }
 }
 
+/// A blob the model sealed: the key's ID and the `cipher_text`.
+type SealedBlob = (String, String);
+
 /// One sequence's engine, its keys and a ciphertext per key.
 struct Run<'a> {
     spec: &'a LifecycleModel<'a>,
@@ -351,7 +354,7 @@ struct Run<'a> {
     key_ids: Vec<KeyId>,
     /// The last blob sealed under each key while it was enabled, of each kind (a data-key
     /// blob, then an encrypt-data blob), with the key's ID.
-    blobs: std::sync::Mutex<Vec<[Option<(String, String)>; 2]>>,
+    blobs: std::sync::Mutex<Vec<[Option<SealedBlob>; 2]>>,
 }
 
 const DEK: [u8; 32] = [0x5A; 32];
