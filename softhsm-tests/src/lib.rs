@@ -597,6 +597,8 @@ pub fn engine_awaiting(backend: Arc<dyn kms_core::Backend>, key_id: &str) -> Kms
             key_blob: None,
             material_expiry_ms: None,
             material_fingerprint: None,
+            retired_materials: Vec::new(),
+            rotation: kms_core::Rotation::default(),
         })
         .unwrap();
     Kms::with_config(

@@ -26,8 +26,9 @@ pub(crate) fn purge(global: &Global) -> Result<()> {
 
 /// Runs the engine's periodic work once. Prints `{"deleted_key_ids":[...],
 /// "expired_material_key_ids":[...],"wrapping_keys_destroyed":N,
-/// "orphaned_wrapping_keys_destroyed":N,"orphaned_wrapping_keys_left":N}`; fails with
-/// KMS.0103 naming the keys whose material the backend could not destroy, if any.
+/// "orphaned_wrapping_keys_destroyed":N,"orphaned_wrapping_keys_left":N,
+/// "rotated_key_ids":[...],"rotation_failed_key_ids":[...]}`; fails with KMS.0103 naming the
+/// keys whose material the backend could not destroy, or whose rotation failed, if any.
 pub(crate) fn maintain(global: &Global) -> Result<()> {
     let kms = home::open(global)?;
     let done = kms.maintain()?;
@@ -37,9 +38,18 @@ pub(crate) fn maintain(global: &Global) -> Result<()> {
         "wrapping_keys_destroyed": done.wrapping_keys_destroyed,
         "orphaned_wrapping_keys_destroyed": done.orphaned_wrapping_keys_destroyed,
         "orphaned_wrapping_keys_left": done.orphaned_wrapping_keys_left,
+        "rotated_key_ids": ids(&done.rotated),
+        "rotation_failed_key_ids": ids(done.rotation_failures.iter().map(|(key_id, _)| key_id)),
     });
     println!("{}", render_public(&report, global.pretty));
-    refuse_material_left(&done.material_left)
+    refuse_material_left(&done.material_left)?;
+    match done.rotation_failures.first() {
+        None => Ok(()),
+        Some((_, first_error)) => Err(KmsError::Backend(format!(
+            "the scheduled rotation of keys {} failed ({first_error}); the next run tries again",
+            ids(done.rotation_failures.iter().map(|(key_id, _)| key_id)).join(", ")
+        ))),
+    }
 }
 
 fn ids<'a>(keys: impl IntoIterator<Item = &'a KeyId>) -> Vec<String> {

@@ -221,12 +221,15 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// What this backend can do.
     fn capabilities(&self) -> &Capabilities;
 
-    /// Generates a new CMK for key `id` and returns its persistable reference.
+    /// Generates material generation `generation` of CMK `id` (0 at creation, one more at
+    /// each rotation) and returns its persistable reference. Each call makes a new
+    /// material with a reference of its own, even for a generation made before (two
+    /// engines rotating one key at once: the store keeps one, the other is destroyed).
     ///
     /// # Errors
     /// [`KmsError::BackendUnsupported`] for a spec it cannot do; [`KmsError::Backend`] when
     /// generation fails.
-    fn generate_cmk(&self, id: &KeyId, spec: CmkSpec) -> Result<KeyBlob>;
+    fn generate_cmk(&self, id: &KeyId, spec: CmkSpec, generation: u32) -> Result<KeyBlob>;
 
     /// Loads a CMK for use from its persisted reference.
     ///

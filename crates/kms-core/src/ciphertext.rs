@@ -237,6 +237,17 @@ pub fn blob_key_id(blob: &[u8]) -> Option<KeyId> {
     KeyId::from_bytes(id).ok()
 }
 
+/// The material generation a blob's header names, when the blob is long enough to be one.
+/// Not authenticated: the blob opens only under that generation's material.
+#[must_use]
+pub fn blob_generation(blob: &[u8]) -> Option<u32> {
+    if blob.len() < BLOB_OVERHEAD {
+        return None;
+    }
+    let bytes: [u8; 4] = blob.get(GENERATION_AT..NONCE_AT)?.try_into().ok()?;
+    Some(u32::from_be_bytes(bytes))
+}
+
 /// Opens a v1 blob made by [`seal_blob`] for the same `key` and `aad`.
 ///
 /// # Errors

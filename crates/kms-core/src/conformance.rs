@@ -44,6 +44,10 @@ macro_rules! conformance_tests {
             $crate::conformance::encrypt_data_and_re_encrypt_for_every_cmk_spec(&$engine);
         }
         #[test]
+        fn conformance_every_generation_opens_its_blobs_after_two_rotations() {
+            $crate::conformance::every_generation_opens_its_blobs_after_two_rotations(&$engine);
+        }
+        #[test]
         fn conformance_random_bytes_differ() {
             $crate::conformance::random_bytes_differ(&$engine);
         }
@@ -318,6 +322,97 @@ pub fn encrypt_data_and_re_encrypt_for_every_cmk_spec(kms: &Kms) {
                 }
             }
         }
+    }
+}
+
+/// After two rotations of a CMK of every spec, blobs sealed under generations 0, 1 and 2
+/// (data-key blobs and encrypt-data blobs) all open, new blobs name generation 2, a blob
+/// whose generation field is changed is the opaque KMS.2201, and get-key-rotation-status
+/// counts the rotations and lists every material.
+pub fn every_generation_opens_its_blobs_after_two_rotations(kms: &Kms) {
+    use crate::ciphertext::blob_generation;
+    const GENERATION_AT: usize = 38;
+    for spec in [CmkSpec::Aes256, CmkSpec::Sm4] {
+        let Some(key_id) = cmk(kms, spec) else {
+            continue;
+        };
+        let key = json!({"key_id": key_id});
+        let mut sealed = Vec::new();
+        for generation in 0u8..3 {
+            if generation > 0 {
+                let rotated = ok(kms, Operation::RotateOnDemand, &key);
+                assert_eq!(text(&rotated, "key_id"), key_id);
+            }
+            let dek = [generation; 32];
+            let dek_blob = encrypt(kms, &key_id, spec, &dek, "a");
+            let data = json!({"key_id": key_id, "plain_text": format!("generation {generation}")});
+            let data_blob = text(&ok(kms, Operation::EncryptData, &data), "cipher_text");
+            let bytes = crate::codec::decode_hex(&dek_blob).unwrap_or_else(|_| panic!("hex"));
+            assert_eq!(
+                blob_generation(&bytes),
+                Some(u32::from(generation)),
+                "{}",
+                spec.as_str()
+            );
+            let bytes = crate::codec::decode_base64(&data_blob).unwrap_or_else(|_| panic!("b64"));
+            assert_eq!(blob_generation(&bytes), Some(u32::from(generation)));
+            sealed.push((generation, dek_blob, data_blob));
+        }
+        for (generation, dek_blob, data_blob) in &sealed {
+            let opened = ok(
+                kms,
+                Operation::DecryptDatakey,
+                &decrypt_body(&key_id, dek_blob, 32, "a"),
+            );
+            assert_eq!(
+                text(&opened, "data_key"),
+                crate::codec::encode_hex(&[*generation; 32])
+            );
+            let opened = ok(
+                kms,
+                Operation::DecryptData,
+                &json!({"cipher_text": data_blob}),
+            );
+            assert_eq!(
+                text(&opened, "plain_text"),
+                format!("generation {generation}")
+            );
+        }
+        // The newest blob with its generation field changed to every other value tried.
+        let (_, newest, _) = &sealed[2];
+        let bytes = crate::codec::decode_hex(newest).unwrap_or_else(|_| panic!("hex"));
+        for generation in [0u32, 1, 3, u32::MAX] {
+            let mut changed = bytes.clone();
+            changed[GENERATION_AT..GENERATION_AT + 4].copy_from_slice(&generation.to_be_bytes());
+            let body = decrypt_body(&key_id, &crate::codec::encode_hex(&changed), 32, "a");
+            assert_eq!(
+                code(kms, Operation::DecryptDatakey, &body),
+                "KMS.2201",
+                "{generation}"
+            );
+        }
+        let status = ok(kms, Operation::GetKeyRotationStatus, &key);
+        assert_eq!(status["number_of_rotations"], json!(2));
+        assert_eq!(status["key_rotation_enabled"], json!(false));
+        let materials = status["key_materials"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let listed: Vec<(String, u64)> = materials
+            .iter()
+            .map(|material| {
+                (
+                    text(material, "material_id"),
+                    material["state"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [("0".into(), 2), ("1".into(), 2), ("2".into(), 1)],
+            "{}",
+            spec.as_str()
+        );
     }
 }
 

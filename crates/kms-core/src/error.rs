@@ -64,6 +64,43 @@ pub enum KmsError {
     /// path is no padding oracle.
     #[error("Failed to decrypt the key material with the wrapping key.")]
     UnwrapFailed,
+    /// KMS.0312: rotation of a key of origin `external` (its material comes from the
+    /// customer, who rotates it by importing into a new key).
+    #[error("External keys cannot be rotated.")]
+    ExternalKeyRotation,
+    /// KMS.0313: update-key-rotation-interval on a key whose rotation is not enabled.
+    #[error("Key rotation is not enabled.")]
+    RotationNotEnabled,
+    /// KMS.3001: `rotation_interval` is not a whole number of days in 30..=365.
+    #[error("Invalid rotation_interval: it must be 30 to 365 days.")]
+    InvalidRotationInterval,
+    /// KMS.0401: a tag request with no tags.
+    #[error("Tag list cannot be empty.")]
+    EmptyTagList,
+    /// KMS.0404: the tag action is neither `create` nor `delete`.
+    #[error("Invalid action: it must be create or delete.")]
+    InvalidTagAction,
+    /// KMS.0405: a tag value holds a character that tags may not (ASCII 0-31, `* < > \ =`).
+    #[error("Invalid tag value.")]
+    InvalidTagValue,
+    /// KMS.0406: a tag key holds a character that tags may not (ASCII 0-31, `* < > \ =`).
+    #[error("Invalid tag key.")]
+    InvalidTagKey,
+    /// KMS.0407: one request names more tags than a key may hold.
+    #[error("Invalid tag list size: at most {0} tags in one request.")]
+    InvalidTagListSize(usize),
+    /// KMS.0409: the key would hold more tags than the limit.
+    #[error("Too many tags: a key holds at most {0}.")]
+    TooManyTags(usize),
+    /// KMS.0410: a tag value is longer than 43 characters.
+    #[error("Invalid tag value length: at most 43 characters.")]
+    InvalidTagValueLength,
+    /// KMS.0411: a tag key is empty or longer than 36 characters.
+    #[error("Invalid tag key length: 1 to 36 characters.")]
+    InvalidTagKeyLength,
+    /// KMS.0412: one request names the same tag key twice.
+    #[error("Invalid tag list: a tag key appears twice.")]
+    DuplicateTagKey,
     /// KMS.1101: `key_alias` is empty, too long, or has characters outside `[a-zA-Z0-9:/_-]`.
     #[error("Invalid key_alias.")]
     InvalidKeyAlias,
@@ -198,6 +235,18 @@ impl KmsError {
             Self::NotExternalKey => "KMS.0309",
             Self::NotPendingImport => "KMS.0310",
             Self::UnwrapFailed => "KMS.0311",
+            Self::ExternalKeyRotation => "KMS.0312",
+            Self::RotationNotEnabled => "KMS.0313",
+            Self::InvalidRotationInterval => "KMS.3001",
+            Self::EmptyTagList => "KMS.0401",
+            Self::InvalidTagAction => "KMS.0404",
+            Self::InvalidTagValue => "KMS.0405",
+            Self::InvalidTagKey => "KMS.0406",
+            Self::InvalidTagListSize(_) => "KMS.0407",
+            Self::TooManyTags(_) => "KMS.0409",
+            Self::InvalidTagValueLength => "KMS.0410",
+            Self::InvalidTagKeyLength => "KMS.0411",
+            Self::DuplicateTagKey => "KMS.0412",
             Self::InvalidKeyAlias => "KMS.1101",
             Self::InvalidRealm => "KMS.1102",
             Self::InvalidKeyDescription => "KMS.1103",

@@ -74,5 +74,8 @@ pub use secret::{SecretBytes, SecretString};
 pub use spec::{
     CmkSpec, KeyOrigin, KeyPairSpec, KeyState, KeyUsage, WrappingAlgorithm, WrappingKeySpec,
 };
-pub use store::{ImportRecord, KeyChanges, KeyRecord, KeyStore, KeyText, NewMaterial, StateChange};
+pub use store::{
+    ImportRecord, KeyChanges, KeyRecord, KeyStore, KeyText, NewMaterial, ROTATION_INTERVAL_DAYS,
+    RetiredMaterial, Rotation, StateChange, Tag, TagChange,
+};
 pub use tenant::{MAX_PROJECT_ID_LEN, ProjectId, Tenant};

@@ -10,8 +10,10 @@ use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::spec::KeyState;
 use crate::store::{
-    ImportRecord, KeyChanges, KeyRecord, KeyStore, KeyText, NewMaterial, StateChange,
+    ImportRecord, KeyChanges, KeyRecord, KeyStore, KeyText, NewMaterial, RetiredMaterial, Rotation,
+    StateChange, Tag, TagChange,
 };
+use crate::tenant::ProjectId;
 
 /// Keys in memory, in creation order.
 #[derive(Debug, Default)]
@@ -30,6 +32,8 @@ struct Keys {
     feed_position: u64,
     /// Encryptions leased per key.
     leased: HashMap<KeyId, u64>,
+    /// Tags per key, ordered by key.
+    tags: HashMap<KeyId, Vec<Tag>>,
 }
 
 impl Keys {
@@ -210,6 +214,7 @@ impl KeyStore for MemoryStore {
         });
         for key in &due {
             keys.leased.remove(&key.key_id);
+            keys.tags.remove(&key.key_id);
             keys.record_change(key.key_id);
         }
         Ok(due)
@@ -256,6 +261,84 @@ impl KeyStore for MemoryStore {
         let granted = wanted.min(limit.saturating_sub(*leased));
         *leased += granted;
         Ok(granted)
+    }
+
+    fn update_rotation(&self, key_id: &KeyId, from: &Rotation, to: &Rotation) -> Result<bool> {
+        let mut keys = self.lock()?;
+        match keys.by_id.get_mut(key_id) {
+            Some(key) if key.rotation == *from => {
+                key.rotation = *to;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn add_generation(
+        &self,
+        key_id: &KeyId,
+        from_generation: u32,
+        key_blob: &KeyBlob,
+        now_ms: u64,
+    ) -> Result<bool> {
+        let mut keys = self.lock()?;
+        let Some(key) = keys.by_id.get_mut(key_id).filter(|key| {
+            key.state == KeyState::Enabled
+                && key.generation == from_generation
+                && key.key_blob.is_some()
+        }) else {
+            return Ok(false);
+        };
+        let created_ms = key.material_created_ms();
+        if let Some(retired) = key.key_blob.replace(key_blob.clone()) {
+            key.retired_materials.push(RetiredMaterial {
+                generation: from_generation,
+                key_blob: retired,
+                created_ms,
+            });
+        }
+        key.generation = from_generation.saturating_add(1);
+        key.rotation.last_rotation_ms = Some(now_ms);
+        key.rotation.interval_start_ms = now_ms;
+        key.rotation.rotations = key.rotation.rotations.saturating_add(1);
+        keys.leased.remove(key_id);
+        keys.record_change(*key_id);
+        Ok(true)
+    }
+
+    fn key_tags(&self, key_id: &KeyId) -> Result<Vec<Tag>> {
+        Ok(self.lock()?.tags.get(key_id).cloned().unwrap_or_default())
+    }
+
+    fn project_tags(&self, project_id: &ProjectId) -> Result<Vec<Tag>> {
+        let keys = self.lock()?;
+        let mut tags: Vec<Tag> = keys
+            .tags
+            .iter()
+            .filter(|(key_id, _)| {
+                keys.by_id
+                    .get(key_id)
+                    .is_some_and(|key| key.project_id == *project_id)
+            })
+            .flat_map(|(_, tags)| tags.iter().cloned())
+            .collect();
+        tags.sort();
+        Ok(tags)
+    }
+
+    fn change_tags(&self, key_id: &KeyId, change: &TagChange, max_tags: usize) -> Result<bool> {
+        let mut keys = self.lock()?;
+        if keys
+            .by_id
+            .get(key_id)
+            .is_none_or(|key| key.state == KeyState::PendingDeletion)
+        {
+            return Ok(false);
+        }
+        let current = keys.tags.get(key_id).map(Vec::as_slice).unwrap_or_default();
+        let changed = change.apply(current, max_tags)?;
+        keys.tags.insert(*key_id, changed);
+        Ok(true)
     }
 
     fn insert_import(&self, record: &ImportRecord) -> Result<()> {

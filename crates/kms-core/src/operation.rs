@@ -61,6 +61,42 @@ wire_enum! {
         UpdateKeyAlias = "update-key-alias",
         /// `update-key-description`
         UpdateKeyDescription = "update-key-description",
+        /// `enable-key-rotation`
+        EnableKeyRotation = "enable-key-rotation",
+        /// `disable-key-rotation`
+        DisableKeyRotation = "disable-key-rotation",
+        /// `update-key-rotation-interval`
+        UpdateKeyRotationInterval = "update-key-rotation-interval",
+        /// `get-key-rotation-status`
+        GetKeyRotationStatus = "get-key-rotation-status",
+        /// `rotate-on-demand`
+        RotateOnDemand = "rotate-on-demand",
+        /// `POST {key_id}/tags` (the SDK's create_kms_tag)
+        CreateKmsTag = "create-kms-tag",
+        /// `POST {key_id}/tags/action` (the SDK's batch_create_kms_tags)
+        BatchCreateKmsTags = "batch-create-kms-tags",
+        /// `DELETE {key_id}/tags/{key}` (the SDK's delete_tag)
+        DeleteTag = "delete-tag",
+        /// `GET {key_id}/tags` (the SDK's show_kms_tags)
+        ShowKmsTags = "show-kms-tags",
+        /// `GET tags` (the SDK's list_kms_tags)
+        ListKmsTags = "list-kms-tags",
+    }
+}
+
+impl Operation {
+    /// Whether the API reaches this operation at `POST .../kms/<its name>`; the tag
+    /// operations it reaches at paths of their own instead (their names are the SDK's).
+    #[must_use]
+    pub fn routed_by_name(self) -> bool {
+        !matches!(
+            self,
+            Self::CreateKmsTag
+                | Self::BatchCreateKmsTags
+                | Self::DeleteTag
+                | Self::ShowKmsTags
+                | Self::ListKmsTags
+        )
     }
 }
 
@@ -156,6 +192,24 @@ impl Kms {
             Operation::UpdateKeyDescription => {
                 layout.write(self.update_key_description(t, &parse(body)?))
             }
+            Operation::EnableKeyRotation => {
+                layout.write(self.enable_key_rotation(t, &parse(body)?))
+            }
+            Operation::DisableKeyRotation => {
+                layout.write(self.disable_key_rotation(t, &parse(body)?))
+            }
+            Operation::UpdateKeyRotationInterval => {
+                layout.write(self.update_key_rotation_interval(t, &parse(body)?))
+            }
+            Operation::GetKeyRotationStatus => {
+                layout.write(self.get_key_rotation_status(t, &parse(body)?))
+            }
+            Operation::RotateOnDemand => layout.write(self.rotate_on_demand(t, &parse(body)?)),
+            Operation::CreateKmsTag => layout.write(self.create_key_tag(t, &parse(body)?)),
+            Operation::BatchCreateKmsTags => layout.write(self.batch_key_tags(t, &parse(body)?)),
+            Operation::DeleteTag => layout.write(self.delete_key_tag(t, &parse(body)?)),
+            Operation::ShowKmsTags => layout.write(self.key_tags(t, &parse(body)?)),
+            Operation::ListKmsTags => layout.write(self.project_tags(t, &parse(body)?)),
         }
     }
 }

@@ -32,10 +32,17 @@ pub struct KeyRecord {
     pub created_ms: u64,
     /// When a key pending deletion is deleted, epoch milliseconds.
     pub scheduled_deletion_ms: Option<u64>,
-    /// Generation of the key material, written into every ciphertext header.
+    /// Generation of the current key material, written into the header of every new
+    /// ciphertext: 0 at creation, one more at each rotation.
     pub generation: u32,
-    /// The backend's reference to the material; `None` while an external key waits for it.
+    /// The backend's reference to the current material; `None` while an external key
+    /// waits for it.
     pub key_blob: Option<KeyBlob>,
+    /// The materials that rotations retired, oldest first: each still opens the blobs it
+    /// sealed, none seals again.
+    pub retired_materials: Vec<RetiredMaterial>,
+    /// The key's rotation policy and history.
+    pub rotation: Rotation,
     /// When imported material expires, epoch milliseconds. Expiry is a transition of its
     /// own ([`KeyStore::take_expired_material`]): the material is destroyed and an enabled
     /// key goes back to pending import.
@@ -46,6 +53,23 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// When the current material was made, epoch milliseconds: at the last rotation, or
+    /// with the key.
+    #[must_use]
+    pub fn material_created_ms(&self) -> u64 {
+        self.rotation.last_rotation_ms.unwrap_or(self.created_ms)
+    }
+
+    /// The backend references of every material the key holds, current and retired: what
+    /// deleting the key destroys.
+    pub fn all_materials(&self) -> impl Iterator<Item = &KeyBlob> {
+        self.key_blob.iter().chain(
+            self.retired_materials
+                .iter()
+                .map(|retired| &retired.key_blob),
+        )
+    }
+
     /// Whether the key holds material that has expired at `now_ms` and is still to be
     /// destroyed.
     #[must_use]
@@ -54,6 +78,110 @@ impl KeyRecord {
             && self
                 .material_expiry_ms
                 .is_some_and(|expiry| expiry <= now_ms)
+    }
+}
+
+/// A material generation that a rotation replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredMaterial {
+    /// Its generation, as blobs it sealed name it.
+    pub generation: u32,
+    /// The backend's reference to it.
+    pub key_blob: KeyBlob,
+    /// When it was made, epoch milliseconds.
+    pub created_ms: u64,
+}
+
+/// Rotation days allowed by update-key-rotation-interval, and the default.
+pub const ROTATION_INTERVAL_DAYS: core::ops::RangeInclusive<u32> = 30..=365;
+
+/// A key's rotation policy and history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Whether the periodic maintenance rotates the key.
+    pub enabled: bool,
+    /// Days between scheduled rotations, in [`ROTATION_INTERVAL_DAYS`] (default 365).
+    pub interval_days: u32,
+    /// When the current interval began, epoch milliseconds: when rotation was enabled, or
+    /// the last rotation since. A rotation is due `interval_days` after it.
+    pub interval_start_ms: u64,
+    /// When the key last rotated, epoch milliseconds; `None` if never.
+    pub last_rotation_ms: Option<u64>,
+    /// How many times the key has rotated, on demand or on schedule.
+    pub rotations: u32,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interval_days: *ROTATION_INTERVAL_DAYS.end(),
+            interval_start_ms: 0,
+            last_rotation_ms: None,
+            rotations: 0,
+        }
+    }
+}
+
+impl Rotation {
+    /// Whether a scheduled rotation is due at `now_ms`.
+    #[must_use]
+    pub fn due(&self, now_ms: u64) -> bool {
+        const MS_PER_DAY: u64 = 86_400_000;
+        self.enabled
+            && now_ms
+                >= self
+                    .interval_start_ms
+                    .saturating_add(u64::from(self.interval_days) * MS_PER_DAY)
+    }
+}
+
+/// A tag on a key: a key unique on it, and a value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tag {
+    /// The tag key.
+    pub key: String,
+    /// The tag value, possibly empty.
+    pub value: String,
+}
+
+/// A change of a key's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagChange {
+    /// Adds these tags, replacing the value of any tag with the same key.
+    Set(Vec<Tag>),
+    /// Removes the tags with these keys; keys the key has no tag for are skipped.
+    Remove(Vec<String>),
+}
+
+impl TagChange {
+    /// `tags` (ordered by key) after this change, still ordered by key.
+    ///
+    /// # Errors
+    /// [`KmsError::TooManyTags`](crate::KmsError::TooManyTags) when the result would hold
+    /// more than `max_tags`.
+    pub fn apply(&self, tags: &[Tag], max_tags: usize) -> Result<Vec<Tag>> {
+        let mut result: Vec<Tag> = match self {
+            Self::Set(set) => {
+                let mut result: Vec<Tag> = tags
+                    .iter()
+                    .filter(|tag| set.iter().all(|new| new.key != tag.key))
+                    .cloned()
+                    .collect();
+                result.extend(set.iter().cloned());
+                result
+            }
+            Self::Remove(keys) => tags
+                .iter()
+                .filter(|tag| !keys.contains(&tag.key))
+                .cloned()
+                .collect(),
+        };
+        if result.len() > max_tags {
+            return Err(crate::KmsError::TooManyTags(max_tags));
+        }
+        result.sort();
+        Ok(result)
     }
 }
 
@@ -180,7 +308,7 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     fn take_expired_material(&self, now_ms: u64, key_id: Option<&KeyId>) -> Result<Vec<KeyRecord>>;
 
     /// Removes and returns every key pending deletion whose deletion time is at or before
-    /// `now_ms`, oldest first, atomically: of concurrent callers each key goes to one, and
+    /// `now_ms` (with its tags), oldest first, atomically: of concurrent callers each key goes to one, and
     /// a key whose deletion was cancelled first stays.
     ///
     /// # Errors
@@ -229,6 +357,52 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// key of the same project has the alias; [`KmsError::Store`](crate::KmsError::Store)
     /// when the store fails.
     fn update_key_text(&self, key_id: &KeyId, text: &KeyText) -> Result<bool>;
+
+    /// Sets key `key_id`'s rotation policy to `to`, if it is still `from` (a
+    /// compare-and-swap). Returns whether it did.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn update_rotation(&self, key_id: &KeyId, from: &Rotation, to: &Rotation) -> Result<bool>;
+
+    /// Makes `key_blob` key `key_id`'s current material, generation `from_generation + 1`,
+    /// if the key is enabled, holds material and is still at `from_generation`: the
+    /// material it replaces is retired (still opens, never seals), the rotation is counted
+    /// at `now_ms` and starts a new interval, and the key's encryption count starts again
+    /// (the bound is per material). Atomic: of concurrent rotations of one generation, one
+    /// wins. Returns whether it did.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn add_generation(
+        &self,
+        key_id: &KeyId,
+        from_generation: u32,
+        key_blob: &KeyBlob,
+        now_ms: u64,
+    ) -> Result<bool>;
+
+    /// Key `key_id`'s tags, ordered by key.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn key_tags(&self, key_id: &KeyId) -> Result<Vec<Tag>>;
+
+    /// The tags of every key of `project_id`, ordered by key, then value.
+    ///
+    /// # Errors
+    /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
+    fn project_tags(&self, project_id: &ProjectId) -> Result<Vec<Tag>>;
+
+    /// Applies `change` to key `key_id`'s tags, atomically, unless the key is pending
+    /// deletion or the key would then hold more than `max_tags`. Returns whether it did
+    /// (false when the key does not exist or is pending deletion).
+    ///
+    /// # Errors
+    /// [`KmsError::TooManyTags`](crate::KmsError::TooManyTags) when the key would hold more
+    /// than `max_tags` (nothing changes); [`KmsError::Store`](crate::KmsError::Store) when
+    /// the store fails.
+    fn change_tags(&self, key_id: &KeyId, change: &TagChange, max_tags: usize) -> Result<bool>;
 
     /// Records an issued import token.
     ///

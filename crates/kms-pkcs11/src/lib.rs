@@ -180,6 +180,19 @@ impl Pkcs11Backend {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The CKA_ID of generation `generation` of CMK `id`: the key ID for generation 0, and
+    /// for later ones `<key ID>.<generation>.<16 random hex digits>`, so that two engines
+    /// rotating one key at once make two objects, and the one the store does not keep can
+    /// be destroyed alone.
+    fn material_object_id(&self, id: &KeyId, generation: u32) -> Result<Vec<u8>> {
+        if generation == 0 {
+            return Ok(id.as_bytes().to_vec());
+        }
+        let mut random = [0u8; 8];
+        self.random(&mut random)?;
+        Ok(format!("{id}.{generation}.{}", kms_core::encode_hex(&random)).into_bytes())
+    }
+
     /// The handle of the secret key with CKA_ID `id`, from the cache or found in the token.
     fn handle(&self, id: &[u8]) -> Result<ObjectHandle> {
         let cached = self
@@ -215,23 +228,24 @@ impl Backend for Pkcs11Backend {
         &self.capabilities
     }
 
-    fn generate_cmk(&self, id: &KeyId, spec: CmkSpec) -> Result<KeyBlob> {
+    fn generate_cmk(&self, id: &KeyId, spec: CmkSpec, generation: u32) -> Result<KeyBlob> {
         self.capabilities.require_cmk(spec)?;
+        let object_id = self.material_object_id(id, generation)?;
         let (mechanism, template) = match (spec, self.vendor.sm4) {
             (CmkSpec::Sm4, Some(sm4)) => (
                 Mechanism::VendorDefined(VendorDefinedMechanism::new::<()>(sm4.key_gen, None)),
-                secret_key_template(sm4.key_type, SM4_LEN, id.as_bytes(), id.as_bytes()),
+                secret_key_template(sm4.key_type, SM4_LEN, &object_id, id.as_bytes()),
             ),
             (CmkSpec::Sm4, None) => return Err(self.unsupported("CMK spec SM4")),
             (CmkSpec::Aes256, _) => (
                 Mechanism::AesKeyGen,
-                cmk_template(id.as_bytes(), id.as_bytes()),
+                cmk_template(&object_id, id.as_bytes()),
             ),
         };
         let _changing = self.changing_objects();
         self.pool
             .with_session(|session| session.generate_key(&mechanism, &template))?;
-        Ok(KeyBlob::new(id.as_bytes().to_vec()))
+        Ok(KeyBlob::new(object_id))
     }
 
     fn load_cmk(&self, _id: &KeyId, spec: CmkSpec, blob: &KeyBlob) -> Result<Box<dyn CmkHandle>> {

@@ -53,6 +53,10 @@ pub(crate) struct MaintenanceRecord {
     pub(crate) orphaned_wrapping_keys_left: usize,
     /// Keys whose material the backend failed to destroy, with the error code.
     pub(crate) material_left: Vec<String>,
+    /// Keys rotated because their rotation interval had passed.
+    pub(crate) rotated: usize,
+    /// Keys whose scheduled rotation failed, with the error code (tried again next run).
+    pub(crate) rotation_failures: Vec<String>,
     /// The error code, when the run failed as a whole (the store was unreachable).
     pub(crate) error_code: Option<&'static str>,
 }
@@ -66,6 +70,8 @@ impl MaintenanceRecord {
             orphaned_wrapping_keys_destroyed: 0,
             orphaned_wrapping_keys_left: 0,
             material_left: Vec::new(),
+            rotated: 0,
+            rotation_failures: Vec::new(),
             error_code: Some(code),
         }
     }

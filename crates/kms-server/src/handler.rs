@@ -19,7 +19,7 @@ use crate::access_log::{AccessLog, AccessRecord};
 use crate::auth::{Received, Refusal, authenticate};
 use crate::credentials::Credentials;
 use crate::metrics::Metrics;
-use crate::routes::{Route, route};
+use crate::routes::{Route, route, with_path_fields};
 use crate::signing::AuthFailure;
 
 /// What every request shares.
@@ -111,6 +111,7 @@ pub(crate) async fn handle(state: Arc<State>, request: Request<Incoming>) -> Res
         Ok(Route::Api {
             project_id,
             operation,
+            path_fields,
         }) => {
             facts.project = Some(project_id.clone());
             facts.operation = Some(operation);
@@ -118,6 +119,7 @@ pub(crate) async fn handle(state: Arc<State>, request: Request<Incoming>) -> Res
                 parts: &parts,
                 project_id,
                 operation,
+                path_fields,
                 request_id: &request_id,
             };
             call.run(&state, body, &mut facts).await
@@ -153,6 +155,7 @@ struct ApiCall<'a> {
     parts: &'a hyper::http::request::Parts,
     project_id: ProjectId,
     operation: Operation,
+    path_fields: Vec<(&'static str, String)>,
     request_id: &'a str,
 }
 
@@ -165,7 +168,13 @@ impl ApiCall<'_> {
             Ok(body) => body,
             Err(error) => return Reply::error(&error),
         };
-        facts.key_id = key_id_of(&body);
+        facts.key_id = self
+            .path_fields
+            .iter()
+            .find(|(name, _)| *name == "key_id")
+            .and_then(|(_, value)| KeyId::parse(value).ok())
+            .map(|id| id.to_string())
+            .or_else(|| key_id_of(&body));
         // Authentication (an ECDSA or SM2 verification) and the engine call (PKCS#11, RSA
         // key generation, store writes) run on a blocking thread, never on the reactor.
         let Ok(_permit) = state.in_flight.acquire().await else {
@@ -176,7 +185,8 @@ impl ApiCall<'_> {
         let raw_path = self.parts.uri.path().to_owned();
         let raw_query = self.parts.uri.query().map(str::to_owned);
         let method = self.parts.method.as_str().to_owned();
-        let (project_id, operation) = (self.project_id, self.operation);
+        let (project_id, operation, path_fields) =
+            (self.project_id, self.operation, self.path_fields);
         let outcome = tokio::task::spawn_blocking(move || {
             let now_seconds = i64::try_from(state.clock.now_ms() / 1000).unwrap_or(i64::MAX);
             let received = Received {
@@ -195,7 +205,8 @@ impl ApiCall<'_> {
             )?;
             let response = core::str::from_utf8(&body)
                 .map_err(|_| KmsError::InvalidJson("the request body is not UTF-8".into()))
-                .and_then(|text| state.kms.call_json_as(&caller.tenant, operation, text));
+                .and_then(|text| with_path_fields(text, &path_fields))
+                .and_then(|text| state.kms.call_json_as(&caller.tenant, operation, &text));
             Ok::<_, Refusal>((caller, response))
         })
         .await;

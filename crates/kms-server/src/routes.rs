@@ -1,5 +1,8 @@
-//! The server's routes: the API at `POST /v1.0/{project_id}/kms/<operation>`, and the
-//! service routes outside `/v1.0`. Anything else is KMS.0201 naming what was asked for.
+//! The server's routes: the API at `POST /v1.0/{project_id}/kms/<operation>`, the tag routes
+//! (`{key_id}/tags`, `{key_id}/tags/action`, `{key_id}/tags/{key}`, `tags`), and the service
+//! routes outside `/v1.0`. Anything else is KMS.0201 naming what was asked for.
+
+use std::borrow::Cow;
 
 use kms_core::{KmsError, Operation, ProjectId, Result};
 
@@ -12,6 +15,9 @@ pub(crate) enum Route {
         project_id: ProjectId,
         /// The operation.
         operation: Operation,
+        /// What the path names besides (a tag route's `key_id` and tag `key`, decoded),
+        /// as request fields.
+        path_fields: Vec<(&'static str, String)>,
     },
     /// `GET /`: the API versions.
     Versions,
@@ -48,17 +54,13 @@ pub(crate) fn route(method: &str, path: &str) -> Result<Route> {
         };
     }
     let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
-    let (Some("v1.0"), Some(project), Some("kms"), Some(name), None) = (
-        segments.next(),
+    let (Some("v1.0"), Some(project), Some("kms"), Some(name)) = (
         segments.next(),
         segments.next(),
         segments.next(),
         segments.next(),
     ) else {
-        return Err(KmsError::InvalidUrl(format!(
-            "no route for {method} {}; operations are POST /v1.0/{{project_id}}/kms/<operation>",
-            shown(path)
-        )));
+        return Err(no_route(method, path));
     };
     if project.eq_ignore_ascii_case(PROJECT_PLACEHOLDER) || project == "{project_id}" {
         return Err(KmsError::InvalidUrl(
@@ -67,15 +69,94 @@ pub(crate) fn route(method: &str, path: &str) -> Result<Route> {
                 .into(),
         ));
     }
-    let operation = Operation::from_wire(name)
-        .ok_or_else(|| KmsError::InvalidUrl(format!("no operation named {}", shown(name))))?;
-    if method != "POST" {
-        return Err(wrong_method(method, path, "POST"));
+    let rest: Vec<&str> = segments.collect();
+    let (operation, expected, path_fields) = match (name, rest.as_slice()) {
+        ("tags", []) => (Operation::ListKmsTags, "GET", Vec::new()),
+        (key_id, ["tags"]) => {
+            let fields = vec![("key_id", decoded(key_id)?)];
+            if method == "GET" {
+                (Operation::ShowKmsTags, "GET", fields)
+            } else {
+                (Operation::CreateKmsTag, "POST", fields)
+            }
+        }
+        (key_id, ["tags", "action"]) => (
+            Operation::BatchCreateKmsTags,
+            "POST",
+            vec![("key_id", decoded(key_id)?)],
+        ),
+        (key_id, ["tags", tag_key]) => (
+            Operation::DeleteTag,
+            "DELETE",
+            vec![("key_id", decoded(key_id)?), ("key", decoded(tag_key)?)],
+        ),
+        (name, []) => {
+            let operation = Operation::from_wire(name)
+                .filter(|operation| operation.routed_by_name())
+                .ok_or_else(|| {
+                    KmsError::InvalidUrl(format!("no operation named {}", shown(name)))
+                })?;
+            (operation, "POST", Vec::new())
+        }
+        _ => return Err(no_route(method, path)),
+    };
+    if method != expected {
+        return Err(wrong_method(method, path, expected));
     }
     Ok(Route::Api {
         project_id: ProjectId::parse(project)?,
         operation,
+        path_fields,
     })
+}
+
+fn no_route(method: &str, path: &str) -> KmsError {
+    KmsError::InvalidUrl(format!(
+        "no route for {method} {}; operations are POST /v1.0/{{project_id}}/kms/<operation>",
+        shown(path)
+    ))
+}
+
+/// A path segment percent-decoded, as UTF-8.
+fn decoded(segment: &str) -> Result<String> {
+    crate::signing::percent_decode(segment)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            KmsError::InvalidUrl(format!(
+                "the path segment {} is not percent-encoded UTF-8",
+                shown(segment)
+            ))
+        })
+}
+
+/// The request body with `path_fields` added as fields, for a route whose path names the
+/// key (an empty body is an empty object). Without path fields the body is the one given,
+/// not a copy (it may hold a plaintext DEK).
+///
+/// # Errors
+/// KMS.0202 when the body is not a JSON object, or already holds a field the path gives.
+pub(crate) fn with_path_fields<'a>(
+    body: &'a str,
+    path_fields: &[(&'static str, String)],
+) -> Result<Cow<'a, str>> {
+    if path_fields.is_empty() {
+        return Ok(Cow::Borrowed(body));
+    }
+    let body = if body.trim().is_empty() { "{}" } else { body };
+    let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body)
+        .map_err(|_| KmsError::InvalidJson("the request body must be a JSON object".into()))?;
+    for (name, value) in path_fields {
+        if fields.contains_key(*name) {
+            return Err(KmsError::InvalidJson(format!(
+                "{name} comes from the path, not the body"
+            )));
+        }
+        fields.insert((*name).to_owned(), serde_json::Value::String(value.clone()));
+    }
+    serde_json::to_string(&fields)
+        .map(Cow::Owned)
+        .map_err(|_| KmsError::InvalidJson("the request body could not be read".into()))
 }
 
 fn wrong_method(method: &str, path: &str, expected: &str) -> KmsError {
@@ -102,11 +183,65 @@ mod tests {
             route("POST", "/v1.0/0123456789abcdef/kms/encrypt-datakey").unwrap(),
             Route::Api {
                 project_id: ProjectId::parse("0123456789abcdef").unwrap(),
-                operation: Operation::EncryptDatakey
+                operation: Operation::EncryptDatakey,
+                path_fields: Vec::new(),
             }
         );
         assert_eq!(route("GET", "/").unwrap(), Route::Versions);
         assert_eq!(route("GET", "/metrics").unwrap(), Route::Metrics);
+    }
+
+    #[test]
+    fn tag_routes_carry_the_key_and_tag_from_the_path() {
+        let api = |method, path| match route(method, path).unwrap() {
+            Route::Api {
+                operation,
+                path_fields,
+                ..
+            } => (operation, path_fields),
+            other => panic!("{other:?}"),
+        };
+        let key = || ("key_id", "k1".to_owned());
+        assert_eq!(
+            api("GET", "/v1.0/p/kms/tags"),
+            (Operation::ListKmsTags, vec![])
+        );
+        assert_eq!(
+            api("POST", "/v1.0/p/kms/k1/tags"),
+            (Operation::CreateKmsTag, vec![key()])
+        );
+        assert_eq!(
+            api("GET", "/v1.0/p/kms/k1/tags"),
+            (Operation::ShowKmsTags, vec![key()])
+        );
+        assert_eq!(
+            api("POST", "/v1.0/p/kms/k1/tags/action"),
+            (Operation::BatchCreateKmsTags, vec![key()])
+        );
+        assert_eq!(
+            api("DELETE", "/v1.0/p/kms/k1/tags/%E7%8E%AF%20x"),
+            (
+                Operation::DeleteTag,
+                vec![key(), ("key", "环 x".to_owned())]
+            )
+        );
+    }
+
+    #[test]
+    fn path_fields_join_the_body_and_may_not_be_in_it() {
+        let fields = [("key_id", "k1".to_owned())];
+        assert_eq!(with_path_fields("", &fields).unwrap(), r#"{"key_id":"k1"}"#);
+        assert_eq!(
+            with_path_fields(r#"{"tag":{"key":"a"}}"#, &fields).unwrap(),
+            r#"{"key_id":"k1","tag":{"key":"a"}}"#
+        );
+        for body in [r#"{"key_id":"k2"}"#, "[]", "not json"] {
+            assert_eq!(
+                with_path_fields(body, &fields).unwrap_err().code(),
+                "KMS.0202",
+                "{body}"
+            );
+        }
     }
 
     #[test]
@@ -119,6 +254,12 @@ mod tests {
             ("POST", "/"),
             ("DELETE", "/healthz"),
             ("POST", "/v1.0/%7Bproject_id%7D/kms/create-key"),
+            ("POST", "/v1.0/p/kms/create-kms-tag"),
+            ("POST", "/v1.0/p/kms/tags"),
+            ("GET", "/v1.0/p/kms/k/tags/action"),
+            ("POST", "/v1.0/p/kms/k/tags/env"),
+            ("DELETE", "/v1.0/p/kms/k/tags/a/b"),
+            ("DELETE", "/v1.0/p/kms/k/tags/%ff"),
         ] {
             assert_eq!(
                 route(method, path).unwrap_err().code(),

@@ -289,7 +289,9 @@ async fn maintain_every(state: Arc<State>, every: Duration) {
                     && done.wrapping_keys_destroyed == 0
                     && done.orphaned_wrapping_keys_destroyed == 0
                     && done.orphaned_wrapping_keys_left == 0
-                    && done.material_left.is_empty();
+                    && done.material_left.is_empty()
+                    && done.rotated.is_empty()
+                    && done.rotation_failures.is_empty();
                 if quiet {
                     continue;
                 }
@@ -299,11 +301,9 @@ async fn maintain_every(state: Arc<State>, every: Duration) {
                     wrapping_keys_destroyed: done.wrapping_keys_destroyed,
                     orphaned_wrapping_keys_destroyed: done.orphaned_wrapping_keys_destroyed,
                     orphaned_wrapping_keys_left: done.orphaned_wrapping_keys_left,
-                    material_left: done
-                        .material_left
-                        .iter()
-                        .map(|(key_id, error)| format!("{key_id}: {}", error.code()))
-                        .collect(),
+                    material_left: with_codes(&done.material_left),
+                    rotated: done.rotated.len(),
+                    rotation_failures: with_codes(&done.rotation_failures),
                     error_code: None,
                 }
             }
@@ -314,6 +314,14 @@ async fn maintain_every(state: Arc<State>, every: Duration) {
             .access_log
             .write_maintenance(state.clock.now_ms(), &record);
     }
+}
+
+/// Each key with the code of its error, for the log.
+fn with_codes(failures: &[(kms_core::KeyId, kms_core::KmsError)]) -> Vec<String> {
+    failures
+        .iter()
+        .map(|(key_id, error)| format!("{key_id}: {}", error.code()))
+        .collect()
 }
 
 /// A TLS acceptor over the PEM files.

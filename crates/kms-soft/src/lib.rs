@@ -76,7 +76,8 @@ impl Backend for SoftBackend {
         &self.capabilities
     }
 
-    fn generate_cmk(&self, id: &KeyId, spec: CmkSpec) -> Result<KeyBlob> {
+    fn generate_cmk(&self, id: &KeyId, spec: CmkSpec, _generation: u32) -> Result<KeyBlob> {
+        // Every sealed blob is its own: the generation needs no name here.
         let mut material = SecretBytes::zeroed(spec.material_len());
         rng::fill(material.expose_secret_mut())?;
         self.root_key.seal(&cmk_label(id, spec), &material)

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use kms_core::{
     Clock, ImportRecord, KeyBlob, KeyChanges, KeyId, KeyRecord, KeyState, KeyStore, KeyText,
-    KmsError, NewMaterial, Result, SecretString, StateChange, SystemClock,
+    KmsError, NewMaterial, ProjectId, Result, Rotation, SecretString, StateChange, SystemClock,
+    Tag, TagChange,
 };
 use postgres::error::SqlState;
 use postgres::{IsolationLevel, NoTls, Row, Transaction};
@@ -28,8 +29,8 @@ use r2d2_postgres::r2d2;
 
 use crate::contract::{FeedAfter, key_changes, key_ids, lease_granted, swapped};
 use crate::rows::{
-    Columns, IMPORT_COLUMNS, KEY_COLUMNS, encode_blob, encode_token_id, engine_key, feed_key_id,
-    import_record, key_record, to_i64, to_u64,
+    Columns, IMPORT_COLUMNS, KEY_COLUMNS, encode_blob, encode_retired, encode_token_id, engine_key,
+    feed_key_id, import_record, key_record, retired_after_rotation, tag, to_i64, to_u64,
 };
 use crate::schema::SCHEMA_VERSION;
 use attempts::{Failure, Pool};
@@ -197,13 +198,13 @@ impl KeyStore for PgStore {
                 .query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM keys", &[])?
                 .try_get(0)?;
             tx.execute(
-                "INSERT INTO keys (key_id, seq, alias, description, spec, usage, origin, state, \
-                 created_ms, scheduled_deletion_ms, generation, key_blob, material_expiry_ms, \
-                 material_fingerprint, project_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                &format!(
+                    "INSERT INTO keys (seq, {KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                     $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+                ),
                 &[
-                    &record.key_id.as_str(),
                     &seq,
+                    &record.key_id.as_str(),
                     &record.alias,
                     &record.description,
                     &record.spec.as_str(),
@@ -220,6 +221,12 @@ impl KeyStore for PgStore {
                     &record.material_expiry_ms.map(to_i64),
                     &record.material_fingerprint.as_deref().map(encode_blob),
                     &record.project_id.as_str(),
+                    &encode_retired(&record.retired_materials),
+                    &i64::from(record.rotation.enabled),
+                    &i64::from(record.rotation.interval_days),
+                    &to_i64(record.rotation.interval_start_ms),
+                    &record.rotation.last_rotation_ms.map(to_i64),
+                    &i64::from(record.rotation.rotations),
                 ],
             )
             .map_err(|error| match insert_refusal(&error, &record.key_id) {
@@ -368,7 +375,10 @@ impl KeyStore for PgStore {
                 ),
                 &[&KeyState::PendingDeletion.as_str(), &to_i64(now_ms)],
             )?)?;
-            append_changes(tx, &key_ids(&due))?;
+            let ids = key_ids(&due);
+            let id_texts: Vec<&str> = ids.iter().map(KeyId::as_str).collect();
+            tx.execute("DELETE FROM key_tags WHERE key_id = ANY($1)", &[&id_texts])?;
+            append_changes(tx, &ids)?;
             Ok(due)
         })
     }
@@ -440,6 +450,132 @@ impl KeyStore for PgStore {
                 &[&to_i64(leased.saturating_add(granted)), &key_id.as_str()],
             )?;
             Ok(granted)
+        })
+    }
+
+    fn update_rotation(&self, key_id: &KeyId, from: &Rotation, to: &Rotation) -> Result<bool> {
+        self.write("changing a key's rotation", |tx| {
+            let changed = tx.execute(
+                "UPDATE keys SET rotation_enabled = $1, rotation_interval_days = $2, \
+                 rotation_interval_start_ms = $3 WHERE key_id = $4 AND rotation_enabled = $5 \
+                 AND rotation_interval_days = $6 AND rotation_interval_start_ms = $7 \
+                 AND rotations = $8",
+                &[
+                    &i64::from(to.enabled),
+                    &i64::from(to.interval_days),
+                    &to_i64(to.interval_start_ms),
+                    &key_id.as_str(),
+                    &i64::from(from.enabled),
+                    &i64::from(from.interval_days),
+                    &to_i64(from.interval_start_ms),
+                    &i64::from(from.rotations),
+                ],
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn add_generation(
+        &self,
+        key_id: &KeyId,
+        from_generation: u32,
+        key_blob: &KeyBlob,
+        now_ms: u64,
+    ) -> Result<bool> {
+        self.write("rotating a key", |tx| {
+            // Locked as read: a concurrent rotation waits, then finds another generation.
+            let record = tx
+                .query_opt(
+                    &format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = $1 FOR UPDATE"),
+                    &[&key_id.as_str()],
+                )?
+                .as_ref()
+                .map(key_record)
+                .transpose()?;
+            let Some(retired) =
+                record.and_then(|record| retired_after_rotation(&record, from_generation))
+            else {
+                return Ok(false);
+            };
+            let changed = tx.execute(
+                "UPDATE keys SET key_blob = $1, generation = $2, retired_materials = $3, \
+                 last_rotation_ms = $4, rotation_interval_start_ms = $4, \
+                 rotations = rotations + 1, encryptions_leased = 0 \
+                 WHERE key_id = $5 AND generation = $6",
+                &[
+                    &encode_blob(key_blob.as_bytes()),
+                    &(i64::from(from_generation) + 1),
+                    &retired,
+                    &to_i64(now_ms),
+                    &key_id.as_str(),
+                    &i64::from(from_generation),
+                ],
+            )?;
+            swapped(changed, || append_changes(tx, &[*key_id]))
+        })
+    }
+
+    fn key_tags(&self, key_id: &KeyId) -> Result<Vec<Tag>> {
+        self.read("reading a key's tags", |client| {
+            client
+                .query(
+                    "SELECT tag_key, tag_value FROM key_tags WHERE key_id = $1 ORDER BY tag_key",
+                    &[&key_id.as_str()],
+                )?
+                .iter()
+                .map(tag)
+                .collect()
+        })
+    }
+
+    fn project_tags(&self, project_id: &ProjectId) -> Result<Vec<Tag>> {
+        self.read("reading the project's tags", |client| {
+            client
+                .query(
+                    "SELECT t.tag_key, t.tag_value FROM key_tags t \
+                     JOIN keys k ON k.key_id = t.key_id WHERE k.project_id = $1 \
+                     ORDER BY t.tag_key, t.tag_value",
+                    &[&project_id.as_str()],
+                )?
+                .iter()
+                .map(tag)
+                .collect()
+        })
+    }
+
+    fn change_tags(&self, key_id: &KeyId, change: &TagChange, max_tags: usize) -> Result<bool> {
+        self.write("changing a key's tags", |tx| {
+            // The key's row, locked: changes of one key's tags go one at a time.
+            let state: Option<String> = tx
+                .query_opt(
+                    "SELECT state FROM keys WHERE key_id = $1 FOR UPDATE",
+                    &[&key_id.as_str()],
+                )?
+                .map(|row| row.try_get(0))
+                .transpose()?;
+            if state.is_none_or(|state| state == KeyState::PendingDeletion.as_str()) {
+                return Ok(false);
+            }
+            let current = tx
+                .query(
+                    "SELECT tag_key, tag_value FROM key_tags WHERE key_id = $1 ORDER BY tag_key",
+                    &[&key_id.as_str()],
+                )?
+                .iter()
+                .map(tag)
+                .collect::<core::result::Result<Vec<_>, _>>()?;
+            let changed = change.apply(&current, max_tags).map_err(Failure::Final)?;
+            tx.execute(
+                "DELETE FROM key_tags WHERE key_id = $1",
+                &[&key_id.as_str()],
+            )?;
+            for tag in &changed {
+                tx.execute(
+                    "INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES ($1, $2, $3)",
+                    &[&key_id.as_str(), &tag.key, &tag.value],
+                )?;
+            }
+            Ok(true)
         })
     }
 

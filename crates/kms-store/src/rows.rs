@@ -5,13 +5,14 @@
 use base64ct::{Base64, Encoding};
 use kms_core::{
     CmkSpec, ImportRecord, KeyBlob, KeyId, KeyOrigin, KeyRecord, KeyState, KeyUsage, ProjectId,
-    WrappingAlgorithm, WrappingKeySpec,
+    RetiredMaterial, Rotation, Tag, WrappingAlgorithm, WrappingKeySpec,
 };
 
 /// The columns of `keys` that [`key_record`] reads, in order.
 pub(crate) const KEY_COLUMNS: &str = "key_id, alias, description, spec, usage, origin, state, \
      created_ms, scheduled_deletion_ms, generation, key_blob, material_expiry_ms, \
-     material_fingerprint, project_id";
+     material_fingerprint, project_id, retired_materials, rotation_enabled, \
+     rotation_interval_days, rotation_interval_start_ms, last_rotation_ms, rotations";
 
 /// The columns of `imports` that [`import_record`] reads, in order.
 pub(crate) const IMPORT_COLUMNS: &str =
@@ -81,11 +82,74 @@ fn key_id<R: Columns>(row: &R, column: usize) -> Result<KeyId, R::Error> {
     KeyId::parse(&text(row, column)?).map_err(|_| R::invalid(column, "malformed key ID"))
 }
 
+fn integer<R: Columns>(row: &R, column: usize) -> Result<i64, R::Error> {
+    row.integer(column)?
+        .ok_or_else(|| R::invalid(column, "unexpected NULL"))
+}
+
+fn count<R: Columns>(row: &R, column: usize) -> Result<u32, R::Error> {
+    u32::try_from(integer(row, column)?).map_err(|_| R::invalid(column, "out of range"))
+}
+
+/// The `retired_materials` column: each retired generation as
+/// `<generation>.<created_ms>.<base64 reference>`, separated by spaces, oldest first (no
+/// base64 character is a dot or a space).
+pub(crate) fn encode_retired(retired: &[RetiredMaterial]) -> String {
+    retired
+        .iter()
+        .map(|material| {
+            format!(
+                "{}.{}.{}",
+                material.generation,
+                material.created_ms,
+                encode_blob(material.key_blob.as_bytes())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn decode_retired(text: &str) -> Option<Vec<RetiredMaterial>> {
+    text.split_whitespace()
+        .map(|entry| {
+            let mut parts = entry.splitn(3, '.');
+            Some(RetiredMaterial {
+                generation: parts.next()?.parse().ok()?,
+                created_ms: parts.next()?.parse().ok()?,
+                key_blob: KeyBlob::new(decode_blob(parts.next()?)?),
+            })
+        })
+        .collect()
+}
+
+/// The `retired_materials` column after key `record` rotates: its current material
+/// retired too. `None` when the key cannot rotate from `from_generation` (not enabled,
+/// without material, or at another generation).
+pub(crate) fn retired_after_rotation(record: &KeyRecord, from_generation: u32) -> Option<String> {
+    let current = record.key_blob.clone()?;
+    if record.state != KeyState::Enabled || record.generation != from_generation {
+        return None;
+    }
+    let mut retired = record.retired_materials.clone();
+    retired.push(RetiredMaterial {
+        generation: from_generation,
+        key_blob: current,
+        created_ms: record.material_created_ms(),
+    });
+    Some(encode_retired(&retired))
+}
+
+/// A `key_tags` row selected as `tag_key, tag_value`.
+pub(crate) fn tag<R: Columns>(row: &R) -> Result<Tag, R::Error> {
+    Ok(Tag {
+        key: text(row, 0)?,
+        value: text(row, 1)?,
+    })
+}
+
 /// A `keys` row selected with [`KEY_COLUMNS`].
 pub(crate) fn key_record<R: Columns>(row: &R) -> Result<KeyRecord, R::Error> {
-    let generation = row
-        .integer(9)?
-        .ok_or_else(|| R::invalid(9, "unexpected NULL"))?;
+    let generation = integer(row, 9)?;
     Ok(KeyRecord {
         key_id: key_id(row, 0)?,
         alias: text(row, 1)?,
@@ -103,6 +167,15 @@ pub(crate) fn key_record<R: Columns>(row: &R) -> Result<KeyRecord, R::Error> {
         material_fingerprint: blob(row, 12)?,
         project_id: ProjectId::parse(&text(row, 13)?)
             .map_err(|_| R::invalid(13, "malformed project ID"))?,
+        retired_materials: decode_retired(&text(row, 14)?)
+            .ok_or_else(|| R::invalid(14, "malformed retired materials"))?,
+        rotation: Rotation {
+            enabled: integer(row, 15)? != 0,
+            interval_days: count(row, 16)?,
+            interval_start_ms: millis(row, 17)?.unwrap_or(0),
+            last_rotation_ms: millis(row, 18)?,
+            rotations: count(row, 19)?,
+        },
     })
 }
 

@@ -84,6 +84,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         key_id VARCHAR(36) NOT NULL,
         changed_ms BIGINT NOT NULL
     );",
+    // 4: rotation (DESIGN 12). A key's retired material generations are one text column
+    // (see `rows::encode_retired`), changed with the key's row in one compare-and-swap;
+    // its rotation policy and history are columns of its own. Tags are rows of their own.
+    "ALTER TABLE keys ADD COLUMN retired_materials TEXT NOT NULL DEFAULT '';
+    ALTER TABLE keys ADD COLUMN rotation_enabled BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE keys ADD COLUMN rotation_interval_days BIGINT NOT NULL DEFAULT 365;
+    ALTER TABLE keys ADD COLUMN rotation_interval_start_ms BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE keys ADD COLUMN last_rotation_ms BIGINT;
+    ALTER TABLE keys ADD COLUMN rotations BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE key_tags (
+        key_id VARCHAR(36) NOT NULL,
+        tag_key TEXT NOT NULL,
+        tag_value TEXT NOT NULL,
+        PRIMARY KEY (key_id, tag_key)
+    );",
 ];
 
 /// The schema version this code writes.

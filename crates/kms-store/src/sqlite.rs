@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use kms_core::{
     Clock, ImportRecord, KeyBlob, KeyChanges, KeyId, KeyRecord, KeyState, KeyStore, KeyText,
-    KmsError, NewMaterial, Result, StateChange, SystemClock,
+    KmsError, NewMaterial, ProjectId, Result, Rotation, StateChange, SystemClock, Tag, TagChange,
 };
 use rusqlite::types::Type;
 use rusqlite::{
@@ -22,8 +22,8 @@ use rusqlite::{
 
 use crate::contract::{FeedAfter, key_changes, key_ids, lease_granted, swapped};
 use crate::rows::{
-    Columns, IMPORT_COLUMNS, KEY_COLUMNS, encode_blob, encode_token_id, engine_key, feed_key_id,
-    import_record, key_record, to_i64, to_u64,
+    Columns, IMPORT_COLUMNS, KEY_COLUMNS, encode_blob, encode_retired, encode_token_id, engine_key,
+    feed_key_id, import_record, key_record, retired_after_rotation, tag, to_i64, to_u64,
 };
 use crate::schema::{self, SCHEMA_VERSION};
 
@@ -237,18 +237,20 @@ impl KeyStore for SqliteStore {
             }
             let seq: i64 = sql(
                 "numbering the key",
-                tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM keys", [], |row| row.get(0)),
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM keys", [], |row| {
+                    row.get(0)
+                }),
             )?;
             sql(
                 "inserting a key",
                 tx.execute(
-                    "INSERT INTO keys (key_id, seq, alias, description, spec, usage, origin, state, \
-                     created_ms, scheduled_deletion_ms, generation, key_blob, material_expiry_ms, \
-                     material_fingerprint, project_id) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    &format!(
+                        "INSERT INTO keys (seq, {KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
+                         ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+                    ),
                     params![
-                        record.key_id.as_str(),
                         seq,
+                        record.key_id.as_str(),
                         record.alias,
                         record.description,
                         record.spec.as_str(),
@@ -258,10 +260,19 @@ impl KeyStore for SqliteStore {
                         to_i64(record.created_ms),
                         record.scheduled_deletion_ms.map(to_i64),
                         i64::from(record.generation),
-                        record.key_blob.as_ref().map(|blob| encode_blob(blob.as_bytes())),
+                        record
+                            .key_blob
+                            .as_ref()
+                            .map(|blob| encode_blob(blob.as_bytes())),
                         record.material_expiry_ms.map(to_i64),
                         record.material_fingerprint.as_deref().map(encode_blob),
                         record.project_id.as_str(),
+                        encode_retired(&record.retired_materials),
+                        i64::from(record.rotation.enabled),
+                        i64::from(record.rotation.interval_days),
+                        to_i64(record.rotation.interval_start_ms),
+                        record.rotation.last_rotation_ms.map(to_i64),
+                        i64::from(record.rotation.rotations),
                     ],
                 ),
             )?;
@@ -445,6 +456,15 @@ impl KeyStore for SqliteStore {
             })?;
             sql(
                 "deleting keys due for deletion",
+                tx.execute(
+                    &format!(
+                        "DELETE FROM key_tags WHERE key_id IN (SELECT key_id FROM keys WHERE {DUE})"
+                    ),
+                    due_params,
+                ),
+            )?;
+            sql(
+                "deleting keys due for deletion",
                 tx.execute(&format!("DELETE FROM keys WHERE {DUE}"), due_params),
             )?;
             append_changes(tx, &key_ids(&due))?;
@@ -519,6 +539,142 @@ impl KeyStore for SqliteStore {
                 ),
             )?;
             Ok(granted)
+        })
+    }
+
+    fn update_rotation(&self, key_id: &KeyId, from: &Rotation, to: &Rotation) -> Result<bool> {
+        const WHAT: &str = "changing a key's rotation";
+        self.write(WHAT, |tx| {
+            let changed = sql(
+                WHAT,
+                tx.execute(
+                    "UPDATE keys SET rotation_enabled = ?1, rotation_interval_days = ?2, \
+                     rotation_interval_start_ms = ?3 WHERE key_id = ?4 AND rotation_enabled = ?5 \
+                     AND rotation_interval_days = ?6 AND rotation_interval_start_ms = ?7 \
+                     AND rotations = ?8",
+                    params![
+                        i64::from(to.enabled),
+                        i64::from(to.interval_days),
+                        to_i64(to.interval_start_ms),
+                        key_id.as_str(),
+                        i64::from(from.enabled),
+                        i64::from(from.interval_days),
+                        to_i64(from.interval_start_ms),
+                        i64::from(from.rotations),
+                    ],
+                ),
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn add_generation(
+        &self,
+        key_id: &KeyId,
+        from_generation: u32,
+        key_blob: &KeyBlob,
+        now_ms: u64,
+    ) -> Result<bool> {
+        const WHAT: &str = "rotating a key";
+        self.write(WHAT, |tx| {
+            let record = sql(
+                WHAT,
+                tx.query_row(
+                    &format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?1"),
+                    [key_id.as_str()],
+                    |row| key_record(row),
+                )
+                .optional(),
+            )?;
+            let Some(retired) =
+                record.and_then(|record| retired_after_rotation(&record, from_generation))
+            else {
+                return Ok(false);
+            };
+            let changed = sql(
+                WHAT,
+                tx.execute(
+                    "UPDATE keys SET key_blob = ?1, generation = ?2, retired_materials = ?3, \
+                     last_rotation_ms = ?4, rotation_interval_start_ms = ?4, \
+                     rotations = rotations + 1, encryptions_leased = 0 \
+                     WHERE key_id = ?5 AND generation = ?6",
+                    params![
+                        encode_blob(key_blob.as_bytes()),
+                        i64::from(from_generation) + 1,
+                        retired,
+                        to_i64(now_ms),
+                        key_id.as_str(),
+                        i64::from(from_generation),
+                    ],
+                ),
+            )?;
+            swapped(u64::try_from(changed).unwrap_or(0), || {
+                append_changes(tx, &[*key_id])
+            })
+        })
+    }
+
+    fn key_tags(&self, key_id: &KeyId) -> Result<Vec<Tag>> {
+        self.read("reading a key's tags", |connection| {
+            let mut statement = connection.prepare(
+                "SELECT tag_key, tag_value FROM key_tags WHERE key_id = ?1 ORDER BY tag_key",
+            )?;
+            let rows = statement.query_map([key_id.as_str()], |row| tag(row))?;
+            rows.collect()
+        })
+    }
+
+    fn project_tags(&self, project_id: &ProjectId) -> Result<Vec<Tag>> {
+        self.read("reading the project's tags", |connection| {
+            let mut statement = connection.prepare(
+                "SELECT t.tag_key, t.tag_value FROM key_tags t JOIN keys k ON k.key_id = t.key_id \
+                 WHERE k.project_id = ?1 ORDER BY t.tag_key, t.tag_value",
+            )?;
+            let rows = statement.query_map([project_id.as_str()], |row| tag(row))?;
+            rows.collect()
+        })
+    }
+
+    fn change_tags(&self, key_id: &KeyId, change: &TagChange, max_tags: usize) -> Result<bool> {
+        const WHAT: &str = "changing a key's tags";
+        self.write(WHAT, |tx| {
+            let state: Option<String> = sql(
+                WHAT,
+                tx.query_row(
+                    "SELECT state FROM keys WHERE key_id = ?1",
+                    [key_id.as_str()],
+                    |row| row.get(0),
+                )
+                .optional(),
+            )?;
+            if state.is_none_or(|state| state == KeyState::PendingDeletion.as_str()) {
+                return Ok(false);
+            }
+            let current = sql(WHAT, {
+                tx.prepare(
+                    "SELECT tag_key, tag_value FROM key_tags WHERE key_id = ?1 ORDER BY tag_key",
+                )
+                .and_then(|mut statement| {
+                    statement
+                        .query_map([key_id.as_str()], |row| tag(row))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+            })?;
+            let changed = change.apply(&current, max_tags)?;
+            sql(
+                WHAT,
+                tx.execute("DELETE FROM key_tags WHERE key_id = ?1", [key_id.as_str()]),
+            )?;
+            for tag in &changed {
+                sql(
+                    WHAT,
+                    tx.execute(
+                        "INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES (?1, ?2, ?3)",
+                        [key_id.as_str(), &tag.key, &tag.value],
+                    ),
+                )?;
+            }
+            Ok(true)
         })
     }
 

@@ -46,6 +46,14 @@ fn pg_store_keeps_the_change_feed_contract() {
 }
 
 #[test]
+fn pg_store_keeps_the_rotation_and_tag_contract() {
+    let database = TestDatabase::create();
+    let store = database.store();
+    contract::rotation_keeps_the_contract(&store);
+    contract::tags_keep_the_contract(&store);
+}
+
+#[test]
 fn two_pg_stores_on_one_database_see_each_others_changes() {
     let database = TestDatabase::create();
     contract::changes_through_one_store_reach_the_others_feed(&database.store(), &database.store());

@@ -38,6 +38,32 @@ fn memory_store_keeps_the_lease_contract() {
 }
 
 #[test]
+fn memory_store_keeps_the_rotation_and_tag_contract() {
+    contract::rotation_keeps_the_contract(&MemoryStore::new());
+    contract::tags_keep_the_contract(&MemoryStore::new());
+}
+
+#[test]
+fn sqlite_store_keeps_the_rotation_and_tag_contract() {
+    let (dir, path) = fresh_store_path("rotation-tags");
+    let store = SqliteStore::open(&path).unwrap();
+    contract::rotation_keeps_the_contract(&store);
+    contract::tags_keep_the_contract(&store);
+    drop(store);
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        reopened
+            .get_key(&contract::key(60, "x").key_id)
+            .unwrap()
+            .unwrap()
+            .generation,
+        2
+    );
+    drop(reopened);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn sqlite_store_keeps_the_change_feed_contract() {
     let (dir, path) = fresh_store_path("feed");
     let store = SqliteStore::open(&path).unwrap();

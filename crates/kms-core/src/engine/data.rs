@@ -9,7 +9,7 @@
 //! the tag, so it is no oracle.
 
 use super::Kms;
-use crate::ciphertext::{BLOB_OVERHEAD, blob_key_id, open_blob_with_context};
+use crate::ciphertext::{BLOB_OVERHEAD, blob_key_id};
 use crate::codec::{encode_base64, encode_base64_secret, encode_hex, encode_hex_secret};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
@@ -169,15 +169,7 @@ impl Kms {
         kind: BlobKind,
         blob: &[u8],
     ) -> Result<SecretBytes> {
-        self.with_enabled_key(tenant, key_id, |key| {
-            open_blob_with_context(
-                key.handle.as_ref(),
-                &key.blob_key,
-                aad,
-                context_of(kind),
-                blob,
-            )
-        })
+        self.with_enabled_key(tenant, key_id, |key| key.open(aad, context_of(kind), blob))
     }
 }
 

@@ -3,7 +3,7 @@
 use super::Kms;
 use super::key_cache::HotKey;
 use crate::backend::NONCE_LEN;
-use crate::ciphertext::{open_blob_with_context, seal_blob_with_context};
+use crate::ciphertext::seal_blob_with_context;
 use crate::codec::{encode_hex, encode_hex_secret};
 use crate::dek_digest::{dek_digest, verify_dek_digest};
 use crate::error::{KmsError, Result};
@@ -107,13 +107,7 @@ impl Kms {
     ) -> Result<DecryptDatakeyResponse> {
         let valid = request.validate()?;
         let (dek, spec) = self.with_enabled_key(tenant, &valid.key_id, |key| {
-            let dek = open_blob_with_context(
-                key.handle.as_ref(),
-                &key.blob_key,
-                valid.aad,
-                valid.context.as_deref(),
-                &valid.blob,
-            )?;
+            let dek = key.open(valid.aad, valid.context.as_deref(), &valid.blob)?;
             Ok((dek, key.blob_key.spec))
         })?;
         if dek.len() != valid.dek_len {

@@ -3,8 +3,8 @@
 
 use subtle::ConstantTimeEq;
 
-use super::Kms;
 use super::lifecycle::STATE_CHANGE_ATTEMPTS;
+use super::{Kms, concurrent_change};
 use crate::backend::{CmkHandle, KeyBlob, NONCE_LEN, WrappedMaterial};
 use crate::codec::encode_base64;
 use crate::error::{KmsError, Result};
@@ -310,7 +310,7 @@ impl Kms {
         let mut random = [0u8; 16];
         self.backend.random(&mut random)?;
         let key_id = KeyId::from_random(random);
-        let created = self.backend.generate_cmk(&key_id, spec)?;
+        let created = self.backend.generate_cmk(&key_id, spec, 0)?;
         let record = KeyBlob::new([key_id.as_bytes().as_slice(), created.as_bytes()].concat());
         let stored = self.store.insert_engine_key(TOKEN_KEY_NAME, &record)?;
         if stored != record {
@@ -326,8 +326,4 @@ fn matches_claims(import: &ImportRecord, claims: &ImportClaims) -> bool {
         && import.algorithm == claims.algorithm
         && import.wrapping_key_spec == claims.wrapping_key_spec
         && reference_digest(import.wrapping_key.as_bytes()) == claims.wrapping_key_digest
-}
-
-fn concurrent_change(key_id: &KeyId) -> KmsError {
-    KmsError::Store(format!("key {key_id} changed concurrently; try again"))
 }

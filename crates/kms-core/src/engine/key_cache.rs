@@ -17,21 +17,24 @@ use arc_swap::{ArcSwap, Guard};
 use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::backend::CmkHandle;
-use crate::ciphertext::BlobKey;
+use crate::ciphertext::{BlobKey, blob_generation, open_blob_with_context};
 use crate::clock::Clock;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
+use crate::secret::SecretBytes;
 use crate::spec::KeyState;
 use crate::store::KeyStore;
 use crate::tenant::ProjectId;
 
 use super::seal_lease::SealLease;
 
-/// A loaded, enabled CMK.
+/// A loaded, enabled CMK: its current material, which seals, and the materials rotations
+/// retired, which only open.
 #[derive(Debug)]
 pub(crate) struct HotKey {
     pub(crate) blob_key: BlobKey,
     pub(crate) handle: Box<dyn CmkHandle>,
+    retired: Vec<(u32, Box<dyn CmkHandle>)>,
     /// The project the key belongs to: a cached key serves that project's calls only.
     pub(crate) project_id: ProjectId,
     material_expiry_ms: Option<u64>,
@@ -49,10 +52,47 @@ impl HotKey {
         Self {
             blob_key,
             handle,
+            retired: Vec::new(),
             project_id,
             material_expiry_ms,
             seals: SealLease::new(max_lease),
         }
+    }
+
+    /// The key with the materials rotations retired, by generation.
+    pub(crate) fn with_retired(mut self, retired: Vec<(u32, Box<dyn CmkHandle>)>) -> Self {
+        self.retired = retired;
+        self
+    }
+
+    /// Opens `blob` with the material of the generation its header names, binding `aad`
+    /// and `context` (see [`open_blob_with_context`]).
+    ///
+    /// # Errors
+    /// The one opaque [`KmsError::InvalidCipherText`] for every way the blob can be wrong,
+    /// a generation the key does not hold included; [`KmsError::Backend`] when the backend
+    /// fails.
+    pub(crate) fn open(
+        &self,
+        aad: &[u8],
+        context: Option<&[u8]>,
+        blob: &[u8],
+    ) -> Result<SecretBytes> {
+        let generation = blob_generation(blob).ok_or(KmsError::InvalidCipherText)?;
+        let handle = if generation == self.blob_key.generation {
+            self.handle.as_ref()
+        } else {
+            self.retired
+                .iter()
+                .find(|(retired, _)| *retired == generation)
+                .map(|(_, handle)| handle.as_ref())
+                .ok_or(KmsError::InvalidCipherText)?
+        };
+        let key = BlobKey {
+            generation,
+            ..self.blob_key
+        };
+        open_blob_with_context(handle, &key, aad, context, blob)
     }
 
     /// Whether the key's imported material has expired. Reads the clock only for keys whose
@@ -212,6 +252,8 @@ mod tests {
                 key_blob: None,
                 material_expiry_ms: None,
                 material_fingerprint: None,
+                retired_materials: Vec::new(),
+                rotation: crate::store::Rotation::default(),
             })
             .unwrap();
         // The lease semantics are tested in seal_lease; here, the refusal at the bound.

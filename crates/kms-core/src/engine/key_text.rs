@@ -1,13 +1,11 @@
 //! update-key-alias and update-key-description.
 
 use super::Kms;
-use crate::error::{KmsError, Result};
-use crate::key_id::KeyId;
+use crate::error::Result;
 use crate::models::{
     KeyAliasInfo, KeyDescriptionInfo, UpdateKeyAliasRequest, UpdateKeyAliasResponse,
     UpdateKeyDescriptionRequest, UpdateKeyDescriptionResponse,
 };
-use crate::spec::KeyState;
 use crate::store::KeyText;
 use crate::tenant::Tenant;
 
@@ -25,7 +23,10 @@ impl Kms {
         request: &UpdateKeyAliasRequest,
     ) -> Result<UpdateKeyAliasResponse> {
         let (key_id, alias) = request.validate()?;
-        self.update_key_text(tenant, &key_id, &KeyText::Alias(alias.to_owned()))?;
+        let text = KeyText::Alias(alias.to_owned());
+        self.change_key_metadata(tenant, &key_id, || {
+            self.store.update_key_text(&key_id, &text)
+        })?;
         Ok(UpdateKeyAliasResponse {
             key_info: KeyAliasInfo {
                 key_id: key_id.to_string(),
@@ -45,31 +46,15 @@ impl Kms {
         request: &UpdateKeyDescriptionRequest,
     ) -> Result<UpdateKeyDescriptionResponse> {
         let (key_id, description) = request.validate()?;
-        self.update_key_text(
-            tenant,
-            &key_id,
-            &KeyText::Description(description.to_owned()),
-        )?;
+        let text = KeyText::Description(description.to_owned());
+        self.change_key_metadata(tenant, &key_id, || {
+            self.store.update_key_text(&key_id, &text)
+        })?;
         Ok(UpdateKeyDescriptionResponse {
             key_info: KeyDescriptionInfo {
                 key_id: key_id.to_string(),
                 key_description: description.to_owned(),
             },
         })
-    }
-
-    /// Sets the text of `tenant`'s key `key_id`; a key that went pending deletion or away
-    /// meanwhile is refused as it is now.
-    fn update_key_text(&self, tenant: &Tenant, key_id: &KeyId, text: &KeyText) -> Result<()> {
-        let record = self.current_key(tenant, key_id)?;
-        if record.state != KeyState::PendingDeletion && self.store.update_key_text(key_id, text)? {
-            return Ok(());
-        }
-        match self.current_key(tenant, key_id)?.state {
-            KeyState::PendingDeletion => Err(KmsError::KeyPendingDeletion),
-            _ => Err(KmsError::Store(format!(
-                "key {key_id} changed concurrently; try again"
-            ))),
-        }
     }
 }

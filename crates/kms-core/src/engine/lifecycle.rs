@@ -1,6 +1,6 @@
 //! The CMK lifecycle operations.
 
-use super::Kms;
+use super::{Kms, concurrent_change};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::models::{
@@ -45,7 +45,7 @@ impl Kms {
         let (state, key_blob) = match new_key.origin {
             KeyOrigin::Kms => (
                 KeyState::Enabled,
-                Some(self.backend.generate_cmk(&key_id, new_key.spec)?),
+                Some(self.backend.generate_cmk(&key_id, new_key.spec, 0)?),
             ),
             KeyOrigin::External => (KeyState::PendingImport, None),
         };
@@ -64,6 +64,8 @@ impl Kms {
             key_blob,
             material_expiry_ms: None,
             material_fingerprint: None,
+            retired_materials: Vec::new(),
+            rotation: crate::store::Rotation::default(),
         })?;
         Ok(CreateKeyResponse {
             key_info: KeyInfo {
@@ -237,9 +239,7 @@ impl Kms {
                 return Ok(to);
             }
         }
-        Err(KmsError::Store(format!(
-            "key {key_id} kept changing under concurrent updates; try again"
-        )))
+        Err(concurrent_change(key_id))
     }
 }
 
@@ -265,7 +265,7 @@ fn details(tenant: &Tenant, key: &KeyRecord) -> KeyDetails {
             .map(|ms| ms.to_string())
             .unwrap_or_default(),
         origin: key.origin.as_str().into(),
-        key_rotation_enabled: "false".into(),
+        key_rotation_enabled: key.rotation.enabled.to_string(),
         sys_enterprise_project_id: "0".into(),
         keystore_id: "0".into(),
     }

@@ -1,7 +1,8 @@
 //! The engine's periodic work, in one call: expiring imported material, destroying the
 //! wrapping keys of import tokens that expired unused, purging keys whose deletion is due,
-//! trimming the store's change feed, and destroying this store's orphaned wrapping keys. Each item is a transition the store makes atomically, so several engines on one
-//! store may all run it: each item is done once.
+//! trimming the store's change feed, destroying this store's orphaned wrapping keys, and
+//! rotating keys whose scheduled rotation is due. Each item is a transition the store makes
+//! atomically, so several engines on one store may all run it: each item is done once.
 
 use super::Kms;
 use crate::error::{KmsError, Result};
@@ -27,6 +28,12 @@ pub struct Maintenance {
     /// Keys deleted from the store because their pending deletion time had come (a
     /// failure to destroy one's material is in `material_left` too).
     pub deleted: Vec<KeyId>,
+    /// Keys rotated because their rotation interval had passed: each has a new material
+    /// generation.
+    pub rotated: Vec<KeyId>,
+    /// Keys whose scheduled rotation failed in the backend, with its error; the next run
+    /// tries again.
+    pub rotation_failures: Vec<(KeyId, KmsError)>,
     /// Keys whose material, or whose import token's wrapping key, the backend failed to
     /// destroy, with its error. The store no longer refers to it; on a PKCS#11 token the
     /// object carries the key ID as CKA_LABEL, for an operator to destroy.
@@ -36,8 +43,9 @@ pub struct Maintenance {
 impl Kms {
     /// Runs the engine's periodic work once: imported material past its `expiration_time`
     /// is destroyed (see [`Kms::purge_due_deletions`] for deletions), and the wrapping keys
-    /// of import tokens that expired unused are destroyed, and change feed entries older
-    /// than an hour are removed. Calls find due expiries on their
+    /// of import tokens that expired unused are destroyed, change feed entries older
+    /// than an hour are removed, and keys whose rotation is due are rotated (once per
+    /// interval, however late the run: a run after three intervals rotates once). Calls find due expiries on their
     /// own as well; this makes them happen even for keys nobody uses. The engine has no
     /// scheduler of its own: an embedder calls this periodically (the command line's
     /// `kms maintain`).
@@ -69,6 +77,12 @@ impl Kms {
         let sweep = self.wrapping_key_maker.sweep()?;
         done.orphaned_wrapping_keys_destroyed = sweep.destroyed;
         done.orphaned_wrapping_keys_left = sweep.failures.len();
+        for (key_id, rotated) in self.rotate_due_keys()? {
+            match rotated {
+                Ok(()) => done.rotated.push(key_id),
+                Err(error) => done.rotation_failures.push((key_id, error)),
+            }
+        }
         Ok(done)
     }
 

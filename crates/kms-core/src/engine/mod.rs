@@ -12,7 +12,9 @@ mod lifecycle;
 mod maintenance;
 mod material_expiry;
 mod purge;
+mod rotation;
 mod seal_lease;
+mod tags;
 mod teardown;
 mod wrapping_key_names;
 mod wrapping_key_pool;
@@ -33,7 +35,7 @@ use crate::ciphertext::{BlobKey, seal_blob};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
-use crate::spec::WrappingKeySpec;
+use crate::spec::{KeyState, WrappingKeySpec};
 use crate::store::KeyStore;
 use crate::tenant::{ProjectId, Tenant};
 
@@ -232,23 +234,54 @@ impl Kms {
         require_enabled(record.state)?;
         let blob = record.key_blob.as_ref().ok_or(KmsError::KeyNotEnabled)?;
         let handle = self.backend.load_cmk(key_id, record.spec, blob)?;
+        let retired = record
+            .retired_materials
+            .iter()
+            .map(|retired| {
+                let handle = self
+                    .backend
+                    .load_cmk(key_id, record.spec, &retired.key_blob)?;
+                Ok((retired.generation, handle))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let blob_key = BlobKey {
             key_id: *key_id,
             spec: record.spec,
             generation: record.generation,
         };
-        let key = Arc::new(HotKey::new(
+        let key = HotKey::new(
             blob_key,
             handle,
             record.project_id,
             record.material_expiry_ms,
             self.config.encryption_lease,
-        ));
+        );
+        let key = Arc::new(key.with_retired(retired));
         self.cache
             .keys
             .insert_if_current(*key_id, Arc::clone(&key), epoch);
         self.cache.start_reader(&self.store);
         Ok(key)
+    }
+
+    /// Changes the alias, description or tags of `tenant`'s key `key_id` with `apply` (the
+    /// store's atomic change, which refuses a key pending deletion by returning false),
+    /// unless the key is pending deletion; a key that went pending deletion or away
+    /// meanwhile is refused as it is now.
+    fn change_key_metadata(
+        &self,
+        tenant: &Tenant,
+        key_id: &KeyId,
+        apply: impl FnOnce() -> Result<bool>,
+    ) -> Result<()> {
+        let record = self.current_key(tenant, key_id)?;
+        if record.state != KeyState::PendingDeletion && apply()? {
+            return Ok(());
+        }
+        match self.current_key(tenant, key_id)?.state {
+            KeyState::PendingDeletion => Err(KmsError::KeyPendingDeletion),
+            _ => Err(concurrent_change(key_id)),
+        }
     }
 
     /// Counts one encryption under `key` against its bound.
@@ -263,4 +296,11 @@ impl Kms {
         self.backend.random(&mut nonce)?;
         seal_blob(key.handle.as_ref(), &key.blob_key, &nonce, aad, plaintext)
     }
+}
+
+/// The error when a key kept changing under a compare-and-swap until its attempts ran out.
+fn concurrent_change(key_id: &KeyId) -> KmsError {
+    KmsError::Store(format!(
+        "key {key_id} kept changing under concurrent updates; try again"
+    ))
 }

@@ -19,7 +19,7 @@ pub struct Purge {
 impl Kms {
     /// Deletes every key pending deletion whose `pending_days` have passed: its record
     /// leaves the store (so every later call on it gets KMS.0207, and blobs it sealed never
-    /// open again) and the backend destroys its material. A key whose deletion is cancelled
+    /// open again) and the backend destroys its material, every generation of it. A key whose deletion is cancelled
     /// before this runs stays. Safe to run from several engines sharing a store at once:
     /// each key is deleted by one of them.
     ///
@@ -33,10 +33,11 @@ impl Kms {
         let mut purge = Purge::default();
         for record in self.store.take_due_deletions(self.now_ms())? {
             self.cache.keys.remove(&record.key_id);
+            // Every generation goes; the first failure is reported, after trying the rest.
             let destroyed = record
-                .key_blob
-                .as_ref()
-                .map_or(Ok(()), |blob| self.backend.destroy_key(blob));
+                .all_materials()
+                .map(|blob| self.backend.destroy_key(blob))
+                .fold(Ok(()), Result::and);
             match destroyed {
                 Ok(()) => purge.deleted.push(record.key_id),
                 Err(error) => purge.material_left.push((record.key_id, error)),

@@ -11,6 +11,8 @@ mod datakey_pair;
 mod fields;
 mod import;
 mod keys;
+mod rotation;
+mod tags;
 
 pub use data::{
     BlobKind, DataToDecrypt, DataToEncrypt, DecryptDataRequest, DecryptDataResponse,
@@ -39,4 +41,13 @@ pub use keys::{
     KeyStatusResponse, ListKeysRequest, ListKeysResponse, MAX_ALIAS_LEN, MAX_DESCRIPTION_LEN,
     MAX_LIST_LIMIT, NewKey, PENDING_DAYS, ScheduleKeyDeletionRequest, UpdateKeyAliasRequest,
     UpdateKeyAliasResponse, UpdateKeyDescriptionRequest, UpdateKeyDescriptionResponse,
+};
+pub use rotation::{
+    KeyMaterial, KeyRotationStatusResponse, MATERIAL_CURRENT, MATERIAL_RETIRED,
+    RotateOnDemandResponse, UpdateKeyRotationIntervalRequest,
+};
+pub use tags::{
+    BatchKeyTagsRequest, CreateKeyTagRequest, DeleteKeyTagRequest, KeyTagsResponse,
+    MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS_PER_KEY, ProjectTag, ProjectTagsRequest,
+    ProjectTagsResponse, TagItem,
 };

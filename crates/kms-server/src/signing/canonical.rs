@@ -179,7 +179,10 @@ fn hex_value(digit: u8) -> Option<u8> {
 }
 
 /// Percent-decodes to bytes; `%` must start a two-hex-digit escape.
-fn percent_decode(text: &str) -> Result<Vec<u8>, AuthFailure> {
+///
+/// # Errors
+/// [`FailureReason::MalformedTarget`] for a malformed escape.
+pub fn percent_decode(text: &str) -> Result<Vec<u8>, AuthFailure> {
     let mut out = Vec::with_capacity(text.len());
     let mut bytes = text.bytes();
     while let Some(b) = bytes.next() {

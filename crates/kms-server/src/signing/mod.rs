@@ -46,7 +46,8 @@ pub use authorization::{
     MAX_SIGNED_HEADERS,
 };
 pub use canonical::{
-    UNSIGNED_PAYLOAD, canonical_query, canonical_request, canonical_uri, string_to_sign,
+    UNSIGNED_PAYLOAD, canonical_query, canonical_request, canonical_uri, percent_decode,
+    string_to_sign,
 };
 pub use credential::{Credential, CredentialLookup};
 pub use date::{MAX_CLOCK_SKEW_SECONDS, check_window, parse_sdk_date};

@@ -94,6 +94,37 @@ impl KeyStore for SwitchableStore {
     fn insert_engine_key(&self, name: &str, key: &KeyBlob) -> Result<KeyBlob> {
         self.up()?.insert_engine_key(name, key)
     }
+    fn update_rotation(
+        &self,
+        key_id: &KeyId,
+        from: &kms_core::Rotation,
+        to: &kms_core::Rotation,
+    ) -> Result<bool> {
+        self.up()?.update_rotation(key_id, from, to)
+    }
+    fn add_generation(
+        &self,
+        key_id: &KeyId,
+        from: u32,
+        blob: &KeyBlob,
+        now_ms: u64,
+    ) -> Result<bool> {
+        self.up()?.add_generation(key_id, from, blob, now_ms)
+    }
+    fn key_tags(&self, key_id: &KeyId) -> Result<Vec<kms_core::Tag>> {
+        self.up()?.key_tags(key_id)
+    }
+    fn project_tags(&self, project_id: &kms_core::ProjectId) -> Result<Vec<kms_core::Tag>> {
+        self.up()?.project_tags(project_id)
+    }
+    fn change_tags(
+        &self,
+        key_id: &KeyId,
+        change: &kms_core::TagChange,
+        max: usize,
+    ) -> Result<bool> {
+        self.up()?.change_tags(key_id, change, max)
+    }
 }
 
 /// Two engines ("nodes") over one store and one root key.

@@ -123,8 +123,13 @@ impl Backend for InstrumentedBackend {
     fn capabilities(&self) -> &Capabilities {
         self.inner.capabilities()
     }
-    fn generate_cmk(&self, id: &KeyId, spec: CmkSpec) -> kms_core::Result<KeyBlob> {
-        self.inner.generate_cmk(id, spec)
+    fn generate_cmk(
+        &self,
+        id: &KeyId,
+        spec: CmkSpec,
+        generation: u32,
+    ) -> kms_core::Result<KeyBlob> {
+        self.inner.generate_cmk(id, spec, generation)
     }
     fn load_cmk(
         &self,

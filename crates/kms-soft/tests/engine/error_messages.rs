@@ -37,7 +37,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .map(|&operation| {
             let base = match operation {
                 Operation::CreateKey => json!({"key_alias": "messages"}),
-                Operation::ListKeys | Operation::GenRandom => json!({}),
+                Operation::ListKeys | Operation::GenRandom | Operation::ListKmsTags => json!({}),
                 Operation::ReEncrypt => json!({"destination_key_id": aes}),
                 Operation::EncryptDatakey => json!({"key_id": aes, "datakey_plain_length": "32"}),
                 Operation::ImportKeyMaterial => json!({"key_id": external, "import_token": token}),

@@ -52,9 +52,11 @@ fn engine_with_seed_key() -> Kms {
             created_ms: 0,
             scheduled_deletion_ms: None,
             generation: 0,
-            key_blob: Some(backend.generate_cmk(&key_id, CmkSpec::Aes256).unwrap()),
+            key_blob: Some(backend.generate_cmk(&key_id, CmkSpec::Aes256, 0).unwrap()),
             material_expiry_ms: None,
             material_fingerprint: None,
+            retired_materials: Vec::new(),
+            rotation: kms_core::Rotation::default(),
         })
         .unwrap();
     Kms::new(backend, store)

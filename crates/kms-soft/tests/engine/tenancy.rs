@@ -131,6 +131,24 @@ fn another_projects_key_is_kms_0207_for_every_operation_and_unchanged() {
             Operation::ReEncrypt,
             json!({"destination_key_id": key_id, "cipher_text": data_blob}),
         ),
+        (Operation::EnableKeyRotation, by_key(&key_id)),
+        (Operation::DisableKeyRotation, by_key(&key_id)),
+        (
+            Operation::UpdateKeyRotationInterval,
+            json!({"key_id": key_id, "rotation_interval": 30}),
+        ),
+        (Operation::GetKeyRotationStatus, by_key(&key_id)),
+        (Operation::RotateOnDemand, by_key(&key_id)),
+        (
+            Operation::CreateKmsTag,
+            json!({"key_id": key_id, "tag": {"key": "k", "value": "v"}}),
+        ),
+        (
+            Operation::BatchCreateKmsTags,
+            json!({"key_id": key_id, "tags": [{"key": "k"}], "action": "delete"}),
+        ),
+        (Operation::DeleteTag, json!({"key_id": key_id, "key": "k"})),
+        (Operation::ShowKmsTags, by_key(&key_id)),
     ];
     for (operation, body) in &requests {
         assert_eq!(
@@ -140,6 +158,12 @@ fn another_projects_key_is_kms_0207_for_every_operation_and_unchanged() {
             operation.as_str()
         );
     }
+    // Another project's tags are not listed, and its rotation status is as it was.
+    let tags = call_as(&kms, &b, Operation::ListKmsTags, &json!({})).unwrap();
+    assert_eq!(tags, json!({"tags": []}));
+    let status = call_as(&kms, &a, Operation::GetKeyRotationStatus, &by_key(&key_id)).unwrap();
+    assert_eq!(status["number_of_rotations"], 0);
+    assert_eq!(status["key_rotation_enabled"], false);
     // The key is as it was, and still serves its own project (from the cache too).
     let described = call_as(&kms, &a, Operation::DescribeKey, &by_key(&key_id)).unwrap();
     assert_eq!(described["key_info"]["key_state"], "2");

@@ -35,6 +35,8 @@ pub fn key(n: u8, alias: &str) -> KeyRecord {
         key_blob: None,
         material_expiry_ms: None,
         material_fingerprint: None,
+        retired_materials: Vec::new(),
+        rotation: kms_core::Rotation::default(),
     }
 }
 
@@ -738,5 +740,200 @@ pub fn concurrent_inserts_agree(first: &dyn KeyStore, second: &dyn KeyStore) {
             .iter()
             .all(|r| r.as_ref().is_ok() || r.as_ref().is_err_and(|code| code == "KMS.1104")),
         "{aliases:?}"
+    );
+}
+
+/// An enabled key `n` holding material, inserted.
+fn enabled_key(store: &dyn KeyStore, n: u8) -> KeyRecord {
+    let record = KeyRecord {
+        origin: KeyOrigin::Kms,
+        state: KeyState::Enabled,
+        key_blob: Some(KeyBlob::new(vec![n; 36])),
+        ..key(n, &format!("enabled-{n}"))
+    };
+    store.insert_key(&record).unwrap();
+    record
+}
+
+/// Rotation: a policy changed by compare-and-swap, and each generation added once, the
+/// one it replaces retired with its creation time, the rotation counted, the lease count
+/// started again and the change in the feed.
+pub fn rotation_keeps_the_contract(store: &dyn KeyStore) {
+    use kms_core::{RetiredMaterial, Rotation};
+    let record = enabled_key(store, 60);
+    let id = record.key_id;
+    let policy = Rotation {
+        enabled: true,
+        interval_days: 30,
+        interval_start_ms: 5_000,
+        ..Rotation::default()
+    };
+    assert!(
+        store
+            .update_rotation(&id, &Rotation::default(), &policy)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_rotation(&id, &Rotation::default(), &policy)
+            .unwrap()
+    );
+    assert_eq!(store.get_key(&id).unwrap().unwrap().rotation, policy);
+    assert_eq!(store.lease_encryptions(&id, 10, 10).unwrap(), 10);
+    let position = store.key_changes_since(None).unwrap().position;
+
+    let second = KeyBlob::new(b"second generation".to_vec());
+    assert!(store.add_generation(&id, 0, &second, 9_000).unwrap());
+    assert!(
+        !store
+            .add_generation(&id, 0, &KeyBlob::new(vec![1]), 9_500)
+            .unwrap()
+    );
+    let third = KeyBlob::new(b"third".to_vec());
+    assert!(store.add_generation(&id, 1, &third, 10_000).unwrap());
+    let rotated = store.get_key(&id).unwrap().unwrap();
+    assert_eq!(rotated.generation, 2);
+    assert_eq!(rotated.key_blob, Some(third));
+    assert_eq!(
+        rotated.retired_materials,
+        [
+            RetiredMaterial {
+                generation: 0,
+                key_blob: KeyBlob::new(vec![60; 36]),
+                created_ms: record.created_ms,
+            },
+            RetiredMaterial {
+                generation: 1,
+                key_blob: second,
+                created_ms: 9_000,
+            },
+        ]
+    );
+    assert_eq!(
+        rotated.rotation,
+        Rotation {
+            interval_start_ms: 10_000,
+            last_rotation_ms: Some(10_000),
+            rotations: 2,
+            ..policy
+        }
+    );
+    assert_eq!(rotated.all_materials().count(), 3);
+    assert_eq!(
+        store.lease_encryptions(&id, 10, 10).unwrap(),
+        10,
+        "a fresh count"
+    );
+    assert_eq!(changed_after(store, position), Some(vec![id]));
+    // The policy swap compares the rotation count: a rotation in between fails it.
+    assert!(
+        !store
+            .update_rotation(&id, &policy, &Rotation::default())
+            .unwrap()
+    );
+
+    // Only an enabled key with material rotates.
+    let disabled = enabled_key(store, 61);
+    let change = StateChange {
+        from: KeyState::Enabled,
+        has_material: true,
+        to: KeyState::Disabled,
+        scheduled_deletion_ms: None,
+    };
+    assert!(store.change_state(&disabled.key_id, change).unwrap());
+    assert!(
+        !store
+            .add_generation(&disabled.key_id, 0, &KeyBlob::new(vec![2]), 1)
+            .unwrap()
+    );
+    let pending = key(62, "pending");
+    store.insert_key(&pending).unwrap();
+    assert!(
+        !store
+            .add_generation(&pending.key_id, 0, &KeyBlob::new(vec![3]), 1)
+            .unwrap()
+    );
+    let unknown = KeyId::from_random([63; 16]);
+    assert!(
+        !store
+            .add_generation(&unknown, 0, &KeyBlob::new(vec![4]), 1)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_rotation(&unknown, &Rotation::default(), &policy)
+            .unwrap()
+    );
+}
+
+/// Tags: set and replaced by key, removed, limited per key, listed per key and per
+/// project, refused on a key pending deletion, and gone with a deleted key.
+pub fn tags_keep_the_contract(store: &dyn KeyStore) {
+    use kms_core::{Tag, TagChange};
+    let tag = |key: &str, value: &str| Tag {
+        key: key.into(),
+        value: value.into(),
+    };
+    let a = enabled_key(store, 70).key_id;
+    let b = enabled_key(store, 71).key_id;
+    let set = |tags: Vec<Tag>| TagChange::Set(tags);
+    assert!(
+        store
+            .change_tags(&a, &set(vec![tag("env", "prod"), tag("环境", "")]), 3)
+            .unwrap()
+    );
+    assert!(
+        store
+            .change_tags(&a, &set(vec![tag("env", "dev")]), 3)
+            .unwrap()
+    );
+    assert!(
+        store
+            .change_tags(&b, &set(vec![tag("env", "prod")]), 3)
+            .unwrap()
+    );
+    assert_eq!(
+        store.key_tags(&a).unwrap(),
+        [tag("env", "dev"), tag("环境", "")]
+    );
+    let over = set(vec![tag("x", ""), tag("y", "")]);
+    assert_eq!(
+        store.change_tags(&a, &over, 3).unwrap_err().code(),
+        "KMS.0409"
+    );
+    assert_eq!(store.key_tags(&a).unwrap().len(), 2, "nothing changed");
+    assert!(
+        store
+            .change_tags(&a, &TagChange::Remove(vec!["env".into(), "no".into()]), 3)
+            .unwrap()
+    );
+    assert_eq!(store.key_tags(&a).unwrap(), [tag("环境", "")]);
+    let mut project = store.project_tags(&ProjectId::default_project()).unwrap();
+    project.sort();
+    assert_eq!(project, [tag("env", "prod"), tag("环境", "")]);
+    let other = ProjectId::parse("0123456789abcdef0123456789abcdef").unwrap();
+    assert!(store.project_tags(&other).unwrap().is_empty());
+    let unknown = KeyId::from_random([72; 16]);
+    assert!(
+        !store
+            .change_tags(&unknown, &set(vec![tag("k", "")]), 3)
+            .unwrap()
+    );
+    assert!(store.key_tags(&unknown).unwrap().is_empty());
+
+    let to_deletion = StateChange {
+        from: KeyState::Enabled,
+        has_material: true,
+        to: KeyState::PendingDeletion,
+        scheduled_deletion_ms: Some(100),
+    };
+    assert!(store.change_state(&b, to_deletion).unwrap());
+    assert!(!store.change_tags(&b, &set(vec![tag("k", "")]), 3).unwrap());
+    assert_eq!(store.key_tags(&b).unwrap(), [tag("env", "prod")]);
+    assert_eq!(store.take_due_deletions(100).unwrap().len(), 1);
+    assert!(store.key_tags(&b).unwrap().is_empty());
+    assert_eq!(
+        store.project_tags(&ProjectId::default_project()).unwrap(),
+        [tag("环境", "")]
     );
 }

@@ -1,0 +1,285 @@
+//! Key rotation on the soft backend beyond the conformance check: the policy operations
+//! and their refusals, scheduled rotation with an injected clock (once per interval, once
+//! across engines sharing a store), and rotation combined with the key's lifecycle.
+
+use std::sync::Arc;
+
+use kms_core::{CmkSpec, Kms, KmsConfig, ManualClock, MemoryStore, Operation, SecretBytes};
+use kms_soft::{RootKey, SoftBackend};
+use serde_json::{Value, json};
+
+use crate::common::{
+    call, create_key, decrypt, encrypt, error_code, import_material, random_bytes,
+};
+
+const DAY_MS: u64 = 86_400_000;
+const START_MS: u64 = 1_800_000_000_000;
+
+/// An engine on `store` and `root` whose clock is `clock`.
+fn engine_on(store: &Arc<MemoryStore>, root: &SecretBytes, clock: &Arc<ManualClock>) -> Kms {
+    Kms::with_config(
+        Arc::new(SoftBackend::new(RootKey::from_bytes(root).unwrap())),
+        Arc::clone(store) as _,
+        KmsConfig {
+            wrapping_key_pool_size: 0,
+            clock: Arc::clone(clock) as _,
+            ..KmsConfig::default()
+        },
+    )
+}
+
+fn root_key() -> SecretBytes {
+    SecretBytes::new(random_bytes(32))
+}
+
+fn status(kms: &Kms, key_id: &str) -> Value {
+    call(
+        kms,
+        Operation::GetKeyRotationStatus,
+        &json!({"key_id": key_id}),
+    )
+    .unwrap()
+}
+
+fn rotations(kms: &Kms, key_id: &str) -> u64 {
+    status(kms, key_id)["number_of_rotations"].as_u64().unwrap()
+}
+
+fn describe(kms: &Kms, key_id: &str) -> Value {
+    call(kms, Operation::DescribeKey, &json!({"key_id": key_id})).unwrap()["key_info"].clone()
+}
+
+#[test]
+fn scheduled_rotation_with_an_injected_clock_rotates_once_per_interval() {
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let kms = engine_on(&Arc::new(MemoryStore::new()), &root_key(), &clock);
+    let key_id = create_key(&kms, "AES_256");
+    let key = json!({"key_id": key_id});
+    assert_eq!(describe(&kms, &key_id)["key_rotation_enabled"], "false");
+    call(&kms, Operation::EnableKeyRotation, &key).unwrap();
+    call(
+        &kms,
+        Operation::UpdateKeyRotationInterval,
+        &json!({"key_id": key_id, "rotation_interval": 30}),
+    )
+    .unwrap();
+    assert_eq!(describe(&kms, &key_id)["key_rotation_enabled"], "true");
+    let first = encrypt(&kms, &key_id, CmkSpec::Aes256, &[1; 32], "");
+
+    clock.advance_ms(30 * DAY_MS - 1);
+    assert!(kms.maintain().unwrap().rotated.is_empty(), "one ms early");
+    clock.advance_ms(1);
+    assert_eq!(kms.maintain().unwrap().rotated.len(), 1);
+    assert!(
+        kms.maintain().unwrap().rotated.is_empty(),
+        "twice in one interval"
+    );
+    assert_eq!(rotations(&kms, &key_id), 1);
+    let second = encrypt(&kms, &key_id, CmkSpec::Aes256, &[2; 32], "");
+
+    // Three intervals late: one rotation, and the next interval starts from it.
+    clock.advance_ms(90 * DAY_MS);
+    assert_eq!(kms.maintain().unwrap().rotated.len(), 1);
+    assert!(kms.maintain().unwrap().rotated.is_empty());
+    clock.advance_ms(30 * DAY_MS);
+    assert_eq!(kms.maintain().unwrap().rotated.len(), 1);
+    let status = status(&kms, &key_id);
+    assert_eq!(status["number_of_rotations"], 3);
+    assert_eq!(status["rotation_interval"], 30);
+    assert_eq!(status["key_rotation_enabled"], true);
+    assert_eq!(
+        status["last_rotation_time"],
+        ((START_MS + 150 * DAY_MS) / 1000).to_string()
+    );
+    assert_eq!(status["key_materials"].as_array().unwrap().len(), 4);
+    for (blob, dek) in [(&first, [1u8; 32]), (&second, [2u8; 32])] {
+        let opened = decrypt(&kms, &key_id, blob, 32, "").unwrap();
+        assert_eq!(opened["data_key"], crate::common::hex(&dek));
+    }
+
+    // Disabled: no more scheduled rotations.
+    call(&kms, Operation::DisableKeyRotation, &key).unwrap();
+    clock.advance_ms(400 * DAY_MS);
+    assert!(kms.maintain().unwrap().rotated.is_empty());
+    assert_eq!(rotations(&kms, &key_id), 3);
+}
+
+#[test]
+fn engines_sharing_a_store_rotate_a_due_key_once() {
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let store = Arc::new(MemoryStore::new());
+    let root = root_key();
+    let nodes: Vec<Kms> = (0..3).map(|_| engine_on(&store, &root, &clock)).collect();
+    let key_id = create_key(&nodes[0], "SM4");
+    call(
+        &nodes[1],
+        Operation::EnableKeyRotation,
+        &json!({"key_id": key_id}),
+    )
+    .unwrap();
+    clock.advance_ms(365 * DAY_MS);
+    let rotated: usize = std::thread::scope(|scope| {
+        let runs: Vec<_> = nodes
+            .iter()
+            .map(|node| scope.spawn(|| node.maintain().unwrap().rotated.len()))
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).sum()
+    });
+    assert_eq!(rotated, 1);
+    assert_eq!(rotations(&nodes[2], &key_id), 1);
+    // Every node seals under the new generation and opens the others' blobs.
+    for sealer in &nodes {
+        let blob = encrypt(sealer, &key_id, CmkSpec::Sm4, &[7; 16], "x");
+        assert_eq!(&blob[76..84], "00000001");
+        for opener in &nodes {
+            assert!(decrypt(opener, &key_id, &blob, 16, "x").is_ok());
+        }
+    }
+}
+
+#[test]
+fn an_external_key_refuses_rotation_and_nothing_changes() {
+    let kms = crate::common::engine();
+    let external = call(
+        &kms,
+        Operation::CreateKey,
+        &json!({"key_alias": "ext", "origin": "external"}),
+    )
+    .unwrap()["key_info"]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = json!({"key_id": external});
+    // Pending import, then enabled with material: refused alike.
+    for imported in [false, true] {
+        if imported {
+            import_material(&kms, &external, &[9; 32], None).unwrap();
+        }
+        let before = status(&kms, &external);
+        for operation in [
+            Operation::RotateOnDemand,
+            Operation::EnableKeyRotation,
+            Operation::DisableKeyRotation,
+        ] {
+            assert_eq!(
+                error_code(&kms, operation, &key),
+                "KMS.0312",
+                "{operation:?}"
+            );
+        }
+        let interval = json!({"key_id": external, "rotation_interval": 90});
+        assert_eq!(
+            error_code(&kms, Operation::UpdateKeyRotationInterval, &interval),
+            "KMS.0312"
+        );
+        assert_eq!(status(&kms, &external), before);
+        assert_eq!(before["number_of_rotations"], 0);
+    }
+    let materials = status(&kms, &external)["key_materials"].clone();
+    assert_eq!(materials.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn rotation_follows_the_key_state_and_its_own_policy() {
+    let kms = crate::common::engine();
+    let key_id = create_key(&kms, "AES_256");
+    let key = json!({"key_id": key_id});
+    let interval = |days: Value| json!({"key_id": key_id, "rotation_interval": days});
+    // The interval means something only once rotation is on.
+    assert_eq!(
+        error_code(
+            &kms,
+            Operation::UpdateKeyRotationInterval,
+            &interval(json!(90))
+        ),
+        "KMS.0313"
+    );
+    call(&kms, Operation::EnableKeyRotation, &key).unwrap();
+    call(&kms, Operation::EnableKeyRotation, &key).unwrap();
+    for days in [json!(29), json!(366), json!("abc"), json!(-1)] {
+        let body = interval(days.clone());
+        assert_eq!(
+            error_code(&kms, Operation::UpdateKeyRotationInterval, &body),
+            "KMS.3001",
+            "{days}"
+        );
+    }
+    assert_eq!(status(&kms, &key_id)["rotation_interval"], 365);
+    call(
+        &kms,
+        Operation::UpdateKeyRotationInterval,
+        &interval(json!("45")),
+    )
+    .unwrap();
+    assert_eq!(status(&kms, &key_id)["rotation_interval"], 45);
+
+    let blob = encrypt(&kms, &key_id, CmkSpec::Aes256, &[3; 32], "");
+    call(&kms, Operation::DisableKey, &key).unwrap();
+    assert_eq!(
+        error_code(&kms, Operation::RotateOnDemand, &key),
+        "KMS.0209"
+    );
+    call(&kms, Operation::EnableKey, &key).unwrap();
+    call(&kms, Operation::RotateOnDemand, &key).unwrap();
+    call(
+        &kms,
+        Operation::ScheduleKeyDeletion,
+        &json!({"key_id": key_id, "pending_days": "7"}),
+    )
+    .unwrap();
+    assert_eq!(
+        error_code(&kms, Operation::RotateOnDemand, &key),
+        "KMS.0210"
+    );
+    assert_eq!(
+        error_code(&kms, Operation::EnableKeyRotation, &key),
+        "KMS.0210"
+    );
+    call(&kms, Operation::CancelKeyDeletion, &key).unwrap();
+    call(&kms, Operation::EnableKey, &key).unwrap();
+    // The generation-0 blob still opens after the round trip through deletion.
+    assert!(decrypt(&kms, &key_id, &blob, 32, "").is_ok());
+    assert_eq!(rotations(&kms, &key_id), 1);
+    let unknown = json!({"key_id": "0d0466b0-e727-4d9c-b35d-f84bb474a37f"});
+    assert_eq!(
+        error_code(&kms, Operation::RotateOnDemand, &unknown),
+        "KMS.0207"
+    );
+    assert_eq!(
+        error_code(&kms, Operation::GetKeyRotationStatus, &unknown),
+        "KMS.0207"
+    );
+}
+
+#[test]
+fn deleting_a_rotated_key_destroys_every_generation() {
+    let backend = crate::common::InstrumentedBackend::new();
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let kms = Kms::with_config(
+        Arc::clone(&backend) as _,
+        Arc::new(MemoryStore::new()),
+        KmsConfig {
+            wrapping_key_pool_size: 0,
+            clock: Arc::clone(&clock) as _,
+            ..KmsConfig::default()
+        },
+    );
+    let key_id = create_key(&kms, "AES_256");
+    let key = json!({"key_id": key_id});
+    call(&kms, Operation::RotateOnDemand, &key).unwrap();
+    call(&kms, Operation::RotateOnDemand, &key).unwrap();
+    call(
+        &kms,
+        Operation::ScheduleKeyDeletion,
+        &json!({"key_id": key_id, "pending_days": "7"}),
+    )
+    .unwrap();
+    clock.advance_ms(7 * DAY_MS);
+    let purge = kms.purge_due_deletions().unwrap();
+    assert_eq!(purge.deleted.len(), 1);
+    assert_eq!(backend.keys_destroyed(), 3);
+    assert_eq!(
+        error_code(&kms, Operation::GetKeyRotationStatus, &key),
+        "KMS.0207"
+    );
+}
