@@ -32,6 +32,9 @@ use crate::store::KeyStore;
 /// fall exactly on it.
 const START_MS: u64 = 1_900_000_000_000;
 const MS_PER_DAY: u64 = 86_400_000;
+/// The rotation interval the model sets: the shortest the API allows.
+const ROTATION_DAYS: u64 = 30;
+const ROTATION_MS: u64 = ROTATION_DAYS * MS_PER_DAY;
 /// How many keys a sequence creates at most; operations name a key by its index.
 const MAX_KEYS: usize = 4;
 /// The two materials a sequence imports: the second is "other material" for a key that
@@ -100,6 +103,14 @@ enum Step {
     Redescribe {
         key: usize,
     },
+    /// rotate-on-demand.
+    Rotate {
+        key: usize,
+    },
+    /// enable-key-rotation, then update-key-rotation-interval to the shortest interval.
+    EnableRotation {
+        key: usize,
+    },
     Describe {
         key: usize,
     },
@@ -129,10 +140,12 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (key_index(), any::<bool>()).prop_map(|(key, data)| Step::Encrypt { key, data }),
         1 => (key_index(), any::<bool>()).prop_map(|(key, data)| Step::Decrypt { key, data }),
         1 => key_index().prop_map(|key| Step::Redescribe { key }),
+        1 => key_index().prop_map(|key| Step::Rotate { key }),
+        1 => key_index().prop_map(|key| Step::EnableRotation { key }),
         1 => key_index().prop_map(|key| Step::Describe { key }),
         1 => proptest::sample::select(KeyState::ALL.to_vec()).prop_map(|state| Step::List { state }),
         1 => Just(Step::Maintain),
-        2 => proptest::sample::select(vec![400, 1_000, 2_000, 3_000, 7 * MS_PER_DAY])
+        2 => proptest::sample::select(vec![400, 1_000, 2_000, 3_000, 7 * MS_PER_DAY, ROTATION_MS])
             .prop_map(|ms| Step::Advance { ms }),
     ]
 }
@@ -175,6 +188,10 @@ struct ModelKey {
     expiry_ms: Option<u64>,
     fingerprint: Option<usize>,
     deletion_ms: Option<u64>,
+    /// How many times the key rotated: its current material generation.
+    rotations: u32,
+    /// When scheduled rotation was enabled or the key last rotated since, if it is on.
+    rotation_since_ms: Option<u64>,
 }
 
 /// The documented state machine.
@@ -238,6 +255,8 @@ impl Model {
                     expiry_ms: None,
                     fingerprint: None,
                     deletion_ms: None,
+                    rotations: 0,
+                    rotation_since_ms: None,
                 }));
                 Ok(())
             }
@@ -325,6 +344,22 @@ impl Model {
                 KeyState::PendingDeletion => refused("KMS.0210"),
                 _ => Ok(()),
             },
+            Step::Rotate { key } | Step::EnableRotation { key } => {
+                let model_key = self.key(key)?;
+                if model_key.external {
+                    return refused("KMS.0312");
+                }
+                Self::gate(model_key)?;
+                if matches!(step, Step::Rotate { .. }) {
+                    model_key.rotations += 1;
+                    if model_key.rotation_since_ms.is_some() {
+                        model_key.rotation_since_ms = Some(now);
+                    }
+                } else if model_key.rotation_since_ms.is_none() {
+                    model_key.rotation_since_ms = Some(now);
+                }
+                Ok(())
+            }
             Step::Describe { key } => self.key(key).map(drop),
             Step::List { .. } | Step::Advance { .. } => Ok(()),
             Step::Maintain => {
@@ -334,6 +369,15 @@ impl Model {
                             && key.deletion_ms.is_some_and(|at| at <= now)
                     }) {
                         *slot = None;
+                    }
+                }
+                for key in self.keys.iter_mut().flatten() {
+                    let due = key
+                        .rotation_since_ms
+                        .is_some_and(|since| since + ROTATION_MS <= now);
+                    if due && key.state == KeyState::Enabled && !key.external {
+                        key.rotations += 1;
+                        key.rotation_since_ms = Some(now);
                     }
                 }
                 Ok(())
@@ -415,6 +459,15 @@ impl Run<'_> {
                 key,
                 json!({"key_description": "described by the model"}),
             ),
+            Step::Rotate { key } => by_key(Operation::RotateOnDemand, key, json!({})),
+            Step::EnableRotation { key } => by_key(Operation::EnableKeyRotation, key, json!({}))
+                .and_then(|()| {
+                    by_key(
+                        Operation::UpdateKeyRotationInterval,
+                        key,
+                        json!({"rotation_interval": ROTATION_DAYS}),
+                    )
+                }),
             Step::Describe { key } => {
                 let described = self.key_id(key).and_then(|key_id| {
                     self.call(Operation::DescribeKey, &json!({"key_id": key_id}))
@@ -523,7 +576,7 @@ impl Run<'_> {
 
     /// Opens the key's last blob of the kind `data` says (or seals a fresh one when it has
     /// none): it must open to the DEK or the text whenever the key is enabled, since a key's
-    /// material never changes (KMS.2606).
+    /// imported material never changes (KMS.2606) and rotation keeps every generation.
     fn decrypt(&self, key: usize, data: bool) -> Result<Answer, TestCaseError> {
         let blob = self
             .blobs
@@ -608,6 +661,27 @@ impl Run<'_> {
                         stored.scheduled_deletion_ms,
                         expected.deletion_ms,
                         "deletion time of key {}",
+                        index
+                    );
+                    prop_assert_eq!(
+                        (stored.generation, stored.rotation.rotations),
+                        (expected.rotations, expected.rotations),
+                        "generation of key {}",
+                        index
+                    );
+                    prop_assert_eq!(
+                        stored.retired_materials.len(),
+                        expected.rotations as usize,
+                        "retired materials of key {}",
+                        index
+                    );
+                    prop_assert_eq!(
+                        stored
+                            .rotation
+                            .enabled
+                            .then_some(stored.rotation.interval_start_ms),
+                        expected.rotation_since_ms,
+                        "rotation of key {}",
                         index
                     );
                 }

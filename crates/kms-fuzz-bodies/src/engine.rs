@@ -4,7 +4,7 @@
 //! | placeholder | replaced by |
 //! |---|---|
 //! | `$AES` | the ID of an enabled AES_256 CMK |
-//! | `$SM4` | the ID of an enabled SM4 CMK |
+//! | `$SM4` | the ID of an enabled SM4 CMK, its rotation enabled (`$AES` holds the tag `env`) |
 //! | `$OFF` | the ID of a disabled AES_256 CMK |
 //! | `$DEL` | the ID of an AES_256 CMK pending deletion |
 //! | `$EXT` | the ID of an external AES_256 key pending import |
@@ -61,6 +61,12 @@ impl EngineFixture {
         let kms = engine_over(&config, Arc::clone(&store));
         let aes = create_key(&kms, &json!({"key_alias": "aes", "key_spec": "AES_256"}));
         let sm4 = create_key(&kms, &json!({"key_alias": "sm4", "key_spec": "SM4"}));
+        call(&kms, Operation::EnableKeyRotation, &json!({"key_id": sm4}));
+        call(
+            &kms,
+            Operation::CreateKmsTag,
+            &json!({"key_id": aes, "tag": {"key": "env", "value": "fuzz"}}),
+        );
         let off = create_key(&kms, &json!({"key_alias": "off"}));
         call(&kms, Operation::DisableKey, &json!({"key_id": off}));
         let del = create_key(&kms, &json!({"key_alias": "del"}));

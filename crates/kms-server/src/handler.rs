@@ -112,6 +112,7 @@ pub(crate) async fn handle(state: Arc<State>, request: Request<Incoming>) -> Res
             project_id,
             operation,
             path_fields,
+            bodiless,
         }) => {
             facts.project = Some(project_id.clone());
             facts.operation = Some(operation);
@@ -120,6 +121,7 @@ pub(crate) async fn handle(state: Arc<State>, request: Request<Incoming>) -> Res
                 project_id,
                 operation,
                 path_fields,
+                bodiless,
                 request_id: &request_id,
             };
             call.run(&state, body, &mut facts).await
@@ -156,6 +158,7 @@ struct ApiCall<'a> {
     project_id: ProjectId,
     operation: Operation,
     path_fields: Vec<(&'static str, String)>,
+    bodiless: bool,
     request_id: &'a str,
 }
 
@@ -185,8 +188,12 @@ impl ApiCall<'_> {
         let raw_path = self.parts.uri.path().to_owned();
         let raw_query = self.parts.uri.query().map(str::to_owned);
         let method = self.parts.method.as_str().to_owned();
-        let (project_id, operation, path_fields) =
-            (self.project_id, self.operation, self.path_fields);
+        let (project_id, operation, path_fields, bodiless) = (
+            self.project_id,
+            self.operation,
+            self.path_fields,
+            self.bodiless,
+        );
         let outcome = tokio::task::spawn_blocking(move || {
             let now_seconds = i64::try_from(state.clock.now_ms() / 1000).unwrap_or(i64::MAX);
             let received = Received {
@@ -205,7 +212,7 @@ impl ApiCall<'_> {
             )?;
             let response = core::str::from_utf8(&body)
                 .map_err(|_| KmsError::InvalidJson("the request body is not UTF-8".into()))
-                .and_then(|text| with_path_fields(text, &path_fields))
+                .and_then(|text| with_path_fields(text, &path_fields, bodiless))
                 .and_then(|text| state.kms.call_json_as(&caller.tenant, operation, &text));
             Ok::<_, Refusal>((caller, response))
         })

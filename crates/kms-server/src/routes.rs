@@ -16,8 +16,11 @@ pub(crate) enum Route {
         /// The operation.
         operation: Operation,
         /// What the path names besides (a tag route's `key_id` and tag `key`, decoded),
-        /// as request fields.
+        /// as request fields; for the routes that take no body (GET, DELETE) an empty body
+        /// is an empty object.
         path_fields: Vec<(&'static str, String)>,
+        /// Whether the route takes no body (GET, DELETE).
+        bodiless: bool,
     },
     /// `GET /`: the API versions.
     Versions,
@@ -107,6 +110,7 @@ pub(crate) fn route(method: &str, path: &str) -> Result<Route> {
         project_id: ProjectId::parse(project)?,
         operation,
         path_fields,
+        bodiless: expected != "POST",
     })
 }
 
@@ -131,19 +135,24 @@ fn decoded(segment: &str) -> Result<String> {
 }
 
 /// The request body with `path_fields` added as fields, for a route whose path names the
-/// key (an empty body is an empty object). Without path fields the body is the one given,
-/// not a copy (it may hold a plaintext DEK).
+/// key; for a route that takes no body (`bodiless`) an empty body is an empty object.
+/// Otherwise the body is the one given, not a copy (it may hold a plaintext DEK).
 ///
 /// # Errors
 /// KMS.0202 when the body is not a JSON object, or already holds a field the path gives.
 pub(crate) fn with_path_fields<'a>(
     body: &'a str,
     path_fields: &[(&'static str, String)],
+    bodiless: bool,
 ) -> Result<Cow<'a, str>> {
+    let body = if bodiless && body.trim().is_empty() {
+        "{}"
+    } else {
+        body
+    };
     if path_fields.is_empty() {
         return Ok(Cow::Borrowed(body));
     }
-    let body = if body.trim().is_empty() { "{}" } else { body };
     let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body)
         .map_err(|_| KmsError::InvalidJson("the request body must be a JSON object".into()))?;
     for (name, value) in path_fields {
@@ -185,6 +194,7 @@ mod tests {
                 project_id: ProjectId::parse("0123456789abcdef").unwrap(),
                 operation: Operation::EncryptDatakey,
                 path_fields: Vec::new(),
+                bodiless: false,
             }
         );
         assert_eq!(route("GET", "/").unwrap(), Route::Versions);
@@ -230,14 +240,19 @@ mod tests {
     #[test]
     fn path_fields_join_the_body_and_may_not_be_in_it() {
         let fields = [("key_id", "k1".to_owned())];
-        assert_eq!(with_path_fields("", &fields).unwrap(), r#"{"key_id":"k1"}"#);
         assert_eq!(
-            with_path_fields(r#"{"tag":{"key":"a"}}"#, &fields).unwrap(),
+            with_path_fields("", &fields, true).unwrap(),
+            r#"{"key_id":"k1"}"#
+        );
+        assert_eq!(with_path_fields("", &[], true).unwrap(), "{}");
+        assert_eq!(with_path_fields("", &[], false).unwrap(), "");
+        assert_eq!(
+            with_path_fields(r#"{"tag":{"key":"a"}}"#, &fields, false).unwrap(),
             r#"{"key_id":"k1","tag":{"key":"a"}}"#
         );
         for body in [r#"{"key_id":"k2"}"#, "[]", "not json"] {
             assert_eq!(
-                with_path_fields(body, &fields).unwrap_err().code(),
+                with_path_fields(body, &fields, false).unwrap_err().code(),
                 "KMS.0202",
                 "{body}"
             );

@@ -169,7 +169,8 @@ impl Kms {
         kind: BlobKind,
         blob: &[u8],
     ) -> Result<SecretBytes> {
-        self.with_enabled_key(tenant, key_id, |key| key.open(aad, context_of(kind), blob))
+        let (plaintext, _) = self.open_blob(tenant, key_id, aad, context_of(kind), blob)?;
+        Ok(plaintext)
     }
 }
 

@@ -106,10 +106,13 @@ impl Kms {
         request: &DecryptDatakeyRequest,
     ) -> Result<DecryptDatakeyResponse> {
         let valid = request.validate()?;
-        let (dek, spec) = self.with_enabled_key(tenant, &valid.key_id, |key| {
-            let dek = key.open(valid.aad, valid.context.as_deref(), &valid.blob)?;
-            Ok((dek, key.blob_key.spec))
-        })?;
+        let (dek, spec) = self.open_blob(
+            tenant,
+            &valid.key_id,
+            valid.aad,
+            valid.context.as_deref(),
+            &valid.blob,
+        )?;
         if dek.len() != valid.dek_len {
             return Err(KmsError::CipherTextLengthMismatch);
         }

@@ -31,11 +31,12 @@ pub use wrapping_key_pool::PoolStats;
 use wrapping_key_pool::WrappingKeyPool;
 
 use crate::backend::{Backend, CmkHandle, NONCE_LEN};
-use crate::ciphertext::{BlobKey, seal_blob};
+use crate::ciphertext::{BlobKey, blob_generation, seal_blob};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
-use crate::spec::{KeyState, WrappingKeySpec};
+use crate::secret::SecretBytes;
+use crate::spec::{CmkSpec, KeyState, WrappingKeySpec};
 use crate::store::KeyStore;
 use crate::tenant::{ProjectId, Tenant};
 
@@ -225,6 +226,39 @@ impl Kms {
             return Err(KmsError::KeyNotEnabled);
         }
         use_key(key)
+    }
+
+    /// Opens `blob` under `tenant`'s enabled key `key_id`, with the material of the
+    /// generation its header names, binding `aad` and `context`; returns the plaintext and
+    /// the key's spec. A generation newer than the cached key's (another engine rotated the
+    /// key within the coherence bound) loads the key from the store again first.
+    fn open_blob(
+        &self,
+        tenant: &Tenant,
+        key_id: &KeyId,
+        aad: &[u8],
+        context: Option<&[u8]>,
+        blob: &[u8],
+    ) -> Result<(SecretBytes, CmkSpec)> {
+        let newer = |key: &HotKey| {
+            blob_generation(blob).is_some_and(|generation| generation > key.blob_key.generation)
+        };
+        let open = |key: &HotKey| Ok((key.open(aad, context, blob)?, key.blob_key.spec));
+        let cached = self.with_enabled_key(tenant, key_id, |key| {
+            if newer(key) {
+                Ok(None)
+            } else {
+                open(key).map(Some)
+            }
+        })?;
+        if let Some(opened) = cached {
+            return Ok(opened);
+        }
+        let key = self.load_key(tenant, key_id)?;
+        if newer(&key) {
+            return Err(KmsError::InvalidCipherText);
+        }
+        open(&key)
     }
 
     /// Loads the enabled CMK `key_id` from the store and caches it.

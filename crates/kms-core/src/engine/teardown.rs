@@ -8,7 +8,7 @@ use crate::key_id::KEY_ID_LEN;
 
 impl Kms {
     /// Destroys in the backend every key this engine's store refers to: each CMK's
-    /// material, the wrapping keys of import tokens not yet used, and the import-token key.
+    /// material (every generation), the wrapping keys of import tokens not yet used, and the import-token key.
     /// The store keeps its records, which no longer open.
     ///
     /// For engines whose keys are never meant to outlive them, such as a benchmark's on a
@@ -19,7 +19,7 @@ impl Kms {
     /// Store and backend failures; keys not yet destroyed stay.
     pub fn destroy_all_keys(self) -> Result<()> {
         for record in self.store.list_keys()? {
-            if let Some(blob) = &record.key_blob {
+            for blob in record.all_materials() {
                 self.backend.destroy_key(blob)?;
             }
         }

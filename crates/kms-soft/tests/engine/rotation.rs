@@ -283,3 +283,39 @@ fn deleting_a_rotated_key_destroys_every_generation() {
         "KMS.0207"
     );
 }
+
+#[test]
+fn a_generation_made_through_another_engine_opens_at_once_in_one_with_the_key_cached() {
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let store = Arc::new(MemoryStore::new());
+    let root = root_key();
+    let a = engine_on(&store, &root, &clock);
+    // B trusts its cache for an hour: it cannot have heard of the rotation below.
+    let b = Kms::with_config(
+        Arc::new(SoftBackend::new(RootKey::from_bytes(&root).unwrap())),
+        Arc::clone(&store) as _,
+        KmsConfig {
+            wrapping_key_pool_size: 0,
+            coherence_bound: std::time::Duration::from_secs(3600),
+            ..KmsConfig::default()
+        },
+    );
+    let key_id = create_key(&a, "AES_256");
+    // B caches generation 0.
+    let old = encrypt(&b, &key_id, CmkSpec::Aes256, &[4; 32], "");
+    call(&a, Operation::RotateOnDemand, &json!({"key_id": key_id})).unwrap();
+    let new = encrypt(&a, &key_id, CmkSpec::Aes256, &[5; 32], "");
+    assert_eq!(&new[76..84], "00000001");
+    // B has not heard of the rotation yet, and opens the new blob all the same.
+    let opened = decrypt(&b, &key_id, &new, 32, "").unwrap();
+    assert_eq!(opened["data_key"], crate::common::hex(&[5; 32]));
+    assert!(decrypt(&a, &key_id, &old, 32, "").is_ok());
+    // A generation no engine made is the one opaque error.
+    let mut forged = kms_core::decode_hex(&new).unwrap();
+    forged[38..42].copy_from_slice(&7u32.to_be_bytes());
+    let forged = crate::common::hex(&forged);
+    assert_eq!(
+        decrypt(&b, &key_id, &forged, 32, "").unwrap_err().code(),
+        "KMS.2201"
+    );
+}
