@@ -4,6 +4,7 @@
 //! generation (a loser's object is destroyed); deletion destroys every generation.
 #![allow(
     clippy::unwrap_used,
+    clippy::panic,
     clippy::indexing_slicing,
     reason = "tests report failure by panicking"
 )]

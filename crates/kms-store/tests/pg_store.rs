@@ -54,6 +54,12 @@ fn pg_store_keeps_the_rotation_and_tag_contract() {
 }
 
 #[test]
+fn two_pg_stores_rotating_at_once_add_each_generation_exactly_once() {
+    let database = TestDatabase::create();
+    contract::each_generation_goes_to_one_of_two_stores(&database.store(), &database.store());
+}
+
+#[test]
 fn two_pg_stores_on_one_database_see_each_others_changes() {
     let database = TestDatabase::create();
     contract::changes_through_one_store_reach_the_others_feed(&database.store(), &database.store());

@@ -64,6 +64,16 @@ fn sqlite_store_keeps_the_rotation_and_tag_contract() {
 }
 
 #[test]
+fn two_sqlite_stores_rotating_at_once_add_each_generation_exactly_once() {
+    let (dir, path) = fresh_store_path("shared-rotation");
+    let first = SqliteStore::open(&path).unwrap();
+    let second = SqliteStore::open(&path).unwrap();
+    contract::each_generation_goes_to_one_of_two_stores(&first, &second);
+    drop((first, second));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn sqlite_store_keeps_the_change_feed_contract() {
     let (dir, path) = fresh_store_path("feed");
     let store = SqliteStore::open(&path).unwrap();

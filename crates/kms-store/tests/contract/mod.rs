@@ -937,3 +937,35 @@ pub fn tags_keep_the_contract(store: &dyn KeyStore) {
         [tag("环境", "")]
     );
 }
+
+/// Two stores on one database adding the same generations of the same keys at once: each
+/// generation goes to one, and every key ends at the last generation with every retired
+/// material once.
+pub fn each_generation_goes_to_one_of_two_stores(first: &dyn KeyStore, second: &dyn KeyStore) {
+    let keys: Vec<KeyId> = (0..20u8)
+        .map(|n| enabled_key(first, 100 + n).key_id)
+        .collect();
+    let expected: Vec<KeyId> = keys.iter().flat_map(|key_id| [*key_id; 5]).collect();
+    each_taken_once(first, second, expected, |store| {
+        let mut won = Vec::new();
+        for from in 0..5u32 {
+            for key_id in &keys {
+                let blob = KeyBlob::new(format!("{key_id}.{}", from + 1).into_bytes());
+                if store.add_generation(key_id, from, &blob, 1_000).unwrap() {
+                    won.push(*key_id);
+                }
+            }
+        }
+        won
+    });
+    for key_id in &keys {
+        let record = first.get_key(key_id).unwrap().unwrap();
+        assert_eq!((record.generation, record.rotation.rotations), (5, 5));
+        let generations: Vec<u32> = record
+            .retired_materials
+            .iter()
+            .map(|retired| retired.generation)
+            .collect();
+        assert_eq!(generations, [0, 1, 2, 3, 4]);
+    }
+}
