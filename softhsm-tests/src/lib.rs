@@ -142,6 +142,21 @@ impl Token {
         engine_on(self.backend())
     }
 
+    /// An engine on this token and an in-memory store whose clock is `clock`, with no
+    /// wrapping-key pool.
+    #[must_use]
+    pub fn engine_on_clock(self, clock: &Arc<kms_core::ManualClock>) -> Kms {
+        Kms::with_config(
+            self.backend(),
+            Arc::new(MemoryStore::new()),
+            KmsConfig {
+                wrapping_key_pool_size: 0,
+                clock: Arc::clone(clock) as _,
+                ..KmsConfig::default()
+            },
+        )
+    }
+
     /// Every object in the token the test user can see: keys and data objects (Kryoptic
     /// also shows mechanism objects to an empty template). (Tests that count them run alone
     /// on their token in their test binary, so no other test changes the count meanwhile.)

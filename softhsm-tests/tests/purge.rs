@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use kms_core::{Kms, KmsConfig, ManualClock, MemoryStore, Operation};
+use kms_core::{ManualClock, Operation};
 use serde_json::json;
 use softhsm_tests::{Token, call, create_key, decrypt, encrypt, on_each_token};
 
@@ -12,15 +12,7 @@ on_each_token!(purge_destroys_the_cmk_object_of_a_key_whose_pending_days_have_pa
 
 fn purge_destroys_the_cmk_object_of_a_key_whose_pending_days_have_passed(token: Token) {
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
-    let kms = Kms::with_config(
-        token.backend(),
-        Arc::new(MemoryStore::new()),
-        KmsConfig {
-            wrapping_key_pool_size: 0,
-            clock: clock.clone(),
-            ..KmsConfig::default()
-        },
-    );
+    let kms = token.engine_on_clock(&clock);
     let deleted = create_key(&kms, "AES_256");
     let kept = create_key(&kms, "AES_256");
     let blob = encrypt(&kms, &deleted, &[9; 32], "");

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
-use kms_core::{Kms, KmsConfig, ManualClock, MemoryStore, Operation};
+use kms_core::{ManualClock, Operation};
 use serde_json::json;
 use softhsm_tests::{Token, call, create_key, decrypt, encrypt, on_each_token};
 
@@ -20,15 +20,7 @@ on_each_token!(each_generation_is_a_token_object_of_its_own_and_deletion_destroy
 
 fn each_generation_is_a_token_object_of_its_own_and_deletion_destroys_them_all(token: Token) {
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
-    let kms = Kms::with_config(
-        token.backend(),
-        Arc::new(MemoryStore::new()),
-        KmsConfig {
-            wrapping_key_pool_size: 0,
-            clock: clock.clone(),
-            ..KmsConfig::default()
-        },
-    );
+    let kms = token.engine_on_clock(&clock);
     let key_id = create_key(&kms, "AES_256");
     let key = json!({"key_id": key_id});
     let first = encrypt(&kms, &key_id, &[1; 32], "");

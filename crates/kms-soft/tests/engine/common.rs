@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use base64ct::{Base64, Encoding};
 use kms_core::{
     Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, Kms,
-    KmsConfig, KmsError, MemoryStore, Operation, SecretBytes, WrappedMaterial, WrappingAlgorithm,
-    WrappingKey, WrappingKeySpec, dek_digest,
+    KmsConfig, KmsError, ManualClock, MemoryStore, Operation, SecretBytes, WrappedMaterial,
+    WrappingAlgorithm, WrappingKey, WrappingKeySpec, dek_digest,
 };
 use kms_soft::{RootKey, SoftBackend};
 use serde_json::{Value, json};
@@ -28,6 +28,20 @@ pub fn engine_with(config: KmsConfig) -> Kms {
         Arc::new(SoftBackend::new(RootKey::generate().unwrap())),
         Arc::new(MemoryStore::new()),
         config,
+    )
+}
+
+/// An engine over `backend` and an in-memory store whose clock is `clock`, without a
+/// wrapping key pool.
+pub fn engine_on_clock(backend: Arc<dyn kms_core::Backend>, clock: &Arc<ManualClock>) -> Kms {
+    Kms::with_config(
+        backend,
+        Arc::new(MemoryStore::new()),
+        KmsConfig {
+            wrapping_key_pool_size: 0,
+            clock: Arc::clone(clock) as _,
+            ..KmsConfig::default()
+        },
     )
 }
 

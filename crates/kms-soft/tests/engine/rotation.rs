@@ -9,7 +9,7 @@ use kms_soft::{RootKey, SoftBackend};
 use serde_json::{Value, json};
 
 use crate::common::{
-    call, create_key, decrypt, encrypt, error_code, import_material, random_bytes,
+    call, create_key, decrypt, encrypt, engine_on_clock, error_code, import_material, random_bytes,
 };
 
 const DAY_MS: u64 = 86_400_000;
@@ -17,13 +17,24 @@ const START_MS: u64 = 1_800_000_000_000;
 
 /// An engine on `store` and `root` whose clock is `clock`.
 fn engine_on(store: &Arc<MemoryStore>, root: &SecretBytes, clock: &Arc<ManualClock>) -> Kms {
+    node(
+        store,
+        root,
+        KmsConfig {
+            clock: Arc::clone(clock) as _,
+            ..KmsConfig::default()
+        },
+    )
+}
+
+/// An engine on `store` and `root` with `config`, without a wrapping key pool.
+fn node(store: &Arc<MemoryStore>, root: &SecretBytes, config: KmsConfig) -> Kms {
     Kms::with_config(
         Arc::new(SoftBackend::new(RootKey::from_bytes(root).unwrap())),
         Arc::clone(store) as _,
         KmsConfig {
             wrapping_key_pool_size: 0,
-            clock: Arc::clone(clock) as _,
-            ..KmsConfig::default()
+            ..config
         },
     )
 }
@@ -255,15 +266,7 @@ fn rotation_follows_the_key_state_and_its_own_policy() {
 fn deleting_a_rotated_key_destroys_every_generation() {
     let backend = crate::common::InstrumentedBackend::new();
     let clock = Arc::new(ManualClock::new(START_MS));
-    let kms = Kms::with_config(
-        Arc::clone(&backend) as _,
-        Arc::new(MemoryStore::new()),
-        KmsConfig {
-            wrapping_key_pool_size: 0,
-            clock: Arc::clone(&clock) as _,
-            ..KmsConfig::default()
-        },
-    );
+    let kms = engine_on_clock(Arc::clone(&backend) as _, &clock);
     let key_id = create_key(&kms, "AES_256");
     let key = json!({"key_id": key_id});
     call(&kms, Operation::RotateOnDemand, &key).unwrap();
@@ -291,11 +294,10 @@ fn a_generation_made_through_another_engine_opens_at_once_in_one_with_the_key_ca
     let root = root_key();
     let a = engine_on(&store, &root, &clock);
     // B trusts its cache for an hour: it cannot have heard of the rotation below.
-    let b = Kms::with_config(
-        Arc::new(SoftBackend::new(RootKey::from_bytes(&root).unwrap())),
-        Arc::clone(&store) as _,
+    let b = node(
+        &store,
+        &root,
         KmsConfig {
-            wrapping_key_pool_size: 0,
             coherence_bound: std::time::Duration::from_secs(3600),
             ..KmsConfig::default()
         },

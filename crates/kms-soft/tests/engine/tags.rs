@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use kms_core::{Kms, KmsConfig, ManualClock, MemoryStore, Operation};
+use kms_core::{Kms, ManualClock, Operation};
 use kms_soft::{RootKey, SoftBackend};
 use serde_json::{Value, json};
 
-use crate::common::{call, create_key, engine, error_code};
+use crate::common::{call, create_key, engine, engine_on_clock, error_code};
 
 fn tags(kms: &Kms, key_id: &str) -> Value {
     call(kms, Operation::ShowKmsTags, &json!({"key_id": key_id})).unwrap()
@@ -127,14 +127,9 @@ fn bad_tags_are_refused_with_their_codes_and_change_nothing() {
 #[test]
 fn the_project_lists_each_tag_key_with_its_values_and_a_deleted_keys_tags_go() {
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
-    let kms = Kms::with_config(
+    let kms = engine_on_clock(
         Arc::new(SoftBackend::new(RootKey::generate().unwrap())),
-        Arc::new(MemoryStore::new()),
-        KmsConfig {
-            wrapping_key_pool_size: 0,
-            clock: Arc::clone(&clock) as _,
-            ..KmsConfig::default()
-        },
+        &clock,
     );
     let (a, b) = (create_key(&kms, "AES_256"), create_key(&kms, "SM4"));
     tag(&kms, &a, "env", "prod").unwrap();
