@@ -252,9 +252,19 @@ impl KeyStore for MemoryStore {
         Ok(())
     }
 
-    fn lease_encryptions(&self, key_id: &KeyId, wanted: u64, limit: u64) -> Result<u64> {
+    fn lease_encryptions(
+        &self,
+        key_id: &KeyId,
+        generation: u32,
+        wanted: u64,
+        limit: u64,
+    ) -> Result<u64> {
         let mut keys = self.lock()?;
-        if !keys.by_id.contains_key(key_id) {
+        if keys
+            .by_id
+            .get(key_id)
+            .is_none_or(|key| key.generation != generation)
+        {
             return Ok(0);
         }
         let leased = keys.leased.entry(*key_id).or_default();
@@ -278,6 +288,7 @@ impl KeyStore for MemoryStore {
         &self,
         key_id: &KeyId,
         from_generation: u32,
+        from_rotation: &Rotation,
         key_blob: &KeyBlob,
         now_ms: u64,
     ) -> Result<bool> {
@@ -285,6 +296,7 @@ impl KeyStore for MemoryStore {
         let Some(key) = keys.by_id.get_mut(key_id).filter(|key| {
             key.state == KeyState::Enabled
                 && key.generation == from_generation
+                && key.rotation == *from_rotation
                 && key.key_blob.is_some()
         }) else {
             return Ok(false);

@@ -339,14 +339,21 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
     fn prune_key_changes(&self, before_ms: u64) -> Result<()>;
 
-    /// Leases up to `wanted` encryptions of key `key_id`'s material, of at most `limit` in
-    /// its life, atomically: of all engines sharing the store, the leases granted never add
-    /// up to more than `limit`. Returns how many were granted (0 once the limit is reached,
-    /// or when the key does not exist).
+    /// Leases up to `wanted` encryptions of key `key_id`'s material of generation
+    /// `generation`, of at most `limit` in its life, atomically: of all engines sharing the
+    /// store, the leases granted never add up to more than `limit`. Returns how many were
+    /// granted (0 once the limit is reached, when the key does not exist, or when it is no
+    /// longer at `generation`: a rotation started a new count for the new material).
     ///
     /// # Errors
     /// [`KmsError::Store`](crate::KmsError::Store) when the store fails.
-    fn lease_encryptions(&self, key_id: &KeyId, wanted: u64, limit: u64) -> Result<u64>;
+    fn lease_encryptions(
+        &self,
+        key_id: &KeyId,
+        generation: u32,
+        wanted: u64,
+        limit: u64,
+    ) -> Result<u64>;
 
     /// Sets key `key_id`'s alias or description, atomically, unless the key is pending
     /// deletion. Returns whether it changed (false when the key does not exist or is
@@ -366,7 +373,9 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     fn update_rotation(&self, key_id: &KeyId, from: &Rotation, to: &Rotation) -> Result<bool>;
 
     /// Makes `key_blob` key `key_id`'s current material, generation `from_generation + 1`,
-    /// if the key is enabled, holds material and is still at `from_generation`: the
+    /// if the key is enabled, holds material, is still at `from_generation` and its
+    /// rotation policy is still `from_rotation` (a scheduled rotation made as rotation is
+    /// disabled or its interval changed does not happen): the
     /// material it replaces is retired (still opens, never seals), the rotation is counted
     /// at `now_ms` and starts a new interval, and the key's encryption count starts again
     /// (the bound is per material). Atomic: of concurrent rotations of one generation, one
@@ -378,6 +387,7 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
         &self,
         key_id: &KeyId,
         from_generation: u32,
+        from_rotation: &Rotation,
         key_blob: &KeyBlob,
         now_ms: u64,
     ) -> Result<bool>;

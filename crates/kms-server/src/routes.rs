@@ -83,15 +83,16 @@ pub(crate) fn route(method: &str, path: &str) -> Result<Route> {
                 (Operation::CreateKmsTag, "POST", fields)
             }
         }
+        // A tag may be named `action`: DELETE of a tag is told by its method.
+        (key_id, ["tags", tag_key]) if method == "DELETE" => (
+            Operation::DeleteTag,
+            "DELETE",
+            vec![("key_id", decoded(key_id)?), ("key", decoded(tag_key)?)],
+        ),
         (key_id, ["tags", "action"]) => (
             Operation::BatchCreateKmsTags,
             "POST",
             vec![("key_id", decoded(key_id)?)],
-        ),
-        (key_id, ["tags", tag_key]) => (
-            Operation::DeleteTag,
-            "DELETE",
-            vec![("key_id", decoded(key_id)?), ("key", decoded(tag_key)?)],
         ),
         (name, []) => {
             let operation = Operation::from_wire(name)

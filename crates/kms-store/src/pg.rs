@@ -433,12 +433,19 @@ impl KeyStore for PgStore {
         })
     }
 
-    fn lease_encryptions(&self, key_id: &KeyId, wanted: u64, limit: u64) -> Result<u64> {
+    fn lease_encryptions(
+        &self,
+        key_id: &KeyId,
+        generation: u32,
+        wanted: u64,
+        limit: u64,
+    ) -> Result<u64> {
         self.write("leasing encryptions", |tx| {
             // Locked as read: a concurrent lease waits, then reads what this one left.
             let Some(row) = tx.query_opt(
-                "SELECT encryptions_leased FROM keys WHERE key_id = $1 FOR UPDATE",
-                &[&key_id.as_str()],
+                "SELECT encryptions_leased FROM keys WHERE key_id = $1 AND generation = $2 \
+                 FOR UPDATE",
+                &[&key_id.as_str(), &i64::from(generation)],
             )?
             else {
                 return Ok(0);
@@ -479,6 +486,7 @@ impl KeyStore for PgStore {
         &self,
         key_id: &KeyId,
         from_generation: u32,
+        from_rotation: &Rotation,
         key_blob: &KeyBlob,
         now_ms: u64,
     ) -> Result<bool> {
@@ -492,8 +500,8 @@ impl KeyStore for PgStore {
                 .as_ref()
                 .map(key_record)
                 .transpose()?;
-            let Some(retired) =
-                record.and_then(|record| retired_after_rotation(&record, from_generation))
+            let Some(retired) = record
+                .and_then(|record| retired_after_rotation(&record, from_generation, from_rotation))
             else {
                 return Ok(false);
             };

@@ -123,11 +123,19 @@ fn decode_retired(text: &str) -> Option<Vec<RetiredMaterial>> {
 }
 
 /// The `retired_materials` column after key `record` rotates: its current material
-/// retired too. `None` when the key cannot rotate from `from_generation` (not enabled,
-/// without material, or at another generation).
-pub(crate) fn retired_after_rotation(record: &KeyRecord, from_generation: u32) -> Option<String> {
+/// retired too. `None` when the key cannot rotate from `from_generation` and
+/// `from_rotation` (not enabled, without material, at another generation, or under another
+/// rotation policy).
+pub(crate) fn retired_after_rotation(
+    record: &KeyRecord,
+    from_generation: u32,
+    from_rotation: &Rotation,
+) -> Option<String> {
     let current = record.key_blob.clone()?;
-    if record.state != KeyState::Enabled || record.generation != from_generation {
+    if record.state != KeyState::Enabled
+        || record.generation != from_generation
+        || record.rotation != *from_rotation
+    {
         return None;
     }
     let mut retired = record.retired_materials.clone();

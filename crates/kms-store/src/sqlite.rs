@@ -512,14 +512,20 @@ impl KeyStore for SqliteStore {
         })
     }
 
-    fn lease_encryptions(&self, key_id: &KeyId, wanted: u64, limit: u64) -> Result<u64> {
+    fn lease_encryptions(
+        &self,
+        key_id: &KeyId,
+        generation: u32,
+        wanted: u64,
+        limit: u64,
+    ) -> Result<u64> {
         const WHAT: &str = "leasing encryptions";
         self.write(WHAT, |tx| {
             let leased: Option<i64> = sql(
                 WHAT,
                 tx.query_row(
-                    "SELECT encryptions_leased FROM keys WHERE key_id = ?1",
-                    [key_id.as_str()],
+                    "SELECT encryptions_leased FROM keys WHERE key_id = ?1 AND generation = ?2",
+                    params![key_id.as_str(), i64::from(generation)],
                     |row| row.get(0),
                 )
                 .optional(),
@@ -572,6 +578,7 @@ impl KeyStore for SqliteStore {
         &self,
         key_id: &KeyId,
         from_generation: u32,
+        from_rotation: &Rotation,
         key_blob: &KeyBlob,
         now_ms: u64,
     ) -> Result<bool> {
@@ -586,8 +593,8 @@ impl KeyStore for SqliteStore {
                 )
                 .optional(),
             )?;
-            let Some(retired) =
-                record.and_then(|record| retired_after_rotation(&record, from_generation))
+            let Some(retired) = record
+                .and_then(|record| retired_after_rotation(&record, from_generation, from_rotation))
             else {
                 return Ok(false);
             };

@@ -108,7 +108,9 @@ fn a_pg_store_fails_with_kms_0102_while_the_server_is_down_and_works_again_after
         ),
         (
             "leasing encryptions",
-            store.lease_encryptions(&record.key_id, 1, 10).map(|_| ()),
+            store
+                .lease_encryptions(&record.key_id, 0, 1, 10)
+                .map(|_| ()),
         ),
     ];
     for (what, outcome) in failures {
@@ -137,7 +139,10 @@ fn a_pg_store_fails_with_kms_0102_while_the_server_is_down_and_works_again_after
     let changes = store.key_changes_since(Some(position)).unwrap();
     assert_eq!(changes.changed, Some(vec![record.key_id]));
     assert_eq!(changes.position, position + 1);
-    assert_eq!(store.lease_encryptions(&record.key_id, 1, 10).unwrap(), 1);
+    assert_eq!(
+        store.lease_encryptions(&record.key_id, 0, 1, 10).unwrap(),
+        1
+    );
 
     // The listening connection is opened again, and wakes the waiter early once more.
     store.wait_for_key_change(Duration::from_millis(100));

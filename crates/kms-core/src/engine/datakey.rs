@@ -55,15 +55,16 @@ impl Kms {
         request: &CreateDatakeyRequest,
     ) -> Result<(SecretBytes, String)> {
         let valid = request.validate()?;
-        let mut dek = SecretBytes::zeroed(valid.len);
-        let blob = self.with_enabled_key(tenant, &valid.key_id, |key| {
+        let (dek, blob) = self.with_enabled_key(tenant, &valid.key_id, |key| {
+            let mut dek = SecretBytes::zeroed(valid.len);
             self.backend.random(dek.expose_secret_mut())?;
-            self.seal_with_context(
+            let blob = self.seal_with_context(
                 key,
                 valid.aad,
                 valid.context.as_deref(),
                 dek.expose_secret(),
-            )
+            )?;
+            Ok((dek, blob))
         })?;
         Ok((dek, encode_hex(&blob)))
     }

@@ -109,10 +109,9 @@ impl HotKey {
     /// KMS.9003 once the bound is reached; the store's failure to lease.
     pub(crate) fn count_seal(&self, store: &dyn KeyStore, limit: u64) -> Result<()> {
         let key_id = &self.blob_key.key_id;
-        if self
-            .seals
-            .count(|wanted| store.lease_encryptions(key_id, wanted, limit))?
-        {
+        if self.seals.count(|wanted| {
+            store.lease_encryptions(key_id, self.blob_key.generation, wanted, limit)
+        })? {
             Ok(())
         } else {
             Err(KmsError::KeyUsageLimitReached)

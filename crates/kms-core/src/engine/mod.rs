@@ -202,12 +202,40 @@ impl Kms {
     /// Runs `use_key` with the enabled CMK `key_id`, from the cache or loaded from the store
     /// into it. Material found expired is expired first (see
     /// [`current_key`](Self::current_key)), and the call refused with the code of the state
-    /// the key is left in.
+    /// the key is left in. A cached key whose encryptions ran out because another engine
+    /// rotated it (the store leases nothing more for a retired generation) is loaded again
+    /// and `use_key` runs once more with the new generation.
     fn with_enabled_key<T>(
         &self,
         tenant: &Tenant,
         key_id: &KeyId,
-        use_key: impl FnOnce(&HotKey) -> Result<T>,
+        use_key: impl Fn(&HotKey) -> Result<T>,
+    ) -> Result<T> {
+        match self.with_current_key(tenant, key_id, &use_key) {
+            Err(KmsError::KeyUsageLimitReached) if self.rotated_since(key_id)? => {
+                self.cache.keys.remove(key_id);
+                self.with_current_key(tenant, key_id, &use_key)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// Whether the store holds a newer generation of `key_id` than the engine's cache.
+    fn rotated_since(&self, key_id: &KeyId) -> Result<bool> {
+        let cached = self.cache.keys.snapshot(key_id);
+        let Some(key) = cached.get(key_id) else {
+            return Ok(false);
+        };
+        let stored = self.store.get_key(key_id)?;
+        Ok(stored.is_some_and(|record| record.generation > key.blob_key.generation))
+    }
+
+    /// [`with_enabled_key`](Self::with_enabled_key) without the retry.
+    fn with_current_key<T>(
+        &self,
+        tenant: &Tenant,
+        key_id: &KeyId,
+        use_key: &impl Fn(&HotKey) -> Result<T>,
     ) -> Result<T> {
         self.cache.ensure_confirmed(self.store.as_ref())?;
         let cached = self.cache.keys.snapshot(key_id);
@@ -231,7 +259,8 @@ impl Kms {
     /// Opens `blob` under `tenant`'s enabled key `key_id`, with the material of the
     /// generation its header names, binding `aad` and `context`; returns the plaintext and
     /// the key's spec. A generation newer than the cached key's (another engine rotated the
-    /// key within the coherence bound) loads the key from the store again first.
+    /// key within the coherence bound) that the store holds replaces the cached key with
+    /// one loaded again.
     fn open_blob(
         &self,
         tenant: &Tenant,
@@ -254,6 +283,13 @@ impl Kms {
         if let Some(opened) = cached {
             return Ok(opened);
         }
+        // Only a generation the store holds is worth loading the key again for: a forged
+        // one costs a store read, no backend work.
+        let stored = self.current_key(tenant, key_id)?.generation;
+        if blob_generation(blob).is_none_or(|generation| generation > stored) {
+            return Err(KmsError::InvalidCipherText);
+        }
+        self.cache.keys.remove(key_id);
         let key = self.load_key(tenant, key_id)?;
         if newer(&key) {
             return Err(KmsError::InvalidCipherText);

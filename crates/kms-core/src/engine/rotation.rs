@@ -213,16 +213,22 @@ impl Kms {
             .generate_cmk(&record.key_id, record.spec, generation)?;
         // On a store failure whether the store took it is unknown: the material stays, where
         // an operator finds it by the key ID.
-        if self
-            .store
-            .add_generation(&record.key_id, record.generation, &material, self.now_ms())?
-        {
+        let added = self.store.add_generation(
+            &record.key_id,
+            record.generation,
+            &record.rotation,
+            &material,
+            self.now_ms(),
+        )?;
+        if added {
             self.cache.keys.remove(&record.key_id);
-            Ok(true)
         } else {
-            self.backend.destroy_key(&material)?;
-            Ok(false)
+            // Another caller rotated the key, or its state or policy changed. A failure to
+            // destroy the spare is no failure of the call: on a token the object carries
+            // the key ID as CKA_LABEL, and goes with the key's deletion.
+            let _ = self.backend.destroy_key(&material);
         }
+        Ok(added)
     }
 
     /// Sets `key_id`'s rotation policy to what `decide` makes of its record, as a

@@ -67,8 +67,15 @@ impl KeyStore for SwitchableStore {
     fn prune_key_changes(&self, before_ms: u64) -> Result<()> {
         self.up()?.prune_key_changes(before_ms)
     }
-    fn lease_encryptions(&self, key_id: &KeyId, wanted: u64, limit: u64) -> Result<u64> {
-        self.up()?.lease_encryptions(key_id, wanted, limit)
+    fn lease_encryptions(
+        &self,
+        key_id: &KeyId,
+        generation: u32,
+        wanted: u64,
+        limit: u64,
+    ) -> Result<u64> {
+        self.up()?
+            .lease_encryptions(key_id, generation, wanted, limit)
     }
     fn insert_import(&self, record: &ImportRecord) -> Result<()> {
         self.up()?.insert_import(record)
@@ -106,10 +113,12 @@ impl KeyStore for SwitchableStore {
         &self,
         key_id: &KeyId,
         from: u32,
+        rotation: &kms_core::Rotation,
         blob: &KeyBlob,
         now_ms: u64,
     ) -> Result<bool> {
-        self.up()?.add_generation(key_id, from, blob, now_ms)
+        self.up()?
+            .add_generation(key_id, from, rotation, blob, now_ms)
     }
     fn key_tags(&self, key_id: &KeyId) -> Result<Vec<kms_core::Tag>> {
         self.up()?.key_tags(key_id)

@@ -321,3 +321,65 @@ fn a_generation_made_through_another_engine_opens_at_once_in_one_with_the_key_ca
         "KMS.2201"
     );
 }
+
+#[test]
+fn a_rotation_starts_a_new_encryption_count_that_an_engine_with_the_old_generation_cached_cannot_spend_on_it()
+ {
+    let store = Arc::new(MemoryStore::new());
+    let root = root_key();
+    let bounded = || KmsConfig {
+        max_encryptions_per_key: 40,
+        encryption_lease: 10,
+        coherence_bound: std::time::Duration::from_secs(3600),
+        ..KmsConfig::default()
+    };
+    let (a, b) = (
+        node(&store, &root, bounded()),
+        node(&store, &root, bounded()),
+    );
+    let key_id = create_key(&a, "AES_256");
+    let generation = |blob: &str| blob[76..84].to_owned();
+    for _ in 0..40 {
+        let blob = encrypt(&b, &key_id, CmkSpec::Aes256, &[6; 32], "");
+        assert_eq!(generation(&blob), "00000000");
+    }
+    let body = json!({"key_id": key_id, "datakey_length": "256"});
+    assert_eq!(error_code(&b, Operation::CreateDatakey, &body), "KMS.9003");
+    call(&a, Operation::RotateOnDemand, &json!({"key_id": key_id})).unwrap();
+    // B has not heard of the rotation: its next seal finds generation 0 spent, learns of
+    // generation 1 from the store, and seals under it. Generation 0 sealed exactly 40.
+    // (A cached key dropped when the change feed reports the rotation forfeits what is
+    // left of its lease, so fewer than 40 may remain for generation 1.)
+    for _ in 0..20 {
+        let blob = encrypt(&b, &key_id, CmkSpec::Aes256, &[7; 32], "");
+        assert_eq!(generation(&blob), "00000001");
+        assert!(decrypt(&a, &key_id, &blob, 32, "").is_ok());
+    }
+}
+
+#[test]
+fn a_retired_generation_never_seals_past_its_bound_in_an_engine_that_has_not_heard_of_the_rotation()
+{
+    let store = Arc::new(MemoryStore::new());
+    let root = root_key();
+    let bounded = || KmsConfig {
+        max_encryptions_per_key: 40,
+        encryption_lease: 10,
+        coherence_bound: std::time::Duration::from_secs(3600),
+        ..KmsConfig::default()
+    };
+    let (a, b) = (
+        node(&store, &root, bounded()),
+        node(&store, &root, bounded()),
+    );
+    let key_id = create_key(&a, "SM4");
+    let seal = || encrypt(&b, &key_id, CmkSpec::Sm4, &[8; 16], "");
+    // 35 sealed: B has leased all 40 of generation 0 and holds 5.
+    let mut under_first = (0..35).filter(|_| seal()[76..84] == *"00000000").count();
+    call(&a, Operation::RotateOnDemand, &json!({"key_id": key_id})).unwrap();
+    under_first += (0..30).filter(|_| seal()[76..84] == *"00000000").count();
+    assert!(
+        (35..=40).contains(&under_first),
+        "generation 0 sealed {under_first} times, its bound is 40"
+    );
+}

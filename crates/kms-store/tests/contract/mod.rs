@@ -454,38 +454,40 @@ pub fn changes_through_one_store_reach_the_others_feed(
 /// not exist (or no longer does); each key counts on its own.
 pub fn leases_keep_the_contract(store: &dyn KeyStore) {
     let missing = KeyId::from_random([120; 16]);
-    assert_eq!(store.lease_encryptions(&missing, 10, 25).unwrap(), 0);
+    assert_eq!(store.lease_encryptions(&missing, 0, 10, 25).unwrap(), 0);
     let first = scheduled(store, 121, 50);
     let second = key(122, "lease-second");
     store.insert_key(&second).unwrap();
     let id = first.key_id;
-    assert_eq!(store.lease_encryptions(&id, 10, 25).unwrap(), 10);
-    assert_eq!(store.lease_encryptions(&id, 10, 25).unwrap(), 10);
-    assert_eq!(store.lease_encryptions(&id, 10, 25).unwrap(), 5);
-    assert_eq!(store.lease_encryptions(&id, 10, 25).unwrap(), 0);
+    assert_eq!(store.lease_encryptions(&id, 0, 10, 25).unwrap(), 10);
+    assert_eq!(store.lease_encryptions(&id, 0, 10, 25).unwrap(), 10);
+    assert_eq!(store.lease_encryptions(&id, 0, 10, 25).unwrap(), 5);
+    assert_eq!(store.lease_encryptions(&id, 0, 10, 25).unwrap(), 0);
     assert_eq!(
-        store.lease_encryptions(&id, 10, 30).unwrap(),
+        store.lease_encryptions(&id, 0, 10, 30).unwrap(),
         5,
         "a higher limit"
     );
-    assert_eq!(store.lease_encryptions(&id, 0, 100).unwrap(), 0);
+    assert_eq!(store.lease_encryptions(&id, 0, 0, 100).unwrap(), 0);
     assert_eq!(
         store
-            .lease_encryptions(&second.key_id, 1 << 40, 1 << 32)
+            .lease_encryptions(&second.key_id, 0, 1 << 40, 1 << 32)
             .unwrap(),
         1 << 32
     );
     assert_eq!(
-        store.lease_encryptions(&second.key_id, 1, 1 << 32).unwrap(),
+        store
+            .lease_encryptions(&second.key_id, 0, 1, 1 << 32)
+            .unwrap(),
         0
     );
     // Leases are not changes of state or material.
     let position = store.key_changes_since(None).unwrap().position;
-    assert_eq!(store.lease_encryptions(&id, 1, 100).unwrap(), 1);
+    assert_eq!(store.lease_encryptions(&id, 0, 1, 100).unwrap(), 1);
     assert_eq!(store.key_changes_since(None).unwrap().position, position);
     // A deleted key's leases go with it.
     assert_eq!(store.take_due_deletions(50).unwrap().len(), 1);
-    assert_eq!(store.lease_encryptions(&id, 10, 100).unwrap(), 0);
+    assert_eq!(store.lease_encryptions(&id, 0, 10, 100).unwrap(), 0);
 }
 
 /// Eight threads, spread over `stores` (one store, or several on one database), lease
@@ -506,7 +508,7 @@ pub fn leases_from_eight_threads_never_pass_the_limit(stores: &[&dyn KeyStore]) 
                     let mut grants = Vec::new();
                     loop {
                         match store
-                            .lease_encryptions(&record.key_id, BLOCK, LIMIT)
+                            .lease_encryptions(&record.key_id, 0, BLOCK, LIMIT)
                             .unwrap()
                         {
                             0 => return grants,
@@ -535,7 +537,9 @@ pub fn leases_from_eight_threads_never_pass_the_limit(stores: &[&dyn KeyStore]) 
     );
     for store in stores {
         assert_eq!(
-            store.lease_encryptions(&record.key_id, 1, LIMIT).unwrap(),
+            store
+                .lease_encryptions(&record.key_id, 0, 1, LIMIT)
+                .unwrap(),
             0
         );
     }
@@ -595,7 +599,7 @@ pub fn a_version_1_database_moves_its_keys_to_the_default_project(store: &dyn Ke
     same_alias.project_id = ProjectId::parse("another").unwrap();
     store.insert_key(&same_alias).unwrap();
     assert_eq!(store.get_key(&same_alias.key_id).unwrap(), Some(same_alias));
-    assert_eq!(store.lease_encryptions(&legacy.key_id, 5, 8).unwrap(), 5);
+    assert_eq!(store.lease_encryptions(&legacy.key_id, 0, 5, 8).unwrap(), 5);
     assert_eq!(
         store.key_changes_since(Some(0)).unwrap().changed,
         Some(vec![])
@@ -779,18 +783,38 @@ pub fn rotation_keeps_the_contract(store: &dyn KeyStore) {
             .unwrap()
     );
     assert_eq!(store.get_key(&id).unwrap().unwrap().rotation, policy);
-    assert_eq!(store.lease_encryptions(&id, 10, 10).unwrap(), 10);
+    assert_eq!(store.lease_encryptions(&id, 0, 10, 10).unwrap(), 10);
     let position = store.key_changes_since(None).unwrap().position;
 
     let second = KeyBlob::new(b"second generation".to_vec());
-    assert!(store.add_generation(&id, 0, &second, 9_000).unwrap());
+    assert!(
+        store
+            .add_generation(&id, 0, &policy, &second, 9_000)
+            .unwrap()
+    );
     assert!(
         !store
-            .add_generation(&id, 0, &KeyBlob::new(vec![1]), 9_500)
+            .add_generation(&id, 0, &policy, &KeyBlob::new(vec![1]), 9_500)
+            .unwrap()
+    );
+    let after_first = Rotation {
+        interval_start_ms: 9_000,
+        last_rotation_ms: Some(9_000),
+        rotations: 1,
+        ..policy
+    };
+    // A rotation policy other than the one the caller read fails the swap too.
+    assert!(
+        !store
+            .add_generation(&id, 1, &policy, &KeyBlob::new(vec![5]), 9_700)
             .unwrap()
     );
     let third = KeyBlob::new(b"third".to_vec());
-    assert!(store.add_generation(&id, 1, &third, 10_000).unwrap());
+    assert!(
+        store
+            .add_generation(&id, 1, &after_first, &third, 10_000)
+            .unwrap()
+    );
     let rotated = store.get_key(&id).unwrap().unwrap();
     assert_eq!(rotated.generation, 2);
     assert_eq!(rotated.key_blob, Some(third));
@@ -820,9 +844,14 @@ pub fn rotation_keeps_the_contract(store: &dyn KeyStore) {
     );
     assert_eq!(rotated.all_materials().count(), 3);
     assert_eq!(
-        store.lease_encryptions(&id, 10, 10).unwrap(),
+        store.lease_encryptions(&id, 2, 10, 10).unwrap(),
         10,
         "a fresh count"
+    );
+    assert_eq!(
+        store.lease_encryptions(&id, 0, 1, 1_000).unwrap(),
+        0,
+        "nothing more for a retired generation"
     );
     assert_eq!(changed_after(store, position), Some(vec![id]));
     // The policy swap compares the rotation count: a rotation in between fails it.
@@ -843,20 +872,32 @@ pub fn rotation_keeps_the_contract(store: &dyn KeyStore) {
     assert!(store.change_state(&disabled.key_id, change).unwrap());
     assert!(
         !store
-            .add_generation(&disabled.key_id, 0, &KeyBlob::new(vec![2]), 1)
+            .add_generation(
+                &disabled.key_id,
+                0,
+                &Rotation::default(),
+                &KeyBlob::new(vec![2]),
+                1
+            )
             .unwrap()
     );
     let pending = key(62, "pending");
     store.insert_key(&pending).unwrap();
     assert!(
         !store
-            .add_generation(&pending.key_id, 0, &KeyBlob::new(vec![3]), 1)
+            .add_generation(
+                &pending.key_id,
+                0,
+                &Rotation::default(),
+                &KeyBlob::new(vec![3]),
+                1
+            )
             .unwrap()
     );
     let unknown = KeyId::from_random([63; 16]);
     assert!(
         !store
-            .add_generation(&unknown, 0, &KeyBlob::new(vec![4]), 1)
+            .add_generation(&unknown, 0, &Rotation::default(), &KeyBlob::new(vec![4]), 1)
             .unwrap()
     );
     assert!(
@@ -951,7 +992,11 @@ pub fn each_generation_goes_to_one_of_two_stores(first: &dyn KeyStore, second: &
         for from in 0..5u32 {
             for key_id in &keys {
                 let blob = KeyBlob::new(format!("{key_id}.{}", from + 1).into_bytes());
-                if store.add_generation(key_id, from, &blob, 1_000).unwrap() {
+                let rotation = store.get_key(key_id).unwrap().unwrap().rotation;
+                if store
+                    .add_generation(key_id, from, &rotation, &blob, 1_000)
+                    .unwrap()
+                {
                     won.push(*key_id);
                 }
             }
