@@ -211,32 +211,6 @@ impl Kms {
         key_id: &KeyId,
         use_key: impl Fn(&HotKey) -> Result<T>,
     ) -> Result<T> {
-        match self.with_current_key(tenant, key_id, &use_key) {
-            Err(KmsError::KeyUsageLimitReached) if self.rotated_since(key_id)? => {
-                self.cache.keys.remove(key_id);
-                self.with_current_key(tenant, key_id, &use_key)
-            }
-            outcome => outcome,
-        }
-    }
-
-    /// Whether the store holds a newer generation of `key_id` than the engine's cache.
-    fn rotated_since(&self, key_id: &KeyId) -> Result<bool> {
-        let cached = self.cache.keys.snapshot(key_id);
-        let Some(key) = cached.get(key_id) else {
-            return Ok(false);
-        };
-        let stored = self.store.get_key(key_id)?;
-        Ok(stored.is_some_and(|record| record.generation > key.blob_key.generation))
-    }
-
-    /// [`with_enabled_key`](Self::with_enabled_key) without the retry.
-    fn with_current_key<T>(
-        &self,
-        tenant: &Tenant,
-        key_id: &KeyId,
-        use_key: &impl Fn(&HotKey) -> Result<T>,
-    ) -> Result<T> {
         self.cache.ensure_confirmed(self.store.as_ref())?;
         let cached = self.cache.keys.snapshot(key_id);
         let loaded;
@@ -253,7 +227,19 @@ impl Kms {
             require_enabled(record.state)?;
             return Err(KmsError::KeyNotEnabled);
         }
-        use_key(key)
+        match use_key(key) {
+            Err(KmsError::KeyUsageLimitReached) if self.rotated_past(key)? => {
+                self.cache.keys.remove(key_id);
+                use_key(&*self.load_key(tenant, key_id)?)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// Whether the store holds a newer generation of `key` than the one loaded.
+    fn rotated_past(&self, key: &HotKey) -> Result<bool> {
+        let stored = self.store.get_key(&key.blob_key.key_id)?;
+        Ok(stored.is_some_and(|record| record.generation > key.blob_key.generation))
     }
 
     /// Opens `blob` under `tenant`'s enabled key `key_id`, with the material of the

@@ -383,3 +383,23 @@ fn a_retired_generation_never_seals_past_its_bound_in_an_engine_that_has_not_hea
         "generation 0 sealed {under_first} times, its bound is 40"
     );
 }
+
+#[test]
+fn an_engine_that_loaded_a_key_before_a_rotation_and_seals_after_it_seals_under_the_new_generation()
+{
+    let store = Arc::new(MemoryStore::new());
+    let root = root_key();
+    let stale = || KmsConfig {
+        coherence_bound: std::time::Duration::from_secs(3600),
+        ..KmsConfig::default()
+    };
+    let (a, b) = (node(&store, &root, stale()), node(&store, &root, stale()));
+    let key_id = create_key(&a, "AES_256");
+    let old = encrypt(&a, &key_id, CmkSpec::Aes256, &[1; 32], "");
+    // B loads generation 0 by opening, which leases nothing; then A rotates.
+    assert!(decrypt(&b, &key_id, &old, 32, "").is_ok());
+    call(&a, Operation::RotateOnDemand, &json!({"key_id": key_id})).unwrap();
+    let sealed = encrypt(&b, &key_id, CmkSpec::Aes256, &[2; 32], "");
+    assert_eq!(&sealed[76..84], "00000001");
+    assert!(decrypt(&a, &key_id, &sealed, 32, "").is_ok());
+}
