@@ -43,13 +43,11 @@ pub(crate) fn maintain(global: &Global) -> Result<()> {
     });
     println!("{}", render_public(&report, global.pretty));
     refuse_material_left(&done.material_left)?;
-    match done.rotation_failures.first() {
-        None => Ok(()),
-        Some((_, first_error)) => Err(KmsError::Backend(format!(
-            "the scheduled rotation of keys {} failed ({first_error}); the next run tries again",
-            ids(done.rotation_failures.iter().map(|(key_id, _)| key_id)).join(", ")
-        ))),
-    }
+    refuse(&done.rotation_failures, |keys, first_error| {
+        format!(
+            "the scheduled rotation of keys {keys} failed ({first_error}); the next run tries again"
+        )
+    })
 }
 
 fn ids<'a>(keys: impl IntoIterator<Item = &'a KeyId>) -> Vec<String> {
@@ -57,12 +55,25 @@ fn ids<'a>(keys: impl IntoIterator<Item = &'a KeyId>) -> Vec<String> {
 }
 
 fn refuse_material_left(left: &[(KeyId, KmsError)]) -> Result<()> {
-    match left.first() {
+    refuse(left, |keys, first_error| {
+        format!(
+            "the backend did not destroy the material of keys {keys} ({first_error}); it stays \
+             in the backend, unreachable through the engine"
+        )
+    })
+}
+
+/// KMS.0103 with `message(keys, first_error)` when there are `failures`: the keys
+/// (comma-separated) and the first one's error.
+fn refuse(
+    failures: &[(KeyId, KmsError)],
+    message: impl Fn(&str, &KmsError) -> String,
+) -> Result<()> {
+    match failures.first() {
         None => Ok(()),
-        Some((_, first_error)) => Err(KmsError::Backend(format!(
-            "the backend did not destroy the material of keys {} ({first_error}); it stays \
-             in the backend, unreachable through the engine",
-            ids(left.iter().map(|(key_id, _)| key_id)).join(", ")
-        ))),
+        Some((_, first_error)) => {
+            let keys = ids(failures.iter().map(|(key_id, _)| key_id)).join(", ");
+            Err(KmsError::Backend(message(&keys, first_error)))
+        }
     }
 }

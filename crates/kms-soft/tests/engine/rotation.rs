@@ -39,6 +39,25 @@ fn node(store: &Arc<MemoryStore>, root: &SecretBytes, config: KmsConfig) -> Kms 
     )
 }
 
+/// Two engines on one store that trust their caches for an hour, each key bounded to 40
+/// encryptions leased 10 at a time, and a key of `spec` made through the first.
+fn bounded_pair(spec: &str) -> (Kms, Kms, String) {
+    let store = Arc::new(MemoryStore::new());
+    let root = root_key();
+    let bounded = || KmsConfig {
+        max_encryptions_per_key: 40,
+        encryption_lease: 10,
+        coherence_bound: std::time::Duration::from_secs(3600),
+        ..KmsConfig::default()
+    };
+    let (a, b) = (
+        node(&store, &root, bounded()),
+        node(&store, &root, bounded()),
+    );
+    let key_id = create_key(&a, spec);
+    (a, b, key_id)
+}
+
 fn root_key() -> SecretBytes {
     SecretBytes::new(random_bytes(32))
 }
@@ -325,19 +344,7 @@ fn a_generation_made_through_another_engine_opens_at_once_in_one_with_the_key_ca
 #[test]
 fn a_rotation_starts_a_new_encryption_count_that_an_engine_with_the_old_generation_cached_cannot_spend_on_it()
  {
-    let store = Arc::new(MemoryStore::new());
-    let root = root_key();
-    let bounded = || KmsConfig {
-        max_encryptions_per_key: 40,
-        encryption_lease: 10,
-        coherence_bound: std::time::Duration::from_secs(3600),
-        ..KmsConfig::default()
-    };
-    let (a, b) = (
-        node(&store, &root, bounded()),
-        node(&store, &root, bounded()),
-    );
-    let key_id = create_key(&a, "AES_256");
+    let (a, b, key_id) = bounded_pair("AES_256");
     let generation = |blob: &str| blob[76..84].to_owned();
     for _ in 0..40 {
         let blob = encrypt(&b, &key_id, CmkSpec::Aes256, &[6; 32], "");
@@ -360,19 +367,7 @@ fn a_rotation_starts_a_new_encryption_count_that_an_engine_with_the_old_generati
 #[test]
 fn a_retired_generation_never_seals_past_its_bound_in_an_engine_that_has_not_heard_of_the_rotation()
 {
-    let store = Arc::new(MemoryStore::new());
-    let root = root_key();
-    let bounded = || KmsConfig {
-        max_encryptions_per_key: 40,
-        encryption_lease: 10,
-        coherence_bound: std::time::Duration::from_secs(3600),
-        ..KmsConfig::default()
-    };
-    let (a, b) = (
-        node(&store, &root, bounded()),
-        node(&store, &root, bounded()),
-    );
-    let key_id = create_key(&a, "SM4");
+    let (a, b, key_id) = bounded_pair("SM4");
     let seal = || encrypt(&b, &key_id, CmkSpec::Sm4, &[8; 16], "");
     // 35 sealed: B has leased all 40 of generation 0 and holds 5.
     let mut under_first = (0..35).filter(|_| seal()[76..84] == *"00000000").count();
