@@ -602,7 +602,7 @@ pub fn engine_awaiting(backend: Arc<dyn kms_core::Backend>, key_id: &str) -> Kms
             key_id: KeyId::parse(key_id).unwrap(),
             alias: format!("cross-{key_id}"),
             description: String::new(),
-            spec: CmkSpec::Aes256,
+            spec: CmkSpec::Aes256.into(),
             usage: KeyUsage::EncryptDecrypt,
             origin: KeyOrigin::External,
             state: KeyState::PendingImport,

@@ -16,9 +16,9 @@ const CONTEXT: Field = (
     "encryption_context",
     "object of string pairs bound like AAD (at most 8192 characters); needed again to decrypt",
 );
-const ALGORITHM: Field = (
+const ASYMMETRIC_ALGORITHM: Field = (
     "encryption_algorithm",
-    "SYMMETRIC_DEFAULT (default; AES_256 and SM4 CMKs)",
+    "SYMMETRIC_DEFAULT (default; AES_256 and SM4 CMKs), RSAES_OAEP_SHA_256 (RSA) or SM2_ENCRYPT (SM2), for ENCRYPT_DECRYPT keys",
 );
 const PIN: Field = ("pin", "level-4 testing scenario: refused");
 const PIN_TYPE: Field = ("pin_type", "level-4 testing scenario: refused");
@@ -51,6 +51,21 @@ const CREATE_DATAKEY_FIELDS: &[Field] = &[
     PIN_TYPE,
 ];
 
+const MESSAGE: Field = (
+    "message",
+    "required: base64 of the digest (DIGEST) or of the message (RAW), 1 to 4096 bytes",
+);
+const SIGNING_ALGORITHM: Field = (
+    "signing_algorithm",
+    "required: RSASSA_PSS_SHA_256/384/512, RSASSA_PKCS1_V1_5_SHA_256/384/512, ECDSA_SHA_256/384, SM2DSA_SM3",
+);
+const MESSAGE_TYPE: Field = ("message_type", "DIGEST (default) or RAW");
+const MAC_ALGORITHM: Field = (
+    "mac_algorithm",
+    "required: the key's, HMAC_SHA_256/384/512 or HMAC_SM3",
+);
+const MAC_MESSAGE: Field = ("message", "required: base64 of 1 to 4096 bytes");
+
 /// The summary and request fields of `operation`.
 pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field]) {
     match operation {
@@ -58,8 +73,14 @@ pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field])
             "Create a customer master key (CMK)",
             &[
                 ("key_alias", "required: [a-zA-Z0-9:/_-]{1,255}, unique"),
-                ("key_spec", "AES_256 (default) or SM4"),
-                ("key_usage", "ENCRYPT_DECRYPT (default)"),
+                (
+                    "key_spec",
+                    "AES_256 (default), SM4; RSA_2048/3072/4096, EC_P256, EC_P384, SECP256K1, SM2; HMAC_256/384/512, HMAC_SM3",
+                ),
+                (
+                    "key_usage",
+                    "ENCRYPT_DECRYPT (symmetric default; RSA, SM2), SIGN_VERIFY (asymmetric default), GENERATE_VERIFY_MAC (HMAC)",
+                ),
                 ("key_description", "at most 255 characters"),
                 ("origin", "kms (default) or external (then import material)"),
                 PROJECT,
@@ -200,7 +221,7 @@ pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field])
             &[
                 KEY_ID,
                 ("plain_text", "the text, 1 to 4096 bytes of UTF-8"),
-                ALGORITHM,
+                ASYMMETRIC_ALGORITHM,
                 AAD,
                 SEQUENCE,
             ],
@@ -209,7 +230,7 @@ pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field])
             "Decrypt the cipher_text of encrypt-data",
             &[
                 ("cipher_text", "base64, from encrypt-data"),
-                ALGORITHM,
+                ASYMMETRIC_ALGORITHM,
                 (
                     "key_id",
                     "optional: the blob names its key; if given, it must be that",
@@ -267,6 +288,39 @@ pub(crate) fn describe(operation: Operation) -> (&'static str, &'static [Field])
             "Random bytes from the backend's generator",
             &[
                 ("random_data_length", "bits, 8 to 8192, a multiple of 8"),
+                SEQUENCE,
+            ],
+        ),
+        Operation::GetPublicKey => (
+            "The public key of an asymmetric key (SPKI DER, base64)",
+            &[KEY_ID, SEQUENCE],
+        ),
+        Operation::Sign => (
+            "Sign a digest or a message with an asymmetric SIGN_VERIFY key",
+            &[KEY_ID, MESSAGE, SIGNING_ALGORITHM, MESSAGE_TYPE, SEQUENCE],
+        ),
+        Operation::Verify => (
+            "Check a signature: signature_valid \"true\" or \"false\"",
+            &[
+                KEY_ID,
+                MESSAGE,
+                ("signature", "required: base64"),
+                SIGNING_ALGORITHM,
+                MESSAGE_TYPE,
+                SEQUENCE,
+            ],
+        ),
+        Operation::GenerateMac => (
+            "The HMAC of a message under an HMAC key",
+            &[KEY_ID, MAC_ALGORITHM, MAC_MESSAGE, SEQUENCE],
+        ),
+        Operation::VerifyMac => (
+            "Check an HMAC (compared in constant time): mac_valid true or false",
+            &[
+                KEY_ID,
+                MAC_ALGORITHM,
+                MAC_MESSAGE,
+                ("mac", "required: base64"),
                 SEQUENCE,
             ],
         ),

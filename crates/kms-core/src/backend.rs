@@ -6,7 +6,9 @@ use core::fmt;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
 use crate::secret::SecretBytes;
-use crate::spec::{CmkSpec, KeyPairSpec, WrappingAlgorithm, WrappingKeySpec};
+use crate::key_spec::{
+    AsymmetricEncryption, AsymmetricSpec, KeySpec, MacSpec, SignedData, SigningAlgorithm};
+use crate::spec::{CmkSpec, KeyPairSpec, KeyUsage, WrappingAlgorithm, WrappingKeySpec};
 
 /// Length of an AEAD nonce in bytes (96 bits, NIST SP 800-38D).
 pub const NONCE_LEN: usize = 12;
@@ -115,6 +117,10 @@ pub struct Capabilities {
     pub name: String,
     /// CMK specs the backend can generate and use.
     pub cmk_specs: Vec<CmkSpec>,
+    /// Asymmetric CMK specs the backend can generate and use.
+    pub asymmetric_specs: Vec<AsymmetricSpec>,
+    /// HMAC CMK specs the backend can generate and use.
+    pub mac_specs: Vec<MacSpec>,
     /// Data key pair specs the backend can generate.
     pub key_pair_specs: Vec<KeyPairSpec>,
     /// Wrapping key specs the backend can create for import.
@@ -133,6 +139,19 @@ impl Capabilities {
     /// [`KmsError::BackendUnsupported`] naming the spec and the backend.
     pub fn require_cmk(&self, spec: CmkSpec) -> Result<()> {
         self.require(self.cmk_specs.contains(&spec), "CMK spec", spec.as_str())
+    }
+
+    /// Checks that CMKs of `spec`, of any kind, are supported.
+    ///
+    /// # Errors
+    /// [`KmsError::BackendUnsupported`] naming the spec and the backend.
+    pub fn require_key_spec(&self, spec: KeySpec) -> Result<()> {
+        let supported = match spec {
+            KeySpec::Symmetric(spec) => self.cmk_specs.contains(&spec),
+            KeySpec::Asymmetric(spec) => self.asymmetric_specs.contains(&spec),
+            KeySpec::Mac(spec) => self.mac_specs.contains(&spec),
+        };
+        self.require(supported, "CMK spec", spec.as_str())
     }
 
     /// Checks that key pairs of `spec` are supported.
@@ -214,6 +233,65 @@ pub trait CmkHandle: Send + Sync + fmt::Debug {
         buffer: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<()>;
+}
+
+/// An asymmetric CMK loaded for use: the soft backend's private key opened from its sealed
+/// blob, an HSM's key pair objects. Its private half never leaves the handle.
+pub trait PrivateKeyHandle: Send + Sync + fmt::Debug {
+    /// The public half, SubjectPublicKeyInfo DER.
+    fn public_key_spki(&self) -> &[u8];
+
+    /// Signs `data` with `algorithm` (one of the key's, checked by the engine) and returns
+    /// the signature as the API carries it: DER `SEQUENCE { r, s }` for ECDSA and SM2, the
+    /// modulus-sized octets for RSA.
+    ///
+    /// # Errors
+    /// [`KmsError::BackendUnsupported`] naming a mechanism the backend lacks;
+    /// [`KmsError::Backend`] when the backend fails.
+    fn sign(&self, algorithm: SigningAlgorithm, data: SignedData<'_>) -> Result<Vec<u8>>;
+
+    /// Whether `signature` is a valid signature of `data` under `algorithm`: `false` for
+    /// any signature that is not, a malformed encoding included.
+    ///
+    /// # Errors
+    /// As [`sign`](Self::sign).
+    fn verify(
+        &self,
+        algorithm: SigningAlgorithm,
+        data: SignedData<'_>,
+        signature: &[u8],
+    ) -> Result<bool>;
+
+    /// Encrypts `plaintext` to the public half.
+    ///
+    /// # Errors
+    /// As [`sign`](Self::sign).
+    fn encrypt(&self, algorithm: AsymmetricEncryption, plaintext: &[u8]) -> Result<Vec<u8>>;
+
+    /// Decrypts `ciphertext` with the private half.
+    ///
+    /// # Errors
+    /// [`KmsError::InvalidCipherText`], one opaque error for every way the ciphertext can
+    /// be wrong; otherwise as [`sign`](Self::sign).
+    fn decrypt(&self, algorithm: AsymmetricEncryption, ciphertext: &[u8]) -> Result<SecretBytes>;
+}
+
+/// An HMAC CMK loaded for use.
+pub trait MacKeyHandle: Send + Sync + fmt::Debug {
+    /// The HMAC of `message` with the key's hash.
+    ///
+    /// # Errors
+    /// [`KmsError::Backend`] when the backend fails.
+    fn mac(&self, message: &[u8]) -> Result<Vec<u8>>;
+
+    /// Whether `mac` is the HMAC of `message`, compared in constant time.
+    ///
+    /// # Errors
+    /// [`KmsError::Backend`] when the backend fails.
+    fn verify(&self, message: &[u8], mac: &[u8]) -> Result<bool> {
+        use subtle::ConstantTimeEq as _;
+        Ok(bool::from(self.mac(message)?.as_slice().ct_eq(mac)))
+    }
 }
 
 /// A key backend: a pure-Rust implementation or an HSM.
@@ -324,6 +402,62 @@ pub trait Backend: Send + Sync + fmt::Debug {
         Err(self.unsupported(&format!("recipient algorithm {}", algorithm.as_str())))
     }
 
+    /// Generates asymmetric CMK `id` of `spec` whose private half may do what `usage`
+    /// allows and nothing else (sign, or decrypt), and returns its persistable reference.
+    ///
+    /// # Errors
+    /// [`KmsError::BackendUnsupported`] by default and for specs it cannot do;
+    /// [`KmsError::Backend`] when generation fails.
+    fn generate_private_key(
+        &self,
+        id: &KeyId,
+        spec: AsymmetricSpec,
+        usage: KeyUsage,
+    ) -> Result<KeyBlob> {
+        let _ = (id, usage);
+        Err(self.unsupported(&format!("CMK spec {}", spec.as_str())))
+    }
+
+    /// Loads an asymmetric CMK for use from its persisted reference.
+    ///
+    /// # Errors
+    /// [`KmsError::Backend`] when the blob does not belong to this backend or key, or is
+    /// damaged; [`KmsError::BackendUnsupported`] by default.
+    fn load_private_key(
+        &self,
+        id: &KeyId,
+        spec: AsymmetricSpec,
+        usage: KeyUsage,
+        blob: &KeyBlob,
+    ) -> Result<Box<dyn PrivateKeyHandle>> {
+        let _ = (id, usage, blob);
+        Err(self.unsupported(&format!("CMK spec {}", spec.as_str())))
+    }
+
+    /// Generates HMAC CMK `id` of `spec` and returns its persistable reference.
+    ///
+    /// # Errors
+    /// [`KmsError::BackendUnsupported`] by default and for specs it cannot do;
+    /// [`KmsError::Backend`] when generation fails.
+    fn generate_mac_key(&self, id: &KeyId, spec: MacSpec) -> Result<KeyBlob> {
+        let _ = id;
+        Err(self.unsupported(&format!("CMK spec {}", spec.as_str())))
+    }
+
+    /// Loads an HMAC CMK for use from its persisted reference.
+    ///
+    /// # Errors
+    /// As [`load_private_key`](Self::load_private_key).
+    fn load_mac_key(
+        &self,
+        id: &KeyId,
+        spec: MacSpec,
+        blob: &KeyBlob,
+    ) -> Result<Box<dyn MacKeyHandle>> {
+        let _ = (id, blob);
+        Err(self.unsupported(&format!("CMK spec {}", spec.as_str())))
+    }
+
     /// Destroys a key the engine no longer needs: a used or expired wrapping key, or a CMK
     /// whose import was refused. Self-contained blobs need nothing, so the default does
     /// nothing.
@@ -350,6 +484,8 @@ mod tests {
         let capabilities = Capabilities {
             name: "token-a".into(),
             cmk_specs: vec![CmkSpec::Aes256],
+            asymmetric_specs: vec![AsymmetricSpec::EcP256],
+            mac_specs: Vec::new(),
             key_pair_specs: vec![KeyPairSpec::EccNistP256],
             wrapping_key_specs: vec![WrappingKeySpec::Rsa2048],
             wrapping_algorithms: vec![WrappingAlgorithm::RsaesOaepSha1],

@@ -74,6 +74,48 @@ pub enum KmsError {
     /// KMS.3001: `rotation_interval` is not a whole number of days in 30..=365.
     #[error("Invalid rotation_interval: it must be 30 to 365 days.")]
     InvalidRotationInterval,
+    /// KMS.0324: rotation of an RSA key (asymmetric keys do not rotate).
+    #[error("RSA keys cannot be rotated.")]
+    RsaKeyRotation,
+    /// KMS.0325: an operation of symmetric keys (data keys, rotation, import) on an
+    /// asymmetric key.
+    #[error("The asymmetric key does not support this operation.")]
+    AsymmetricKeyUnsupported,
+    /// KMS.0329: a `message_type` DIGEST whose length is not that of the algorithm's hash.
+    #[error("Hash algorithm does not match the digest length.")]
+    DigestLengthMismatch,
+    /// KMS.0331: an operation of asymmetric or HMAC keys (get-publickey, MACs) on a
+    /// symmetric key.
+    #[error("The symmetric key does not support this operation.")]
+    SymmetricKeyUnsupported,
+    /// KMS.0332: a `signing_algorithm` the key's spec cannot use.
+    #[error("This key does not support the signing algorithm {0}.")]
+    SigningAlgorithmUnsupported(String),
+    /// KMS.0334: sign or verify with a key whose usage is ENCRYPT_DECRYPT.
+    #[error("The cmk is used to encrypt and decrypt.")]
+    KeyUsedForEncryption,
+    /// KMS.0335: encrypt or decrypt with a key whose usage is SIGN_VERIFY.
+    #[error("The cmk is used to sign and verify.")]
+    KeyUsedForSigning,
+    /// KMS.0341: an operation other than generate-mac and verify-mac on an HMAC key, or a
+    /// `mac_algorithm` that is not the key's.
+    #[error("The HMAC key does not support this operation.")]
+    MacKeyUnsupported,
+    /// KMS.1114: create-key of an EC spec with `key_usage` ENCRYPT_DECRYPT.
+    #[error("EC keys do not support to encrypt/decrypt.")]
+    EcKeyEncryption,
+    /// KMS.1115: sign or verify with a symmetric key.
+    #[error("Symmetric keys do not support to sign/verify.")]
+    SymmetricKeySigning,
+    /// KMS.2105: an asymmetric `encryption_algorithm` with a symmetric key.
+    #[error("The symmetric key does not support this encryption algorithm.")]
+    SymmetricKeyAlgorithm,
+    /// KMS.2106: an `encryption_algorithm` the asymmetric key cannot use.
+    #[error("The asymmetric key does not support the encryption algorithm {0}.")]
+    AsymmetricKeyAlgorithm(String),
+    /// KMS.2108: a plaintext longer than the asymmetric key encrypts.
+    #[error("The plain_text is over length: this key encrypts at most {0} bytes.")]
+    AsymmetricPlainTextTooLong(usize),
     /// KMS.0401: a tag request with no tags.
     #[error("Tag list cannot be empty.")]
     EmptyTagList,
@@ -238,6 +280,19 @@ impl KmsError {
             Self::ExternalKeyRotation => "KMS.0312",
             Self::RotationNotEnabled => "KMS.0313",
             Self::InvalidRotationInterval => "KMS.3001",
+            Self::RsaKeyRotation => "KMS.0324",
+            Self::AsymmetricKeyUnsupported => "KMS.0325",
+            Self::DigestLengthMismatch => "KMS.0329",
+            Self::SymmetricKeyUnsupported => "KMS.0331",
+            Self::SigningAlgorithmUnsupported(_) => "KMS.0332",
+            Self::KeyUsedForEncryption => "KMS.0334",
+            Self::KeyUsedForSigning => "KMS.0335",
+            Self::MacKeyUnsupported => "KMS.0341",
+            Self::EcKeyEncryption => "KMS.1114",
+            Self::SymmetricKeySigning => "KMS.1115",
+            Self::SymmetricKeyAlgorithm => "KMS.2105",
+            Self::AsymmetricKeyAlgorithm(_) => "KMS.2106",
+            Self::AsymmetricPlainTextTooLong(_) => "KMS.2108",
             Self::EmptyTagList => "KMS.0401",
             Self::InvalidTagAction => "KMS.0404",
             Self::InvalidTagValue => "KMS.0405",

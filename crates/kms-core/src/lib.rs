@@ -40,6 +40,7 @@ mod engine;
 mod error;
 mod import_token;
 mod key_id;
+mod key_spec;
 #[cfg(feature = "conformance")]
 pub mod lifecycle_model;
 mod memory_store;
@@ -51,8 +52,8 @@ mod store;
 mod tenant;
 
 pub use backend::{
-    Backend, Capabilities, CmkHandle, KeyBlob, KeyPair, NONCE_LEN, TAG_LEN, WrappedMaterial,
-    WrappingKey,
+    Backend, Capabilities, CmkHandle, KeyBlob, KeyPair, MacKeyHandle, NONCE_LEN, PrivateKeyHandle,
+    TAG_LEN, WrappedMaterial, WrappingKey,
 };
 pub use ciphertext::{
     BLOB_OVERHEAD, BLOB_VERSION, BlobKey, HEADER_LEN, MAX_AAD_LEN, open_blob, plaintext_len,
@@ -68,6 +69,10 @@ pub use engine::{Kms, KmsConfig, Maintenance, PoolStats, Purge};
 pub use error::{KmsError, Result};
 pub use import_token::{ImportClaims, open_token, seal_token};
 pub use key_id::{KEY_ID_LEN, KeyId};
+pub use key_spec::{
+    AsymmetricEncryption, AsymmetricSpec, HashAlgorithm, KeySpec, MacAlgorithm, MacSpec,
+    MessageType, SignatureScheme, SignedData, SigningAlgorithm,
+};
 pub use memory_store::MemoryStore;
 pub use operation::{Operation, parse};
 pub use secret::{SecretBytes, SecretString};

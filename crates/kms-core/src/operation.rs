@@ -57,6 +57,16 @@ wire_enum! {
         ReEncrypt = "re-encrypt",
         /// `gen-random`
         GenRandom = "gen-random",
+        /// `get-publickey`
+        GetPublicKey = "get-publickey",
+        /// `sign`
+        Sign = "sign",
+        /// `verify`
+        Verify = "verify",
+        /// `generate-mac`
+        GenerateMac = "generate-mac",
+        /// `verify-mac`
+        VerifyMac = "verify-mac",
         /// `update-key-alias`
         UpdateKeyAlias = "update-key-alias",
         /// `update-key-description`
@@ -188,6 +198,11 @@ impl Kms {
             Operation::DecryptData => layout.write(self.decrypt_data(t, &parse(body)?)),
             Operation::ReEncrypt => layout.write(self.re_encrypt(t, &parse(body)?)),
             Operation::GenRandom => layout.write(self.gen_random(&parse(body)?)),
+            Operation::GetPublicKey => layout.write(self.get_public_key(t, &parse(body)?)),
+            Operation::Sign => layout.write(self.sign(t, &parse(body)?)),
+            Operation::Verify => layout.write(self.verify(t, &parse(body)?)),
+            Operation::GenerateMac => layout.write(self.generate_mac(t, &parse(body)?)),
+            Operation::VerifyMac => layout.write(self.verify_mac(t, &parse(body)?)),
             Operation::UpdateKeyAlias => layout.write(self.update_key_alias(t, &parse(body)?)),
             Operation::UpdateKeyDescription => {
                 layout.write(self.update_key_description(t, &parse(body)?))

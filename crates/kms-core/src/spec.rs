@@ -77,10 +77,14 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// What a CMK may be used for. The engine's CMKs encrypt and decrypt.
+    /// What a CMK may be used for.
     KeyUsage {
-        /// Encrypt and decrypt DEKs.
+        /// Encrypt and decrypt: symmetric keys (the default), RSA and SM2 keys.
         EncryptDecrypt = "ENCRYPT_DECRYPT",
+        /// Sign and verify: asymmetric keys (their default).
+        SignVerify = "SIGN_VERIFY",
+        /// Generate and verify MACs: HMAC keys (their only usage).
+        GenerateVerifyMac = "GENERATE_VERIFY_MAC",
     }
 }
 

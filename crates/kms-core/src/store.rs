@@ -6,7 +6,8 @@ use core::fmt;
 use crate::backend::KeyBlob;
 use crate::error::Result;
 use crate::key_id::KeyId;
-use crate::spec::{CmkSpec, KeyOrigin, KeyState, KeyUsage, WrappingAlgorithm, WrappingKeySpec};
+use crate::key_spec::KeySpec;
+use crate::spec::{KeyOrigin, KeyState, KeyUsage, WrappingAlgorithm, WrappingKeySpec};
 use crate::tenant::ProjectId;
 
 /// Everything the engine persists about one CMK.
@@ -20,8 +21,8 @@ pub struct KeyRecord {
     pub alias: String,
     /// Description.
     pub description: String,
-    /// CMK spec.
-    pub spec: CmkSpec,
+    /// The key's spec: symmetric, asymmetric or HMAC.
+    pub spec: KeySpec,
     /// Usage.
     pub usage: KeyUsage,
     /// Origin.

@@ -49,6 +49,8 @@ pub(crate) fn probe(
     let mut capabilities = Capabilities {
         name: token.to_owned(),
         cmk_specs: Vec::new(),
+        asymmetric_specs: Vec::new(),
+        mac_specs: Vec::new(),
         key_pair_specs: Vec::new(),
         wrapping_key_specs: Vec::new(),
         wrapping_algorithms: Vec::new(),

@@ -27,6 +27,9 @@
 
 mod cmk;
 mod key_pair;
+mod mac_key;
+mod private_key;
+mod public_key;
 mod recipient;
 mod rng;
 mod root_key;
@@ -38,12 +41,15 @@ mod wrapping;
 mod vector_tests;
 
 use kms_core::{
-    Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, Result,
-    SecretBytes, WrappedMaterial, WrappingAlgorithm, WrappingKey, WrappingKeySpec,
+    AsymmetricSpec, Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair,
+    KeyPairSpec, KeyUsage, MacKeyHandle, MacSpec, PrivateKeyHandle, Result, SecretBytes,
+    WrappedMaterial, WrappingAlgorithm, WrappingKey, WrappingKeySpec,
 };
 use root_key::cmk_label;
 
 pub use cmk::{Sm4Gcm, SoftCmk};
+pub use mac_key::SoftMacKey;
+pub use public_key::{SM2_DEFAULT_USER_ID, SoftPublicKey};
 pub use root_key::{ROOT_KEY_LEN, RootKey};
 
 /// The pure-Rust backend: every CMK spec and key pair spec of the API.
@@ -62,10 +68,19 @@ impl SoftBackend {
             capabilities: Capabilities {
                 name: "soft".into(),
                 cmk_specs: CmkSpec::ALL.to_vec(),
+                asymmetric_specs: AsymmetricSpec::ALL
+                    .iter()
+                    .copied()
+                    .filter(|spec| spec.key_pair_spec().is_some())
+                    .collect(),
+                mac_specs: MacSpec::ALL.to_vec(),
                 key_pair_specs: KeyPairSpec::ALL.to_vec(),
                 wrapping_key_specs: WrappingKeySpec::ALL.to_vec(),
                 wrapping_algorithms: WrappingAlgorithm::ALL.to_vec(),
-                missing: Vec::new(),
+                missing: vec![(
+                    AsymmetricSpec::Ed25519.as_str().into(),
+                    "an Ed25519 implementation".into(),
+                )],
             },
         }
     }
@@ -88,6 +103,44 @@ impl Backend for SoftBackend {
             .root_key
             .open(&cmk_label(id, spec), blob, &format!("CMK {id}"))?;
         Ok(Box::new(SoftCmk::new(spec, &material)?))
+    }
+
+    fn generate_private_key(
+        &self,
+        id: &KeyId,
+        spec: AsymmetricSpec,
+        usage: KeyUsage,
+    ) -> Result<KeyBlob> {
+        private_key::generate(&self.root_key, id, spec, usage)
+    }
+
+    fn load_private_key(
+        &self,
+        id: &KeyId,
+        spec: AsymmetricSpec,
+        usage: KeyUsage,
+        blob: &KeyBlob,
+    ) -> Result<Box<dyn PrivateKeyHandle>> {
+        Ok(Box::new(private_key::load(
+            &self.root_key,
+            id,
+            spec,
+            usage,
+            blob,
+        )?))
+    }
+
+    fn generate_mac_key(&self, id: &KeyId, spec: MacSpec) -> Result<KeyBlob> {
+        mac_key::generate(&self.root_key, id, spec)
+    }
+
+    fn load_mac_key(
+        &self,
+        id: &KeyId,
+        spec: MacSpec,
+        blob: &KeyBlob,
+    ) -> Result<Box<dyn MacKeyHandle>> {
+        Ok(Box::new(mac_key::load(&self.root_key, id, spec, blob)?))
     }
 
     fn generate_key_pair(&self, spec: KeyPairSpec) -> Result<KeyPair> {

@@ -181,7 +181,7 @@ pub(crate) fn kwp_unwrap(temporary_key: &SecretBytes, kwp_part: &[u8]) -> Result
 
 /// SM2 decryption of GM/T 0009 DER or raw `04 ‖ x ‖ y ‖ C3 ‖ C2`, into a buffer that is
 /// wiped whatever happens (the key stream is applied before C3 is checked).
-fn sm2_decrypt(secret: &NonZeroScalar, ciphertext: &[u8]) -> Result<SecretBytes> {
+pub(crate) fn sm2_decrypt(secret: &NonZeroScalar, ciphertext: &[u8]) -> Result<SecretBytes> {
     // Only these two encodings: a raw C1 that is not an uncompressed point (such as the
     // point at infinity) must never reach the decryption.
     let cipher = match ciphertext.first() {

@@ -4,7 +4,7 @@
 
 use base64ct::{Base64, Encoding};
 use kms_core::{
-    CmkSpec, ImportRecord, KeyBlob, KeyId, KeyOrigin, KeyRecord, KeyState, KeyUsage, ProjectId,
+    ImportRecord, KeyBlob, KeyId, KeyOrigin, KeySpec, KeyRecord, KeyState, KeyUsage, ProjectId,
     RetiredMaterial, Rotation, Tag, WrappingAlgorithm, WrappingKeySpec,
 };
 
@@ -162,7 +162,7 @@ pub(crate) fn key_record<R: Columns>(row: &R) -> Result<KeyRecord, R::Error> {
         key_id: key_id(row, 0)?,
         alias: text(row, 1)?,
         description: text(row, 2)?,
-        spec: wire(row, 3, CmkSpec::from_wire)?,
+        spec: wire(row, 3, KeySpec::from_wire)?,
         usage: wire(row, 4, KeyUsage::from_wire)?,
         origin: wire(row, 5, KeyOrigin::from_wire)?,
         state: wire(row, 6, KeyState::from_wire)?,

@@ -53,17 +53,30 @@ fn unpad(padded: SecretBytes) -> Result<SecretString> {
 }
 
 impl Kms {
-    /// `encrypt-data`: seals 1 to 4096 bytes of text under an AES_256 or SM4 CMK.
+    /// `encrypt-data`: seals 1 to 4096 bytes of text under an AES_256 or SM4 CMK, or
+    /// encrypts it to an RSA or SM2 ENCRYPT_DECRYPT key with the asymmetric algorithm the
+    /// request names.
     ///
     /// # Errors
     /// The validation errors of [`EncryptDataRequest::validate`]; KMS.0207 unknown key;
-    /// KMS.0209 / KMS.0210 / KMS.1301 for a key that is not enabled; backend failures.
+    /// KMS.0209 / KMS.0210 / KMS.1301 for a key that is not enabled; KMS.0325 for an
+    /// asymmetric key under SYMMETRIC_DEFAULT, KMS.2105 for a symmetric key under an
+    /// asymmetric algorithm, KMS.2106 for another key's algorithm, KMS.0335 for a
+    /// SIGN_VERIFY key, KMS.2108 for a text longer than the key encrypts; backend failures.
     pub fn encrypt_data(
         &self,
         tenant: &Tenant,
         request: &EncryptDataRequest,
     ) -> Result<EncryptDataResponse> {
         let valid = request.validate()?;
+        if let Some(algorithm) = valid.algorithm {
+            let ciphertext =
+                self.encrypt_asymmetric(tenant, &valid.key_id, algorithm, valid.plain_text)?;
+            return Ok(EncryptDataResponse {
+                key_id: valid.key_id.to_string(),
+                cipher_text: encode_base64(&ciphertext),
+            });
+        }
         let padded = pad(valid.plain_text);
         let blob = self.with_enabled_key(tenant, &valid.key_id, |key| {
             self.seal_with_context(
@@ -79,7 +92,8 @@ impl Kms {
         })
     }
 
-    /// `decrypt-data`: opens an encrypt-data blob with the CMK it names.
+    /// `decrypt-data`: opens an encrypt-data blob with the CMK it names; or, under an
+    /// asymmetric algorithm, decrypts with the private half of `key_id` (then required).
     ///
     /// # Errors
     /// The validation errors of [`DecryptDataRequest::validate`]; KMS.2201 (one opaque
@@ -92,6 +106,18 @@ impl Kms {
         request: &DecryptDataRequest,
     ) -> Result<DecryptDataResponse> {
         let valid = request.validate()?;
+        if let Some(algorithm) = valid.algorithm {
+            let key_id = valid.key_id.ok_or(KmsError::MissingParameter("key_id"))?;
+            let plaintext = self.decrypt_asymmetric(tenant, &key_id, algorithm, &valid.blob)?;
+            let base64 = encode_base64_secret(&plaintext);
+            // Text another client encrypted need not be UTF-8: its base64 is always exact.
+            let text = SecretString::from_utf8(plaintext).unwrap_or_else(|| "".into());
+            return Ok(DecryptDataResponse {
+                key_id: key_id.to_string(),
+                plain_text: text,
+                plain_text_base64: base64,
+            });
+        }
         let key_id = named_key(&valid.blob, valid.key_id)?;
         let padded = self.open(tenant, &key_id, valid.aad, BlobKind::Data, &valid.blob)?;
         let text = unpad(padded)?;

@@ -42,7 +42,9 @@ impl Kms {
         self.backend
             .capabilities()
             .require_import(valid.algorithm, valid.wrapping_key_spec)?;
-        self.backend.capabilities().require_cmk(record.spec)?;
+        self.backend
+            .capabilities()
+            .require_cmk(record.spec.require_symmetric()?)?;
         for (_, destroyed) in self.destroy_expired_wrapping_keys()? {
             destroyed?;
         }
@@ -145,7 +147,7 @@ impl Kms {
                 import.algorithm,
                 &wrapped,
                 &valid.key_id,
-                record.spec,
+                record.spec.require_symmetric()?,
             )
         } else {
             Err(KmsError::ImportTokenInvalid)
@@ -256,7 +258,7 @@ impl Kms {
     fn fingerprint(&self, record: &KeyRecord, key_blob: &KeyBlob) -> Result<[u8; 16]> {
         let cmk = self
             .backend
-            .load_cmk(&record.key_id, record.spec, key_blob)?;
+            .load_cmk(&record.key_id, record.spec.require_symmetric()?, key_blob)?;
         cmk.seal_in_place(&[0; NONCE_LEN], FINGERPRINT_DOMAIN, &mut [])
     }
 

@@ -241,7 +241,7 @@ mod tests {
                 project_id: ProjectId::default_project(),
                 alias: "k".into(),
                 description: String::new(),
-                spec: crate::spec::CmkSpec::Aes256,
+                spec: crate::spec::CmkSpec::Aes256.into(),
                 usage: crate::spec::KeyUsage::EncryptDecrypt,
                 origin: crate::spec::KeyOrigin::Kms,
                 state: KeyState::Enabled,

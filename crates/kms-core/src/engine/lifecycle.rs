@@ -8,7 +8,9 @@ use crate::models::{
     KeyStateResponse, KeyStatusInfo, KeyStatusResponse, ListKeysRequest, ListKeysResponse,
     ScheduleKeyDeletionRequest,
 };
-use crate::spec::{KeyOrigin, KeyState};
+use crate::backend::KeyBlob;
+use crate::key_spec::KeySpec;
+use crate::spec::{KeyOrigin, KeyState, KeyUsage};
 use crate::store::{KeyRecord, StateChange};
 use crate::tenant::Tenant;
 
@@ -38,14 +40,14 @@ impl Kms {
         {
             return Err(KmsError::InvalidRealm);
         }
-        self.backend.capabilities().require_cmk(new_key.spec)?;
+        self.backend.capabilities().require_key_spec(new_key.spec)?;
         let mut random = [0u8; 16];
         self.backend.random(&mut random)?;
         let key_id = KeyId::from_random(random);
         let (state, key_blob) = match new_key.origin {
             KeyOrigin::Kms => (
                 KeyState::Enabled,
-                Some(self.backend.generate_cmk(&key_id, new_key.spec, 0)?),
+                Some(self.generate_material(&key_id, new_key.spec, new_key.usage)?),
             ),
             KeyOrigin::External => (KeyState::PendingImport, None),
         };
@@ -74,6 +76,16 @@ impl Kms {
                 region_id: tenant.region_id.clone(),
             },
         })
+    }
+
+    /// Generates the first material of key `key_id`: a symmetric CMK, a key pair whose
+    /// private half may do `usage` only, or an HMAC key.
+    fn generate_material(&self, key_id: &KeyId, spec: KeySpec, usage: KeyUsage) -> Result<KeyBlob> {
+        match spec {
+            KeySpec::Symmetric(spec) => self.backend.generate_cmk(key_id, spec, 0),
+            KeySpec::Asymmetric(spec) => self.backend.generate_private_key(key_id, spec, usage),
+            KeySpec::Mac(spec) => self.backend.generate_mac_key(key_id, spec),
+        }
     }
 
     /// `describe-key`.

@@ -1,6 +1,7 @@
 //! The [`Kms`] engine: validates requests, looks keys up, formats responses, and leaves key
 //! material to the [`Backend`] and metadata to the [`KeyStore`].
 
+mod asymmetric;
 mod coherence;
 mod data;
 mod datakey;
@@ -9,6 +10,7 @@ mod import;
 mod key_cache;
 mod key_text;
 mod lifecycle;
+mod mac;
 mod maintenance;
 mod material_expiry;
 mod purge;
@@ -289,20 +291,21 @@ impl Kms {
         let record = self.current_key(tenant, key_id)?;
         require_enabled(record.state)?;
         let blob = record.key_blob.as_ref().ok_or(KmsError::KeyNotEnabled)?;
-        let handle = self.backend.load_cmk(key_id, record.spec, blob)?;
+        let spec = record.spec.require_symmetric()?;
+        let handle = self.backend.load_cmk(key_id, spec, blob)?;
         let retired = record
             .retired_materials
             .iter()
             .map(|retired| {
                 let handle = self
                     .backend
-                    .load_cmk(key_id, record.spec, &retired.key_blob)?;
+                    .load_cmk(key_id, spec, &retired.key_blob)?;
                 Ok((retired.generation, handle))
             })
             .collect::<Result<Vec<_>>>()?;
         let blob_key = BlobKey {
             key_id: *key_id,
-            spec: record.spec,
+            spec,
             generation: record.generation,
         };
         let key = HotKey::new(

@@ -12,16 +12,24 @@ use crate::models::{
     EmptyResponse, KeyIdRequest, KeyMaterial, KeyRotationStatusResponse, MATERIAL_CURRENT,
     MATERIAL_RETIRED, RotateOnDemandResponse, UpdateKeyRotationIntervalRequest,
 };
-use crate::spec::KeyOrigin;
+use crate::spec::{CmkSpec, KeyOrigin};
 use crate::store::{KeyRecord, Rotation};
 use crate::tenant::Tenant;
 
-/// Refuses rotation of a key whose material the engine cannot renew: of origin `external`
-/// (KMS.0312), or not enabled (the code of its state).
-fn require_rotatable(record: &KeyRecord) -> Result<()> {
+/// Refuses a rotation policy on a key whose material does not rotate: asymmetric and HMAC
+/// keys (KMS.0324, KMS.0325, KMS.0341), and keys of origin `external` (KMS.0312).
+fn require_renewable(record: &KeyRecord) -> Result<CmkSpec> {
+    let spec = record.spec.require_rotatable()?;
     if record.origin == KeyOrigin::External {
         return Err(KmsError::ExternalKeyRotation);
     }
+    Ok(spec)
+}
+
+/// Refuses rotation of a key whose material the engine cannot renew (see
+/// [`require_renewable`]), or that is not enabled (the code of its state).
+fn require_rotatable(record: &KeyRecord) -> Result<()> {
+    require_renewable(record)?;
     require_enabled(record.state)
 }
 
@@ -67,9 +75,7 @@ impl Kms {
     ) -> Result<EmptyResponse> {
         let key_id = request.validate()?;
         self.change_rotation(tenant, &key_id, |record| {
-            if record.origin == KeyOrigin::External {
-                return Err(KmsError::ExternalKeyRotation);
-            }
+            require_renewable(record)?;
             Ok(Rotation {
                 enabled: false,
                 ..record.rotation
@@ -91,9 +97,7 @@ impl Kms {
     ) -> Result<EmptyResponse> {
         let (key_id, days) = request.validate()?;
         self.change_rotation(tenant, &key_id, |record| {
-            if record.origin == KeyOrigin::External {
-                return Err(KmsError::ExternalKeyRotation);
-            }
+            require_renewable(record)?;
             if !record.rotation.enabled {
                 return Err(KmsError::RotationNotEnabled);
             }
@@ -208,9 +212,9 @@ impl Kms {
             .generation
             .checked_add(1)
             .ok_or_else(|| KmsError::Unsupported("more than 2^32 rotations".into()))?;
-        let material = self
-            .backend
-            .generate_cmk(&record.key_id, record.spec, generation)?;
+        let material =
+            self.backend
+                .generate_cmk(&record.key_id, require_renewable(record)?, generation)?;
         // On a store failure whether the store took it is unknown: the material stays, where
         // an operator finds it by the key ID.
         let added = self.store.add_generation(

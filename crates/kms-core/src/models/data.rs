@@ -8,6 +8,7 @@ use crate::ciphertext::BLOB_OVERHEAD;
 use crate::codec::decode_hex;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
+use crate::key_spec::AsymmetricEncryption;
 use crate::models::datakey::MAX_CIPHER_DEK_LEN;
 use crate::secret::SecretString;
 
@@ -29,7 +30,8 @@ pub struct EncryptDataRequest {
     pub key_id: Option<String>,
     /// The text to encrypt, 1 to 4096 bytes of UTF-8.
     pub plain_text: Option<SecretString>,
-    /// `SYMMETRIC_DEFAULT` (the default) for AES_256 and SM4 CMKs.
+    /// `SYMMETRIC_DEFAULT` (the default) for AES_256 and SM4 CMKs; `RSAES_OAEP_SHA_256`
+    /// or `SM2_ENCRYPT` for an asymmetric ENCRYPT_DECRYPT key.
     pub encryption_algorithm: Option<String>,
     /// Caller AAD bound to the ciphertext, at most 128 bytes.
     pub additional_authenticated_data: Option<String>,
@@ -44,19 +46,45 @@ pub struct DataToEncrypt<'a> {
     pub key_id: KeyId,
     /// The plaintext's bytes.
     pub plain_text: &'a [u8],
+    /// The asymmetric algorithm, or `None` for `SYMMETRIC_DEFAULT`.
+    pub algorithm: Option<AsymmetricEncryption>,
     /// Caller AAD.
     pub aad: &'a [u8],
 }
 
-/// The encryption algorithm of a request: only `SYMMETRIC_DEFAULT` (also when absent).
+/// An algorithm of re-encrypt: only `SYMMETRIC_DEFAULT` (also when absent).
 fn symmetric_algorithm(value: Option<&str>, field: &str) -> Result<()> {
     match value {
         None | Some(SYMMETRIC_DEFAULT) => Ok(()),
         Some(_) => Err(KmsError::InvalidParameter(format!(
-            "{field} must be {SYMMETRIC_DEFAULT} for a symmetric key (RSAES_OAEP_SHA_256 and \
-             SM2_ENCRYPT need an asymmetric key, which this engine does not have yet)"
+            "{field} must be {SYMMETRIC_DEFAULT}: re-encrypt moves blobs of symmetric keys"
         ))),
     }
+}
+
+/// The `encryption_algorithm` of encrypt-data and decrypt-data: `None` for
+/// `SYMMETRIC_DEFAULT` (also when absent), else the asymmetric algorithm it names; then
+/// the AAD, which only symmetric keys bind.
+fn data_algorithm<'a>(
+    value: Option<&str>,
+    aad_field: Option<&'a str>,
+) -> Result<(Option<AsymmetricEncryption>, &'a [u8])> {
+    let algorithm = match value {
+        None | Some(SYMMETRIC_DEFAULT) => None,
+        Some(text) => Some(AsymmetricEncryption::from_wire(text).ok_or_else(|| {
+            KmsError::InvalidParameter(
+                "encryption_algorithm must be SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_256 or \
+                 SM2_ENCRYPT"
+                    .into(),
+            )
+        })?),
+    };
+    if algorithm.is_some() && aad_field.is_some() {
+        return Err(KmsError::InvalidParameter(
+            "additional_authenticated_data is bound by symmetric keys only".into(),
+        ));
+    }
+    Ok((algorithm, aad(aad_field)?))
 }
 
 impl EncryptDataRequest {
@@ -78,11 +106,15 @@ impl EncryptDataRequest {
         if plain_text.is_empty() || plain_text.len() > MAX_DATA_LEN {
             return Err(KmsError::InvalidPlainText("it must be 1 to 4096 bytes"));
         }
-        symmetric_algorithm(self.encryption_algorithm.as_deref(), "encryption_algorithm")?;
+        let (algorithm, aad) = data_algorithm(
+            self.encryption_algorithm.as_deref(),
+            self.additional_authenticated_data.as_deref(),
+        )?;
         Ok(DataToEncrypt {
             key_id,
             plain_text,
-            aad: aad(self.additional_authenticated_data.as_deref())?,
+            algorithm,
+            aad,
         })
     }
 }
@@ -117,8 +149,10 @@ pub struct DecryptDataRequest {
 pub struct DataToDecrypt<'a> {
     /// The CMK the request names, if it names one.
     pub key_id: Option<KeyId>,
-    /// The blob.
+    /// The blob, or the asymmetric ciphertext.
     pub blob: Vec<u8>,
+    /// The asymmetric algorithm, or `None` for `SYMMETRIC_DEFAULT`.
+    pub algorithm: Option<AsymmetricEncryption>,
     /// Caller AAD.
     pub aad: &'a [u8],
 }
@@ -146,10 +180,17 @@ impl DecryptDataRequest {
             .as_deref()
             .map(|id| key_id(Some(id)))
             .transpose()?;
-        symmetric_algorithm(self.encryption_algorithm.as_deref(), "encryption_algorithm")?;
-        let aad = aad(self.additional_authenticated_data.as_deref())?;
+        let (algorithm, aad) = data_algorithm(
+            self.encryption_algorithm.as_deref(),
+            self.additional_authenticated_data.as_deref(),
+        )?;
         let blob = data_blob(required(self.cipher_text.as_deref(), "cipher_text")?)?;
-        Ok(DataToDecrypt { key_id, blob, aad })
+        Ok(DataToDecrypt {
+            key_id,
+            blob,
+            algorithm,
+            aad,
+        })
     }
 }
 

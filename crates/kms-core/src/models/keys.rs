@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::fields::{decimal, key_id, number_or_string, required, sequence};
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
+use crate::key_spec::KeySpec;
 use crate::spec::{CmkSpec, KeyOrigin, KeyState, KeyUsage};
 
 /// Longest `key_alias`, in characters.
@@ -17,34 +18,17 @@ pub const MAX_DESCRIPTION_LEN: usize = 255;
 pub const PENDING_DAYS: core::ops::RangeInclusive<u32> = 7..=1096;
 /// Largest `limit` of list-keys, and its default: the API pages' 2000.
 pub const MAX_LIST_LIMIT: u32 = 2000;
-/// Every `key_spec` the list-keys and create-key pages list, which list-keys filters on
-/// (`ALL` is no filter). A spec this engine does not hold matches no key.
-pub const LISTED_KEY_SPECS: &[&str] = &[
-    "AES_256",
-    "SM4",
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "EC_P256",
-    "EC_P384",
-    "SECP256K1",
-    "SM2",
-    "ED25519",
-    "HMAC_256",
-    "HMAC_384",
-    "HMAC_512",
-    "HMAC_SM3",
-];
-
 /// Body of `create-key`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     /// Alias, `^[a-zA-Z0-9:/_-]{1,255}$`; unique.
     pub key_alias: Option<String>,
-    /// `AES_256` (default) or `SM4`.
+    /// `AES_256` (default), `SM4`, an asymmetric spec (`RSA_2048`, `EC_P256`, `SM2`, ...)
+    /// or an HMAC spec (`HMAC_256`, ...).
     pub key_spec: Option<String>,
-    /// `ENCRYPT_DECRYPT` (default).
+    /// `ENCRYPT_DECRYPT` (the default of symmetric keys), `SIGN_VERIFY` (the default of
+    /// asymmetric keys) or `GENERATE_VERIFY_MAC` (HMAC keys).
     pub key_usage: Option<String>,
     /// Free text, at most 255 characters.
     pub key_description: Option<String>,
@@ -70,8 +54,8 @@ pub struct NewKey {
     pub alias: String,
     /// The description (empty when absent).
     pub description: String,
-    /// The CMK spec.
-    pub spec: CmkSpec,
+    /// The key's spec.
+    pub spec: KeySpec,
     /// The usage.
     pub usage: KeyUsage,
     /// The origin.
@@ -202,23 +186,41 @@ impl CreateKeyRequest {
         let alias = valid_alias(required(self.key_alias.as_deref(), "key_alias")?)?;
         let description = valid_description(self.key_description.as_deref().unwrap_or_default())?;
         let spec = match self.key_spec.as_deref() {
-            None => CmkSpec::Aes256,
-            Some(text) => CmkSpec::from_wire(text).ok_or_else(|| {
-                KmsError::InvalidParameter("key_spec must be AES_256 or SM4".into())
+            None => KeySpec::Symmetric(CmkSpec::Aes256),
+            Some(text) => KeySpec::from_wire(text).ok_or_else(|| {
+                KmsError::InvalidParameter("key_spec must be a key spec of the API".into())
             })?,
         };
         let usage = match self.key_usage.as_deref() {
-            None => KeyUsage::EncryptDecrypt,
+            None => spec.default_usage(),
             Some(text) => KeyUsage::from_wire(text).ok_or_else(|| {
-                KmsError::InvalidParameter("key_usage must be ENCRYPT_DECRYPT".into())
+                KmsError::InvalidParameter(
+                    "key_usage must be ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC".into(),
+                )
             })?,
         };
+        if !spec.allows_usage(usage) {
+            return Err(match spec {
+                KeySpec::Asymmetric(_) if usage == KeyUsage::EncryptDecrypt => {
+                    KmsError::EcKeyEncryption
+                }
+                _ => KmsError::InvalidParameter(format!(
+                    "key_usage {} is not one a {} key can have",
+                    usage.as_str(),
+                    spec.as_str()
+                )),
+            });
+        }
         let origin = match self.origin.as_deref() {
             None => KeyOrigin::Kms,
             Some(text) => KeyOrigin::from_wire(text).ok_or_else(|| {
                 KmsError::InvalidParameter("origin must be kms or external".into())
             })?,
         };
+        if origin == KeyOrigin::External {
+            // Only symmetric material can be imported here.
+            spec.require_symmetric()?;
+        }
         refuse_non_default(
             "enterprise_project_id",
             self.enterprise_project_id.as_deref(),
@@ -369,7 +371,7 @@ pub struct KeyListing {
     /// State filter.
     pub state: Option<KeyState>,
     /// Spec filter.
-    pub spec: Option<CmkSpec>,
+    pub spec: Option<KeySpec>,
     /// The filters name a state, spec or project that holds no key of this engine: the
     /// answer is an empty list.
     pub matches_none: bool,
@@ -408,18 +410,9 @@ impl ListKeysRequest {
         };
         let spec = match self.key_spec.as_deref() {
             None | Some("ALL") => None,
-            Some(text) => match CmkSpec::from_wire(text) {
-                Some(spec) => Some(spec),
-                None if LISTED_KEY_SPECS.contains(&text) => {
-                    matches_none = true;
-                    None
-                }
-                None => {
-                    return Err(KmsError::InvalidParameter(
-                        "key_spec must be ALL or a key spec of the API".into(),
-                    ));
-                }
-            },
+            Some(text) => Some(KeySpec::from_wire(text).ok_or_else(|| {
+                KmsError::InvalidParameter("key_spec must be ALL or a key spec of the API".into())
+            })?),
         };
         match self.enterprise_project_id.as_deref() {
             None | Some("all" | "0") => {}
@@ -534,7 +527,7 @@ mod tests {
     #[test]
     fn create_key_defaults_to_aes_256_encrypt_decrypt_kms() {
         let key = create(r#"{"key_alias":"app/db-key"}"#).unwrap();
-        assert_eq!(key.spec, CmkSpec::Aes256);
+        assert_eq!(key.spec, KeySpec::Symmetric(CmkSpec::Aes256));
         assert_eq!(key.usage, KeyUsage::EncryptDecrypt);
         assert_eq!(key.origin, KeyOrigin::Kms);
     }
@@ -593,11 +586,12 @@ mod tests {
         let all = listing(r#"{"key_spec":"ALL","enterprise_project_id":"all"}"#).unwrap();
         assert_eq!((all.spec, all.matches_none), (None, false));
         let sm4 = listing(r#"{"key_spec":"SM4","key_state":"2"}"#).unwrap();
-        assert_eq!(sm4.spec, Some(CmkSpec::Sm4));
+        assert_eq!(sm4.spec, Some(KeySpec::Symmetric(CmkSpec::Sm4)));
+        let rsa = listing(r#"{"key_spec":"RSA_2048"}"#).unwrap();
+        assert_eq!(rsa.spec, KeySpec::from_wire("RSA_2048"));
+        assert!(!rsa.matches_none);
         assert_eq!(sm4.state, Some(KeyState::Enabled));
         for none in [
-            r#"{"key_spec":"RSA_2048"}"#,
-            r#"{"key_spec":"HMAC_SM3"}"#,
             r#"{"key_state":"1"}"#,
             r#"{"enterprise_project_id":"0d0466b0-e727-4d9c-b35d-f84bb474a37f"}"#,
         ] {

@@ -12,6 +12,7 @@ mod fields;
 mod import;
 mod keys;
 mod rotation;
+mod signing;
 mod tags;
 
 pub use data::{
@@ -31,6 +32,11 @@ pub use datakey_pair::{
     Recipient,
 };
 pub use fields::MAX_SEQUENCE_LEN;
+pub use signing::{
+    GenerateMacRequest, GenerateMacResponse, GetPublicKeyResponse, MAX_MESSAGE_LEN,
+    MAX_SIGNATURE_LEN, SignRequest, SignResponse, ToMac, ToSign, VerifyMacRequest,
+    VerifyMacResponse, VerifyRequest, VerifyResponse,
+};
 pub use import::{
     DecodedMaterial, EmptyResponse, GetParametersForImportRequest, GetParametersForImportResponse,
     ImportKeyMaterialRequest, ImportParameters, MaterialToImport, NumberOrString,

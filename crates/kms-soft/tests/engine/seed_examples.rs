@@ -45,7 +45,7 @@ fn engine_with_seed_key() -> Kms {
             key_id,
             alias: "seed".into(),
             description: String::new(),
-            spec: CmkSpec::Aes256,
+            spec: CmkSpec::Aes256.into(),
             usage: KeyUsage::EncryptDecrypt,
             origin: KeyOrigin::Kms,
             state: KeyState::Enabled,

@@ -22,9 +22,9 @@ pub fn key(n: u8, alias: &str) -> KeyRecord {
         alias: alias.into(),
         description: format!("key {n}"),
         spec: if n.is_multiple_of(2) {
-            CmkSpec::Aes256
+            CmkSpec::Aes256.into()
         } else {
-            CmkSpec::Sm4
+            CmkSpec::Sm4.into()
         },
         usage: KeyUsage::EncryptDecrypt,
         origin: KeyOrigin::External,
