@@ -5,9 +5,10 @@ use core::fmt;
 
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
-use crate::secret::SecretBytes;
 use crate::key_spec::{
-    AsymmetricEncryption, AsymmetricSpec, KeySpec, MacSpec, SignedData, SigningAlgorithm};
+    AsymmetricEncryption, AsymmetricSpec, KeySpec, MacSpec, SignedData, SigningAlgorithm,
+};
+use crate::secret::SecretBytes;
 use crate::spec::{CmkSpec, KeyPairSpec, KeyUsage, WrappingAlgorithm, WrappingKeySpec};
 
 /// Length of an AEAD nonce in bytes (96 bits, NIST SP 800-38D).

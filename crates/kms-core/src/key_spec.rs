@@ -117,9 +117,15 @@ wire_enum! {
 }
 
 impl MacSpec {
-    /// Length of the key material in bytes.
+    /// Length of the key material in bytes: as long as the MAC (RFC 2104's recommendation).
     #[must_use]
     pub fn material_len(self) -> usize {
+        self.mac_len()
+    }
+
+    /// Length of the MAC in bytes: the output of the spec's hash.
+    #[must_use]
+    pub fn mac_len(self) -> usize {
         match self {
             Self::Hmac256 | Self::HmacSm3 => 32,
             Self::Hmac384 => 48,
@@ -354,9 +360,9 @@ impl SigningAlgorithm {
             Self::RsassaPssSha256 | Self::RsassaPssSha384 | Self::RsassaPssSha512 => {
                 SignatureScheme::RsaPss
             }
-            Self::RsassaPkcs1V15Sha256 | Self::RsassaPkcs1V15Sha384 | Self::RsassaPkcs1V15Sha512 => {
-                SignatureScheme::RsaPkcs1V15
-            }
+            Self::RsassaPkcs1V15Sha256
+            | Self::RsassaPkcs1V15Sha384
+            | Self::RsassaPkcs1V15Sha512 => SignatureScheme::RsaPkcs1V15,
             Self::EcdsaSha256 | Self::EcdsaSha384 | Self::EcdsaSha512 => SignatureScheme::Ecdsa,
             Self::Sm2dsaSm3 => SignatureScheme::Sm2,
             Self::Ed25519Sha512 | Self::Ed25519PhSha512 => SignatureScheme::Ed25519,
@@ -491,8 +497,12 @@ mod tests {
         let expected = HashAlgorithm::Sha256.digest(b"abc");
         assert_eq!(raw, SignedData::Digest(&expected));
         let mut buffer = Vec::new();
-        let sm2 =
-            SignedData::prepare(SigningAlgorithm::Sm2dsaSm3, MessageType::Raw, b"abc", &mut buffer);
+        let sm2 = SignedData::prepare(
+            SigningAlgorithm::Sm2dsaSm3,
+            MessageType::Raw,
+            b"abc",
+            &mut buffer,
+        );
         assert_eq!(sm2.ok(), Some(SignedData::Sm2Message(b"abc")));
     }
 }

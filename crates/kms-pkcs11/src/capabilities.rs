@@ -4,10 +4,14 @@
 //! the token's name.
 
 use cryptoki::mechanism::MechanismType;
-use kms_core::{Capabilities, CmkSpec, KeyPairSpec, WrappingAlgorithm, WrappingKeySpec};
+use kms_core::{
+    AsymmetricSpec, Capabilities, CmkSpec, KeyPairSpec, MacSpec, WrappingAlgorithm,
+    WrappingKeySpec,
+};
 
 use crate::key_pair::{EC_CURVES, RSA_SPECS, curve_name};
 use crate::vendor::Vendor;
+use crate::{mac_key, private_key};
 
 /// What a token does differently from what its mechanism list shows, found by trying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -173,6 +177,7 @@ pub(crate) fn probe(
     if rsa_pairs {
         capabilities.key_pair_specs.extend(RSA_SPECS);
     }
+    cmk_key_pairs(&mut capabilities, mechanisms, curves);
     if rsa_import {
         capabilities.wrapping_key_specs.extend([
             WrappingKeySpec::Rsa2048,
@@ -194,6 +199,71 @@ pub(crate) fn probe(
         );
     }
     capabilities
+}
+
+/// Adds the asymmetric and HMAC CMK specs a token offering `mechanisms` (and generating EC
+/// pairs on `curves`) can do, and why the others are missing.
+fn cmk_key_pairs(capabilities: &mut Capabilities, mechanisms: &[MechanismType], curves: &[KeyPairSpec]) {
+    let has = |mechanism: MechanismType| mechanisms.contains(&mechanism);
+    let mut missing = |name: &str, lacking: &str| {
+        capabilities
+            .missing
+            .push((name.to_owned(), lacking.to_owned()));
+    };
+    let rsa = [
+        (MechanismType::RSA_PKCS_KEY_PAIR_GEN, "CKM_RSA_PKCS_KEY_PAIR_GEN"),
+        (MechanismType::RSA_PKCS, "CKM_RSA_PKCS"),
+        (MechanismType::RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS"),
+    ];
+    let rsa_lacking: Vec<&str> = rsa
+        .iter()
+        .filter(|(mechanism, _)| !has(*mechanism))
+        .map(|(_, name)| *name)
+        .collect();
+    let ec = has(MechanismType::ECC_KEY_PAIR_GEN) && has(MechanismType::ECDSA);
+    let mut offered = Vec::new();
+    for spec in AsymmetricSpec::ALL.iter().copied() {
+        if spec.is_rsa() {
+            if rsa_lacking.is_empty() {
+                offered.push(spec);
+            } else {
+                missing(spec.as_str(), &rsa_lacking.join(" and "));
+            }
+            continue;
+        }
+        match (spec, spec.key_pair_spec()) {
+            (AsymmetricSpec::Sm2, _) => missing(
+                spec.as_str(),
+                "CKM_SM2_KEY_PAIR_GEN and SM2 signing (vendor mechanisms, which this backend does not use for CMKs)",
+            ),
+            (AsymmetricSpec::Ed25519, _) | (_, None) => {
+                missing(spec.as_str(), private_key::ED25519_MISSING);
+            }
+            (_, Some(pair)) if ec && curves.contains(&pair) => offered.push(spec),
+            (_, Some(pair)) if ec => missing(
+                spec.as_str(),
+                &format!(
+                    "CKM_EC_KEY_PAIR_GEN on the curve {}, which this token refuses",
+                    curve_name(pair)
+                ),
+            ),
+            (_, Some(_)) => missing(spec.as_str(), "CKM_EC_KEY_PAIR_GEN and CKM_ECDSA"),
+        }
+    }
+    let generic = has(MechanismType::GENERIC_SECRET_KEY_GEN);
+    let mut macs = Vec::new();
+    for spec in MacSpec::ALL.iter().copied() {
+        match mac_key::mechanism(spec) {
+            Some(hmac) if generic && has(hmac) => macs.push(spec),
+            Some(hmac) => missing(
+                spec.as_str(),
+                &format!("CKM_GENERIC_SECRET_KEY_GEN and {hmac}"),
+            ),
+            None => missing(spec.as_str(), mac_key::HMAC_SM3_MISSING),
+        }
+    }
+    capabilities.asymmetric_specs = offered;
+    capabilities.mac_specs = macs;
 }
 
 #[cfg(test)]

@@ -35,10 +35,13 @@ mod errors;
 mod host_assisted;
 mod import;
 mod key_pair;
+mod mac_key;
 mod measure;
+mod private_key;
 mod session_pool;
 mod settings;
 mod template;
+mod token_object;
 mod vendor;
 
 use std::collections::HashMap;
@@ -48,8 +51,9 @@ use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use kms_core::{
-    Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair, KeyPairSpec, KmsError,
-    Result, WrappedMaterial, WrappingAlgorithm, WrappingKey, WrappingKeySpec, encode_hex,
+    AsymmetricSpec, Backend, Capabilities, CmkHandle, CmkSpec, KeyBlob, KeyId, KeyPair,
+    KeyPairSpec, KeySpec, KeyUsage, KmsError, MacKeyHandle, MacSpec, PrivateKeyHandle, Result,
+    WrappedMaterial, WrappingAlgorithm, WrappingKey, WrappingKeySpec, encode_hex,
 };
 
 pub use cmk::cmk_template;
@@ -67,6 +71,8 @@ pub struct Pkcs11Backend {
     pool: Arc<SessionPool>,
     capabilities: Capabilities,
     quirks: capabilities::Quirks,
+    /// Whether the token does CKM_RSA_PKCS_OAEP with SHA-256 (RSA encryption CMKs).
+    oaep_sha256: bool,
     vendor: Vendor,
     handles: RwLock<HashMap<Vec<u8>, ObjectHandle>>,
     /// The module's object-change lock (see `context::Module`).
@@ -160,6 +166,7 @@ impl Pkcs11Backend {
             pool: Arc::new(pool),
             capabilities,
             quirks,
+            oaep_sha256,
             vendor,
             handles: RwLock::default(),
             object_changes: module.object_changes,
@@ -191,6 +198,28 @@ impl Pkcs11Backend {
         let mut random = [0u8; 8];
         self.random(&mut random)?;
         Ok(format!("{id}.{generation}.{}", kms_core::encode_hex(&random)).into_bytes())
+    }
+
+    /// A fresh object ID for a CMK of key `id` that is not rotated: `<key ID>.<16 random
+    /// hex digits>` (CKA_LABEL is the key ID).
+    fn fresh_object_id(&self, id: &KeyId) -> Result<Vec<u8>> {
+        let mut suffix = [0u8; 8];
+        self.random(&mut suffix)?;
+        Ok(format!("{id}.{}", encode_hex(&suffix)).into_bytes())
+    }
+
+    /// The object of `class` with CKA_ID `id`, looked up in the token.
+    fn find_object(&self, class: ObjectClass, id: &[u8]) -> Result<ObjectHandle> {
+        let _changing = self.changing_objects();
+        self.pool
+            .with_session(|session| find_key(session, class, id))?
+            .ok_or_else(|| {
+                KmsError::Backend(format!(
+                    "no {class} with CKA_ID {} on {}",
+                    String::from_utf8_lossy(id),
+                    self.pool.token()
+                ))
+            })
     }
 
     /// The handle of the secret key with CKA_ID `id`, from the cache or found in the token.
@@ -358,6 +387,96 @@ impl Backend for Pkcs11Backend {
             })??;
         }
         Ok(KeyBlob::new(object_id))
+    }
+
+    fn generate_private_key(
+        &self,
+        id: &KeyId,
+        spec: AsymmetricSpec,
+        usage: KeyUsage,
+    ) -> Result<KeyBlob> {
+        self.capabilities.require_key_spec(KeySpec::Asymmetric(spec))?;
+        if spec.is_rsa() && usage == KeyUsage::EncryptDecrypt && !self.oaep_sha256 {
+            return Err(self.unsupported(&format!(
+                "CMK spec {} with key usage {} (needs {})",
+                spec.as_str(),
+                usage.as_str(),
+                private_key::OAEP_SHA256_MISSING
+            )));
+        }
+        let object_id = self.fresh_object_id(id)?;
+        let (mechanism, public, private) =
+            private_key::generation(spec, usage, &object_id, id.as_bytes()).ok_or_else(|| {
+                self.unsupported(&format!(
+                    "CMK spec {} with key usage {}",
+                    spec.as_str(),
+                    usage.as_str()
+                ))
+            })?;
+        let _changing = self.changing_objects();
+        self.pool
+            .with_session(|session| session.generate_key_pair(&mechanism, &public, &private))?;
+        Ok(KeyBlob::new(object_id))
+    }
+
+    fn load_private_key(
+        &self,
+        _id: &KeyId,
+        spec: AsymmetricSpec,
+        _usage: KeyUsage,
+        blob: &KeyBlob,
+    ) -> Result<Box<dyn PrivateKeyHandle>> {
+        self.capabilities.require_key_spec(KeySpec::Asymmetric(spec))?;
+        let object_id = blob.as_bytes();
+        let private = self.find_object(ObjectClass::PRIVATE_KEY, object_id)?;
+        let public = self.find_object(ObjectClass::PUBLIC_KEY, object_id)?;
+        let spki = self
+            .pool
+            .with_session(|session| private_key::public_key_spki(session, spec, public))??;
+        Ok(Box::new(private_key::Pkcs11PrivateKey::new(
+            Arc::clone(&self.pool),
+            private_key::Parts {
+                spec,
+                private: token_object::TokenObject::new(
+                    ObjectClass::PRIVATE_KEY,
+                    object_id,
+                    private,
+                ),
+                public: token_object::TokenObject::new(ObjectClass::PUBLIC_KEY, object_id, public),
+                spki,
+                oaep_sha256: self.oaep_sha256,
+            },
+        )))
+    }
+
+    fn generate_mac_key(&self, id: &KeyId, spec: MacSpec) -> Result<KeyBlob> {
+        self.capabilities.require_key_spec(KeySpec::Mac(spec))?;
+        if mac_key::mechanism(spec).is_none() {
+            return Err(self.unsupported(&format!("CMK spec {}", spec.as_str())));
+        }
+        let object_id = self.fresh_object_id(id)?;
+        let template = mac_key::template(spec, &object_id, id.as_bytes());
+        let _changing = self.changing_objects();
+        self.pool.with_session(|session| {
+            session.generate_key(&Mechanism::GenericSecretKeyGen, &template)
+        })?;
+        Ok(KeyBlob::new(object_id))
+    }
+
+    fn load_mac_key(
+        &self,
+        _id: &KeyId,
+        spec: MacSpec,
+        blob: &KeyBlob,
+    ) -> Result<Box<dyn MacKeyHandle>> {
+        self.capabilities.require_key_spec(KeySpec::Mac(spec))?;
+        let object_id = blob.as_bytes();
+        let key = self.find_object(ObjectClass::SECRET_KEY, object_id)?;
+        Ok(Box::new(mac_key::Pkcs11MacKey::new(
+            Arc::clone(&self.pool),
+            spec,
+            token_object::TokenObject::new(ObjectClass::SECRET_KEY, object_id, key),
+        )))
     }
 
     fn destroy_key(&self, key: &KeyBlob) -> Result<()> {

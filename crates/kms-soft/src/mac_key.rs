@@ -25,10 +25,17 @@ pub(crate) fn generate(root_key: &RootKey, id: &KeyId, spec: MacSpec) -> Result<
 }
 
 /// Opens the sealed HMAC key of CMK `id`.
-pub(crate) fn load(root_key: &RootKey, id: &KeyId, spec: MacSpec, blob: &KeyBlob) -> Result<SoftMacKey> {
+pub(crate) fn load(
+    root_key: &RootKey,
+    id: &KeyId,
+    spec: MacSpec,
+    blob: &KeyBlob,
+) -> Result<SoftMacKey> {
     let material = root_key.open(&label(id, spec), blob, &format!("CMK {id}"))?;
     if material.len() != spec.material_len() {
-        return Err(KmsError::Backend(format!("the HMAC key of CMK {id} has the wrong length")));
+        return Err(KmsError::Backend(format!(
+            "the HMAC key of CMK {id} has the wrong length"
+        )));
     }
     Ok(SoftMacKey { spec, material })
 }

@@ -6,9 +6,9 @@ use kms_core::{
     Result, SecretBytes, SignatureScheme, SignedData, SigningAlgorithm,
 };
 use pkcs8::{DecodePrivateKey, EncodePublicKey};
+use rsa::Oaep;
 use rsa::signature::hazmat::{PrehashSigner, RandomizedPrehashSigner};
 use rsa::signature::{RandomizedSigner, SignatureEncoding};
-use rsa::Oaep;
 use sha2::Sha256;
 
 use crate::public_key::{SM2_DEFAULT_USER_ID, SoftPublicKey, with_sha2};
@@ -37,9 +37,9 @@ pub(crate) fn generate(
     spec: AsymmetricSpec,
     usage: KeyUsage,
 ) -> Result<KeyBlob> {
-    let pair_spec = spec
-        .key_pair_spec()
-        .ok_or_else(|| KmsError::BackendUnsupported(format!("CMK spec {} on backend soft", spec.as_str())))?;
+    let pair_spec = spec.key_pair_spec().ok_or_else(|| {
+        KmsError::BackendUnsupported(format!("CMK spec {} on backend soft", spec.as_str()))
+    })?;
     let pair = crate::key_pair::generate(pair_spec)?;
     root_key.seal(&label(id, spec, usage), &pair.private_key_pkcs8)
 }
@@ -63,7 +63,11 @@ pub(crate) struct SoftPrivateKey {
 
 impl core::fmt::Debug for SoftPrivateKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "SoftPrivateKey({}, private half hidden)", self.spec.as_str())
+        write!(
+            f,
+            "SoftPrivateKey({}, private half hidden)",
+            self.spec.as_str()
+        )
     }
 }
 
@@ -85,11 +89,15 @@ pub(crate) fn load(
         AsymmetricSpec::Rsa2048 | AsymmetricSpec::Rsa3072 | AsymmetricSpec::Rsa4096 => {
             rsa::PrivateKey::from_pkcs8_der(der).map(Private::Rsa).ok()
         }
-        AsymmetricSpec::EcP256 => p256::ecdsa::SigningKey::from_pkcs8_der(der).map(Private::P256).ok(),
-        AsymmetricSpec::EcP384 => p384::ecdsa::SigningKey::from_pkcs8_der(der).map(Private::P384).ok(),
-        AsymmetricSpec::Secp256k1 => {
-            k256::ecdsa::SigningKey::from_pkcs8_der(der).map(Private::K256).ok()
-        }
+        AsymmetricSpec::EcP256 => p256::ecdsa::SigningKey::from_pkcs8_der(der)
+            .map(Private::P256)
+            .ok(),
+        AsymmetricSpec::EcP384 => p384::ecdsa::SigningKey::from_pkcs8_der(der)
+            .map(Private::P384)
+            .ok(),
+        AsymmetricSpec::Secp256k1 => k256::ecdsa::SigningKey::from_pkcs8_der(der)
+            .map(Private::K256)
+            .ok(),
         AsymmetricSpec::Sm2 => sm2::SecretKey::from_pkcs8_der(der).map(Private::Sm2).ok(),
         AsymmetricSpec::Ed25519 => None,
     }
@@ -133,49 +141,57 @@ impl PrivateKeyHandle for SoftPrivateKey {
 
     fn sign(&self, algorithm: SigningAlgorithm, data: SignedData<'_>) -> Result<Vec<u8>> {
         let hash = algorithm.hash();
-        let signature = with_thread_rng(SIGN_DRAW, |rng| match (&self.private, algorithm.scheme(), data) {
-            (Private::Rsa(key), SignatureScheme::RsaPkcs1V15, SignedData::Digest(digest)) => {
-                // Blinded with the OS generator (this signer takes none).
-                with_sha2!(hash, D => rsa::pkcs1v15::SigningKey::<D>::new(key.clone())
+        let signature = with_thread_rng(SIGN_DRAW, |rng| {
+            match (&self.private, algorithm.scheme(), data) {
+                (Private::Rsa(key), SignatureScheme::RsaPkcs1V15, SignedData::Digest(digest)) => {
+                    // Blinded with the OS generator (this signer takes none).
+                    with_sha2!(hash, D => rsa::pkcs1v15::SigningKey::<D>::new(key.clone())
                     .sign_prehash(digest)
                     .map(|signature| signature.to_vec())
                     .map_err(signing_failed), Err(self.unsupported(algorithm)))
-            }
-            (Private::Rsa(key), SignatureScheme::RsaPss, SignedData::Digest(digest)) => {
-                with_sha2!(hash, D => rsa::pss::SigningKey::<D>::new_with_salt_len(
+                }
+                (Private::Rsa(key), SignatureScheme::RsaPss, SignedData::Digest(digest)) => {
+                    with_sha2!(hash, D => rsa::pss::SigningKey::<D>::new_with_salt_len(
                         key.clone(),
                         hash.digest_len(),
                     )
                     .sign_prehash_with_rng(rng, digest)
                     .map(|signature| signature.to_vec())
                     .map_err(signing_failed), Err(self.unsupported(algorithm)))
-            }
-            (Private::P256(key), SignatureScheme::Ecdsa, SignedData::Digest(digest)) => {
-                RandomizedPrehashSigner::<p256::ecdsa::Signature>::sign_prehash_with_rng(key, rng, digest)
-                    .map(|signature| signature.to_der().as_bytes().to_vec())
-                    .map_err(signing_failed)
-            }
-            (Private::P384(key), SignatureScheme::Ecdsa, SignedData::Digest(digest)) => {
-                RandomizedPrehashSigner::<p384::ecdsa::Signature>::sign_prehash_with_rng(key, rng, digest)
-                    .map(|signature| signature.to_der().as_bytes().to_vec())
-                    .map_err(signing_failed)
-            }
-            (Private::K256(key), SignatureScheme::Ecdsa, SignedData::Digest(digest)) => {
-                RandomizedPrehashSigner::<k256::ecdsa::Signature>::sign_prehash_with_rng(key, rng, digest)
-                    .map(|signature| signature.to_der().as_bytes().to_vec())
-                    .map_err(signing_failed)
-            }
-            (Private::Sm2(key), SignatureScheme::Sm2, data) => {
-                let signer = sm2::dsa::SigningKey::new(SM2_DEFAULT_USER_ID, key)
-                    .map_err(signing_failed)?;
-                match data {
-                    SignedData::Digest(digest) => signer.sign_prehash_with_rng(rng, digest),
-                    SignedData::Sm2Message(message) => signer.try_sign_with_rng(rng, message),
                 }
-                .map(|signature: sm2::dsa::Signature| signature.to_der().as_bytes().to_vec())
-                .map_err(signing_failed)
+                (Private::P256(key), SignatureScheme::Ecdsa, SignedData::Digest(digest)) => {
+                    RandomizedPrehashSigner::<p256::ecdsa::Signature>::sign_prehash_with_rng(
+                        key, rng, digest,
+                    )
+                    .map(|signature| signature.to_der().as_bytes().to_vec())
+                    .map_err(signing_failed)
+                }
+                (Private::P384(key), SignatureScheme::Ecdsa, SignedData::Digest(digest)) => {
+                    RandomizedPrehashSigner::<p384::ecdsa::Signature>::sign_prehash_with_rng(
+                        key, rng, digest,
+                    )
+                    .map(|signature| signature.to_der().as_bytes().to_vec())
+                    .map_err(signing_failed)
+                }
+                (Private::K256(key), SignatureScheme::Ecdsa, SignedData::Digest(digest)) => {
+                    RandomizedPrehashSigner::<k256::ecdsa::Signature>::sign_prehash_with_rng(
+                        key, rng, digest,
+                    )
+                    .map(|signature| signature.to_der().as_bytes().to_vec())
+                    .map_err(signing_failed)
+                }
+                (Private::Sm2(key), SignatureScheme::Sm2, data) => {
+                    let signer = sm2::dsa::SigningKey::new(SM2_DEFAULT_USER_ID, key)
+                        .map_err(signing_failed)?;
+                    match data {
+                        SignedData::Digest(digest) => signer.sign_prehash_with_rng(rng, digest),
+                        SignedData::Sm2Message(message) => signer.try_sign_with_rng(rng, message),
+                    }
+                    .map(|signature: sm2::dsa::Signature| signature.to_der().as_bytes().to_vec())
+                    .map_err(signing_failed)
+                }
+                _ => Err(self.unsupported(algorithm)),
             }
-            _ => Err(self.unsupported(algorithm)),
         })??;
         Ok(signature)
     }

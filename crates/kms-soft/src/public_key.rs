@@ -3,12 +3,12 @@
 //! vectors (Wycheproof, GB/T 32918.2) check it the same way.
 
 use kms_core::{
-    AsymmetricEncryption, KmsError, Result, SecretBytes, SignatureScheme,
-    SignedData, SigningAlgorithm, WrappingAlgorithm,
+    AsymmetricEncryption, KmsError, Result, SecretBytes, SignatureScheme, SignedData,
+    SigningAlgorithm, WrappingAlgorithm,
 };
 use pkcs8::DecodePublicKey;
-use rsa::signature::hazmat::PrehashVerifier;
 use rsa::signature::Verifier;
+use rsa::signature::hazmat::PrehashVerifier;
 
 /// The user ID SM2 signatures bind when none is agreed (GB/T 35276, GM/T 0009): what
 /// OpenSSL and the SDKs use by default.
@@ -57,7 +57,8 @@ impl SoftPublicKey {
     /// # Errors
     /// [`KmsError::InvalidParameter`] for a key of no kind here, or malformed.
     pub fn from_spki(spki: &[u8]) -> Result<Self> {
-        let invalid = || KmsError::InvalidParameter("public key is not one of this engine's".into());
+        let invalid =
+            || KmsError::InvalidParameter("public key is not one of this engine's".into());
         rsa::PublicKey::from_public_key_der(spki)
             .map(Self::Rsa)
             .or_else(|_| p256::ecdsa::VerifyingKey::from_public_key_der(spki).map(Self::P256))
@@ -117,8 +118,7 @@ impl SoftPublicKey {
             // rule), so the signature is normalised first.
             (Self::K256(key), SignatureScheme::Ecdsa, SignedData::Digest(digest)) => {
                 k256::ecdsa::Signature::from_der(signature).is_ok_and(|signature| {
-                    key.verify_prehash(digest, &signature.normalize_s())
-                        .is_ok()
+                    key.verify_prehash(digest, &signature.normalize_s()).is_ok()
                 })
             }
             (Self::Sm2(key), SignatureScheme::Sm2, data) => {

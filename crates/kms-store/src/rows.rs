@@ -4,7 +4,7 @@
 
 use base64ct::{Base64, Encoding};
 use kms_core::{
-    ImportRecord, KeyBlob, KeyId, KeyOrigin, KeySpec, KeyRecord, KeyState, KeyUsage, ProjectId,
+    ImportRecord, KeyBlob, KeyId, KeyOrigin, KeyRecord, KeySpec, KeyState, KeyUsage, ProjectId,
     RetiredMaterial, Rotation, Tag, WrappingAlgorithm, WrappingKeySpec,
 };
 

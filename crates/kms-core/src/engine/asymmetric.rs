@@ -122,8 +122,12 @@ impl Kms {
         let key = self.private_key(tenant, &valid.key_id, KmsError::SymmetricKeySigning)?;
         key.require_signing(&valid)?;
         let mut digest = Vec::new();
-        let data =
-            SignedData::prepare(valid.algorithm, valid.message_type, &valid.message, &mut digest)?;
+        let data = SignedData::prepare(
+            valid.algorithm,
+            valid.message_type,
+            &valid.message,
+            &mut digest,
+        )?;
         let signature = key.handle.sign(valid.algorithm, data)?;
         Ok(SignResponse {
             key_id: valid.key_id.to_string(),
@@ -141,8 +145,12 @@ impl Kms {
         let key = self.private_key(tenant, &valid.key_id, KmsError::SymmetricKeySigning)?;
         key.require_signing(&valid)?;
         let mut digest = Vec::new();
-        let data =
-            SignedData::prepare(valid.algorithm, valid.message_type, &valid.message, &mut digest)?;
+        let data = SignedData::prepare(
+            valid.algorithm,
+            valid.message_type,
+            &valid.message,
+            &mut digest,
+        )?;
         let valid_signature = key.handle.verify(valid.algorithm, data, &signature)?;
         Ok(VerifyResponse {
             key_id: valid.key_id.to_string(),

@@ -256,9 +256,9 @@ impl Kms {
     /// A keyed fingerprint of CMK material: the GCM tag of an empty message under a fixed
     /// nonce. It identifies the material without revealing it, in either backend.
     fn fingerprint(&self, record: &KeyRecord, key_blob: &KeyBlob) -> Result<[u8; 16]> {
-        let cmk = self
-            .backend
-            .load_cmk(&record.key_id, record.spec.require_symmetric()?, key_blob)?;
+        let cmk =
+            self.backend
+                .load_cmk(&record.key_id, record.spec.require_symmetric()?, key_blob)?;
         cmk.seal_in_place(&[0; NONCE_LEN], FINGERPRINT_DOMAIN, &mut [])
     }
 

@@ -1,15 +1,15 @@
 //! The CMK lifecycle operations.
 
 use super::{Kms, concurrent_change};
+use crate::backend::KeyBlob;
 use crate::error::{KmsError, Result};
 use crate::key_id::KeyId;
+use crate::key_spec::KeySpec;
 use crate::models::{
     CreateKeyRequest, CreateKeyResponse, DescribeKeyResponse, KeyDetails, KeyIdRequest, KeyInfo,
     KeyStateResponse, KeyStatusInfo, KeyStatusResponse, ListKeysRequest, ListKeysResponse,
     ScheduleKeyDeletionRequest,
 };
-use crate::backend::KeyBlob;
-use crate::key_spec::KeySpec;
 use crate::spec::{KeyOrigin, KeyState, KeyUsage};
 use crate::store::{KeyRecord, StateChange};
 use crate::tenant::Tenant;

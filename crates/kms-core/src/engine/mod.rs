@@ -297,9 +297,7 @@ impl Kms {
             .retired_materials
             .iter()
             .map(|retired| {
-                let handle = self
-                    .backend
-                    .load_cmk(key_id, spec, &retired.key_blob)?;
+                let handle = self.backend.load_cmk(key_id, spec, &retired.key_blob)?;
                 Ok((retired.generation, handle))
             })
             .collect::<Result<Vec<_>>>()?;

@@ -551,8 +551,40 @@ mod tests {
 
     #[test]
     fn create_key_refuses_unknown_specs_and_foreign_key_stores() {
-        let err = create(r#"{"key_alias":"a","key_spec":"RSA_2048"}"#).unwrap_err();
+        let err = create(r#"{"key_alias":"a","key_spec":"RSA_1024"}"#).unwrap_err();
         assert_eq!(err.code(), "KMS.0308");
+        let rsa = create(r#"{"key_alias":"a","key_spec":"RSA_2048"}"#).unwrap();
+        assert_eq!(rsa.usage, KeyUsage::SignVerify);
+        let hmac = create(r#"{"key_alias":"a","key_spec":"HMAC_SM3"}"#).unwrap();
+        assert_eq!(hmac.usage, KeyUsage::GenerateVerifyMac);
+        for (body, code) in [
+            (
+                r#"{"key_alias":"a","key_spec":"EC_P256","key_usage":"ENCRYPT_DECRYPT"}"#,
+                "KMS.1114",
+            ),
+            (
+                r#"{"key_alias":"a","key_spec":"AES_256","key_usage":"SIGN_VERIFY"}"#,
+                "KMS.0308",
+            ),
+            (
+                r#"{"key_alias":"a","key_spec":"HMAC_256","key_usage":"SIGN_VERIFY"}"#,
+                "KMS.0308",
+            ),
+            (
+                r#"{"key_alias":"a","key_spec":"SM2","key_usage":"GENERATE_VERIFY_MAC"}"#,
+                "KMS.0308",
+            ),
+            (
+                r#"{"key_alias":"a","key_spec":"SM2","origin":"external"}"#,
+                "KMS.0325",
+            ),
+            (
+                r#"{"key_alias":"a","key_spec":"HMAC_512","origin":"external"}"#,
+                "KMS.0341",
+            ),
+        ] {
+            assert_eq!(create(body).unwrap_err().code(), code, "{body}");
+        }
         let err = create(r#"{"key_alias":"a","keystore_id":"ks-1"}"#).unwrap_err();
         assert_eq!(err.code(), "KMS.9001");
         assert!(create(r#"{"key_alias":"a","keystore_id":"0","origin":"external"}"#).is_ok());

@@ -32,11 +32,6 @@ pub use datakey_pair::{
     Recipient,
 };
 pub use fields::MAX_SEQUENCE_LEN;
-pub use signing::{
-    GenerateMacRequest, GenerateMacResponse, GetPublicKeyResponse, MAX_MESSAGE_LEN,
-    MAX_SIGNATURE_LEN, SignRequest, SignResponse, ToMac, ToSign, VerifyMacRequest,
-    VerifyMacResponse, VerifyRequest, VerifyResponse,
-};
 pub use import::{
     DecodedMaterial, EmptyResponse, GetParametersForImportRequest, GetParametersForImportResponse,
     ImportKeyMaterialRequest, ImportParameters, MaterialToImport, NumberOrString,
@@ -51,6 +46,11 @@ pub use keys::{
 pub use rotation::{
     KeyMaterial, KeyRotationStatusResponse, MATERIAL_CURRENT, MATERIAL_RETIRED,
     RotateOnDemandResponse, UpdateKeyRotationIntervalRequest,
+};
+pub use signing::{
+    GenerateMacRequest, GenerateMacResponse, GetPublicKeyResponse, MAX_MESSAGE_LEN,
+    MAX_SIGNATURE_LEN, SignRequest, SignResponse, ToMac, ToSign, VerifyMacRequest,
+    VerifyMacResponse, VerifyRequest, VerifyResponse,
 };
 pub use tags::{
     BatchKeyTagsRequest, CreateKeyTagRequest, DeleteKeyTagRequest, KeyTagsResponse,

@@ -38,7 +38,9 @@ fn too_long(field: &str, max: usize) -> KmsError {
 fn signing_algorithm(value: Option<&str>) -> Result<SigningAlgorithm> {
     let text = required(value, "signing_algorithm")?;
     SigningAlgorithm::from_wire(text).ok_or_else(|| {
-        KmsError::InvalidParameter("signing_algorithm must be a signing algorithm of the API".into())
+        KmsError::InvalidParameter(
+            "signing_algorithm must be a signing algorithm of the API".into(),
+        )
     })
 }
 
@@ -46,9 +48,8 @@ fn signing_algorithm(value: Option<&str>) -> Result<SigningAlgorithm> {
 fn message_type(value: Option<&str>) -> Result<MessageType> {
     match value {
         None => Ok(MessageType::Digest),
-        Some(text) => MessageType::from_wire(text).ok_or_else(|| {
-            KmsError::InvalidParameter("message_type must be DIGEST or RAW".into())
-        }),
+        Some(text) => MessageType::from_wire(text)
+            .ok_or_else(|| KmsError::InvalidParameter("message_type must be DIGEST or RAW".into())),
     }
 }
 
@@ -278,7 +279,9 @@ mod tests {
     const KEY: &str = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
 
     fn sign(json: serde_json::Value) -> Result<ToSign> {
-        serde_json::from_value::<SignRequest>(json).unwrap().validate()
+        serde_json::from_value::<SignRequest>(json)
+            .unwrap()
+            .validate()
     }
 
     #[test]
@@ -287,9 +290,15 @@ mod tests {
             "key_id": KEY, "message": "AAEC", "signing_algorithm": "ECDSA_SHA_256"
         }))
         .unwrap();
-        assert_eq!((ok.message, ok.message_type), (vec![0, 1, 2], MessageType::Digest));
+        assert_eq!(
+            (ok.message, ok.message_type),
+            (vec![0, 1, 2], MessageType::Digest)
+        );
         let code = |json| sign(json).unwrap_err().code();
-        assert_eq!(code(serde_json::json!({"key_id": KEY, "message": "AAEC"})), "KMS.0204");
+        assert_eq!(
+            code(serde_json::json!({"key_id": KEY, "message": "AAEC"})),
+            "KMS.0204"
+        );
         let base = |message: &str, algorithm: &str, message_type: &str| {
             serde_json::json!({"key_id": KEY, "message": message,
                 "signing_algorithm": algorithm, "message_type": message_type})

@@ -144,8 +144,12 @@ fn encrypt_data_refuses_bad_text_algorithms_and_aad_with_the_apis_codes() {
         (json!({"key_id": key_id}), "KMS.0204"),
         (json!({"plain_text": "a"}), "KMS.0204"),
         (
-            json!({"key_id": key_id, "plain_text": "a", "encryption_algorithm": "RSAES_OAEP_SHA_256"}),
+            json!({"key_id": key_id, "plain_text": "a", "encryption_algorithm": "RSAES_OAEP_SHA_1"}),
             "KMS.0308",
+        ),
+        (
+            json!({"key_id": key_id, "plain_text": "a", "encryption_algorithm": "RSAES_OAEP_SHA_256"}),
+            "KMS.2105",
         ),
         (
             json!({"key_id": key_id, "plain_text": "a", "additional_authenticated_data": "x".repeat(129)}),

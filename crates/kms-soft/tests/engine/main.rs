@@ -25,6 +25,7 @@ mod response_layout;
 mod rotation;
 mod secret_debug;
 mod seed_examples;
+mod signing;
 mod tags;
 mod tenancy;
 mod vectors;
