@@ -12,6 +12,11 @@
 //! | `$TOKEN` | an SM2_ENCRYPT import token for `$EXT` |
 //! | `$WRAPPED` | base64 of 32 bytes of material wrapped to that token's SM2 public key |
 //! | `$BLOB` | the `cipher_text` of a 32-byte DEK under `$AES` with AAD `aad` |
+//! | `$EC` | the ID of an EC_P256 SIGN_VERIFY key |
+//! | `$SIG` | base64 of its ECDSA_SHA_256 signature of the digest of 32 bytes 0x07 |
+//! | `$RSA` | the ID of an RSA_2048 ENCRYPT_DECRYPT key |
+//! | `$OAEP` | base64 of the RSAES_OAEP_SHA_256 ciphertext of `fuzz` under `$RSA` |
+//! | `$MAC` | the ID of an HMAC_256 key |
 //!
 //! No placeholder is a prefix of another. Every input runs on an engine of its own over a
 //! copy of the store as it was made, so what one input changes (a key disabled, a token
@@ -97,6 +102,26 @@ impl EngineFixture {
             Operation::EncryptData,
             &json!({"key_id": sm4, "plain_text": "fuzz", "additional_authenticated_data": "aad"}),
         );
+        let ec = create_key(
+            &kms,
+            &json!({"key_alias": "ec", "key_spec": "EC_P256", "key_usage": "SIGN_VERIFY"}),
+        );
+        let signature = call(
+            &kms,
+            Operation::Sign,
+            &json!({"key_id": ec, "message": encode_base64(&[7; 32]),
+                    "signing_algorithm": "ECDSA_SHA_256"}),
+        );
+        let rsa = create_key(
+            &kms,
+            &json!({"key_alias": "rsa", "key_spec": "RSA_2048", "key_usage": "ENCRYPT_DECRYPT"}),
+        );
+        let rsa_data = call(
+            &kms,
+            Operation::EncryptData,
+            &json!({"key_id": rsa, "plain_text": "fuzz", "encryption_algorithm": "RSAES_OAEP_SHA_256"}),
+        );
+        let mac = create_key(&kms, &json!({"key_alias": "mac", "key_spec": "HMAC_256"}));
         let placeholders = vec![
             ("$AES", aes),
             ("$SM4", sm4),
@@ -108,6 +133,11 @@ impl EngineFixture {
             ("$WRAPPED", wrapped),
             ("$BLOB", text_field(&blob, "cipher_text")),
             ("$DATA", text_field(&data, "cipher_text")),
+            ("$EC", ec),
+            ("$SIG", text_field(&signature, "signature")),
+            ("$OAEP", text_field(&rsa_data, "cipher_text")),
+            ("$RSA", rsa),
+            ("$MAC", mac),
         ];
         Self {
             keys: store.list_keys().expect("listing the fixture keys"),

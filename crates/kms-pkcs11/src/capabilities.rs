@@ -5,8 +5,7 @@
 
 use cryptoki::mechanism::MechanismType;
 use kms_core::{
-    AsymmetricSpec, Capabilities, CmkSpec, KeyPairSpec, MacSpec, WrappingAlgorithm,
-    WrappingKeySpec,
+    AsymmetricSpec, Capabilities, CmkSpec, KeyPairSpec, MacSpec, WrappingAlgorithm, WrappingKeySpec,
 };
 
 use crate::key_pair::{EC_CURVES, RSA_SPECS, curve_name};
@@ -203,7 +202,11 @@ pub(crate) fn probe(
 
 /// Adds the asymmetric and HMAC CMK specs a token offering `mechanisms` (and generating EC
 /// pairs on `curves`) can do, and why the others are missing.
-fn cmk_key_pairs(capabilities: &mut Capabilities, mechanisms: &[MechanismType], curves: &[KeyPairSpec]) {
+fn cmk_key_pairs(
+    capabilities: &mut Capabilities,
+    mechanisms: &[MechanismType],
+    curves: &[KeyPairSpec],
+) {
     let has = |mechanism: MechanismType| mechanisms.contains(&mechanism);
     let mut missing = |name: &str, lacking: &str| {
         capabilities
@@ -211,7 +214,10 @@ fn cmk_key_pairs(capabilities: &mut Capabilities, mechanisms: &[MechanismType], 
             .push((name.to_owned(), lacking.to_owned()));
     };
     let rsa = [
-        (MechanismType::RSA_PKCS_KEY_PAIR_GEN, "CKM_RSA_PKCS_KEY_PAIR_GEN"),
+        (
+            MechanismType::RSA_PKCS_KEY_PAIR_GEN,
+            "CKM_RSA_PKCS_KEY_PAIR_GEN",
+        ),
         (MechanismType::RSA_PKCS, "CKM_RSA_PKCS"),
         (MechanismType::RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS"),
     ];

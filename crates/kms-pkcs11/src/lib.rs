@@ -395,7 +395,8 @@ impl Backend for Pkcs11Backend {
         spec: AsymmetricSpec,
         usage: KeyUsage,
     ) -> Result<KeyBlob> {
-        self.capabilities.require_key_spec(KeySpec::Asymmetric(spec))?;
+        self.capabilities
+            .require_key_spec(KeySpec::Asymmetric(spec))?;
         if spec.is_rsa() && usage == KeyUsage::EncryptDecrypt && !self.oaep_sha256 {
             return Err(self.unsupported(&format!(
                 "CMK spec {} with key usage {} (needs {})",
@@ -426,7 +427,8 @@ impl Backend for Pkcs11Backend {
         _usage: KeyUsage,
         blob: &KeyBlob,
     ) -> Result<Box<dyn PrivateKeyHandle>> {
-        self.capabilities.require_key_spec(KeySpec::Asymmetric(spec))?;
+        self.capabilities
+            .require_key_spec(KeySpec::Asymmetric(spec))?;
         let object_id = blob.as_bytes();
         let private = self.find_object(ObjectClass::PRIVATE_KEY, object_id)?;
         let public = self.find_object(ObjectClass::PUBLIC_KEY, object_id)?;

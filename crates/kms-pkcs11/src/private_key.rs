@@ -15,10 +15,10 @@ use std::sync::Arc;
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
 use cryptoki::session::Session;
-use der::{Decode, Encode};
 use der::asn1::{ObjectIdentifier, OctetString};
+use der::{Decode, Encode};
 use kms_core::{
     AsymmetricEncryption, AsymmetricSpec, HashAlgorithm, KeyUsage, KmsError, PrivateKeyHandle,
     Result, SecretBytes, SignatureScheme, SignedData, SigningAlgorithm, WrappingAlgorithm,
@@ -161,7 +161,7 @@ pub(crate) fn public_key_spki(
         point
     } else {
         match OctetString::from_der(&point) {
-            Ok(octets) => octets.into_bytes(),
+            Ok(octets) => octets.as_bytes().to_vec(),
             Err(_) => return Ok(Err(invalid())),
         }
     };
@@ -221,11 +221,15 @@ fn pss_params(hash: HashAlgorithm) -> Option<PkcsPssParams> {
 /// DER signature on the curve of `spec`.
 fn ecdsa_raw(spec: AsymmetricSpec, der: &[u8]) -> Option<Vec<u8>> {
     match spec {
-        AsymmetricSpec::EcP256 => p256::ecdsa::Signature::from_der(der).ok().map(|s| s.to_vec()),
-        AsymmetricSpec::EcP384 => p384::ecdsa::Signature::from_der(der).ok().map(|s| s.to_vec()),
-        AsymmetricSpec::Secp256k1 => {
-            k256::ecdsa::Signature::from_der(der).ok().map(|s| s.to_vec())
-        }
+        AsymmetricSpec::EcP256 => p256::ecdsa::Signature::from_der(der)
+            .ok()
+            .map(|s| s.to_vec()),
+        AsymmetricSpec::EcP384 => p384::ecdsa::Signature::from_der(der)
+            .ok()
+            .map(|s| s.to_vec()),
+        AsymmetricSpec::Secp256k1 => k256::ecdsa::Signature::from_der(der)
+            .ok()
+            .map(|s| s.to_vec()),
         _ => None,
     }
 }
@@ -444,9 +448,9 @@ impl PrivateKeyHandle for Pkcs11PrivateKey {
                 .with(session, |key| session.encrypt(&mechanism, key, plaintext))
             {
                 Ok(ciphertext) => Ok(Ok(ciphertext)),
-                Err(error) if refuses_mechanism(&error) => {
-                    Ok(Err(self.mechanism_refused("CKM_RSA_PKCS_OAEP with SHA-256", &error)))
-                }
+                Err(error) if refuses_mechanism(&error) => Ok(Err(
+                    self.mechanism_refused("CKM_RSA_PKCS_OAEP with SHA-256", &error)
+                )),
                 Err(error) => Err(error),
             }
         })?
@@ -460,9 +464,9 @@ impl PrivateKeyHandle for Pkcs11PrivateKey {
                 .with(session, |key| session.decrypt(&mechanism, key, ciphertext))
             {
                 Ok(plaintext) => Ok(Ok(SecretBytes::new(plaintext))),
-                Err(error) if refuses_mechanism(&error) => {
-                    Ok(Err(self.mechanism_refused("CKM_RSA_PKCS_OAEP with SHA-256", &error)))
-                }
+                Err(error) if refuses_mechanism(&error) => Ok(Err(
+                    self.mechanism_refused("CKM_RSA_PKCS_OAEP with SHA-256", &error)
+                )),
                 // Every way the ciphertext can be wrong (SoftHSM2 2.6.1 answers a bad
                 // padding with CKR_GENERAL_ERROR), one opaque error.
                 Err(Error::Pkcs11(

@@ -222,6 +222,17 @@ pub fn call(kms: &Kms, operation: Operation, body: &Value) -> Result<Value, KmsE
 }
 
 /// Creates an enabled CMK of `spec` ("AES_256" or "SM4") and returns its ID.
+/// Creates a key of `spec` with `usage` and returns its ID.
+pub fn create_key_of(kms: &Kms, spec: &str, usage: &str) -> String {
+    let created = call(
+        kms,
+        Operation::CreateKey,
+        &json!({"key_alias": format!("{spec}-{usage}"), "key_spec": spec, "key_usage": usage}),
+    )
+    .unwrap();
+    created["key_info"]["key_id"].as_str().unwrap().to_owned()
+}
+
 pub fn create_key(kms: &Kms, spec: &str) -> String {
     let alias = format!("test-{}", kms_core::encode_hex(&random_bytes(8)));
     let response = call(

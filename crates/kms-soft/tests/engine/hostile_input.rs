@@ -3,9 +3,9 @@
 //! changes nothing.
 
 use crate::common::{
-    call, create_key, encrypt, engine, external_key_with_import_token, plain_text,
+    call, create_key, create_key_of, encrypt, engine, external_key_with_import_token, plain_text,
 };
-use kms_core::{CmkSpec, Kms, Operation};
+use kms_core::{CmkSpec, Kms, Operation, encode_base64};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -31,7 +31,67 @@ fn fixture() -> Fixture {
     .unwrap()["cipher_text"]
         .clone();
     let (external, token) = external_key_with_import_token(&kms);
+    let signer = create_key_of(&kms, "EC_P256", "SIGN_VERIFY");
+    let decrypter = create_key_of(&kms, "SM2", "ENCRYPT_DECRYPT");
+    let mac_key = create_key_of(&kms, "HMAC_256", "GENERATE_VERIFY_MAC");
+    let digest = encode_base64(&[7; 32]);
+    let signature = call(
+        &kms,
+        Operation::Sign,
+        &json!({"key_id": signer, "message": digest, "signing_algorithm": "ECDSA_SHA_256"}),
+    )
+    .unwrap()["signature"]
+        .clone();
+    let sm2_data = call(
+        &kms,
+        Operation::EncryptData,
+        &json!({"key_id": decrypter, "plain_text": "small", "encryption_algorithm": "SM2_ENCRYPT"}),
+    )
+    .unwrap()["cipher_text"]
+        .clone();
+    let mac = call(
+        &kms,
+        Operation::GenerateMac,
+        &json!({"key_id": mac_key, "mac_algorithm": "HMAC_SHA_256", "message": "aGk="}),
+    )
+    .unwrap()["mac"]
+        .clone();
     let bodies = vec![
+        (
+            Operation::GetPublicKey,
+            json!({"key_id": signer, "sequence": SEQUENCE}),
+        ),
+        (
+            Operation::Sign,
+            json!({"key_id": signer, "message": digest, "signing_algorithm": "ECDSA_SHA_256",
+                   "message_type": "DIGEST", "sequence": SEQUENCE}),
+        ),
+        (
+            Operation::Verify,
+            json!({"key_id": signer, "message": digest, "signature": signature,
+                   "signing_algorithm": "ECDSA_SHA_256", "message_type": "DIGEST",
+                   "sequence": SEQUENCE}),
+        ),
+        (
+            Operation::GenerateMac,
+            json!({"key_id": mac_key, "mac_algorithm": "HMAC_SHA_256", "message": "aGk=",
+                   "sequence": SEQUENCE}),
+        ),
+        (
+            Operation::VerifyMac,
+            json!({"key_id": mac_key, "mac_algorithm": "HMAC_SHA_256", "message": "aGk=",
+                   "mac": mac, "sequence": SEQUENCE}),
+        ),
+        (
+            Operation::EncryptData,
+            json!({"key_id": decrypter, "plain_text": "text", "encryption_algorithm": "SM2_ENCRYPT",
+                   "sequence": SEQUENCE}),
+        ),
+        (
+            Operation::DecryptData,
+            json!({"key_id": decrypter, "cipher_text": sm2_data,
+                   "encryption_algorithm": "SM2_ENCRYPT", "sequence": SEQUENCE}),
+        ),
         (
             Operation::CreateKey,
             json!({"key_alias": "fuzz", "key_spec": "AES_256", "key_usage": "ENCRYPT_DECRYPT",
@@ -208,6 +268,21 @@ fn snapshot(kms: &Kms) -> Value {
         .collect();
     let project_tags = call(kms, Operation::ListKmsTags, &json!({})).unwrap();
     json!([keys, per_key, project_tags])
+}
+
+#[test]
+fn every_operation_with_a_body_has_one_here() {
+    let covered: Vec<Operation> = fixture()
+        .bodies
+        .iter()
+        .map(|(operation, _)| *operation)
+        .collect();
+    let missing: Vec<&str> = Operation::ALL
+        .iter()
+        .filter(|operation| !covered.contains(operation) && **operation != Operation::ListKmsTags)
+        .map(|operation| operation.as_str())
+        .collect();
+    assert!(missing.is_empty(), "no body for {missing:?}");
 }
 
 fn hostile_value() -> impl Strategy<Value = Value> {

@@ -17,17 +17,7 @@ use kms_core::{
 use kms_soft::{SoftMacKey, SoftPublicKey};
 use serde_json::{Value, json};
 
-use crate::common::{TempDir, call, engine, error_code, openssl, random_bytes};
-
-fn create(kms: &Kms, spec: &str, usage: &str) -> String {
-    let created = call(
-        kms,
-        Operation::CreateKey,
-        &json!({"key_alias": format!("{spec}-{usage}"), "key_spec": spec, "key_usage": usage}),
-    )
-    .unwrap();
-    created["key_info"]["key_id"].as_str().unwrap().to_owned()
-}
+use crate::common::{TempDir, call, create_key_of, engine, error_code, openssl, random_bytes};
 
 fn public_key(kms: &Kms, key_id: &str) -> Vec<u8> {
     let answer = call(kms, Operation::GetPublicKey, &json!({"key_id": key_id})).unwrap();
@@ -219,7 +209,7 @@ fn every_spec_algorithm_and_message_type_cross_verifies_with_openssl() {
         .copied()
         .filter(|spec| spec.key_pair_spec().is_some())
     {
-        let key_id = create(&kms, spec.as_str(), "SIGN_VERIFY");
+        let key_id = create_key_of(&kms, spec.as_str(), "SIGN_VERIFY");
         let spki = public_key(&kms, &key_id);
         let pem_file = dir.write("public.der", &spki);
         let pem = String::from_utf8(openssl(
@@ -325,7 +315,7 @@ fn asymmetric_encrypt_data_round_trips_and_opens_what_openssl_encrypts() {
         ("RSA_3072", "RSAES_OAEP_SHA_256", 318),
         ("SM2", "SM2_ENCRYPT", 4096),
     ] {
-        let key_id = create(&kms, spec, "ENCRYPT_DECRYPT");
+        let key_id = create_key_of(&kms, spec, "ENCRYPT_DECRYPT");
         let text = "k".repeat(most);
         let encrypted = call(
             &kms,
@@ -431,7 +421,7 @@ fn every_hmac_spec_generates_and_verifies_macs() {
         ("HMAC_512", "HMAC_SHA_512", 64),
         ("HMAC_SM3", "HMAC_SM3", 32),
     ] {
-        let key_id = create(&kms, spec, "GENERATE_VERIFY_MAC");
+        let key_id = create_key_of(&kms, spec, "GENERATE_VERIFY_MAC");
         let message = encode_base64(b"the message");
         let body = json!({"key_id": key_id, "mac_algorithm": algorithm, "message": message});
         let generated = call(&kms, Operation::GenerateMac, &body).unwrap();
@@ -473,12 +463,12 @@ fn every_hmac_spec_generates_and_verifies_macs() {
 #[test]
 fn each_key_kind_refuses_the_others_operations_with_the_apis_codes() {
     let kms = engine();
-    let aes = create(&kms, "AES_256", "ENCRYPT_DECRYPT");
-    let signer = create(&kms, "EC_P256", "SIGN_VERIFY");
-    let rsa_signer = create(&kms, "RSA_2048", "SIGN_VERIFY");
-    let decrypter = create(&kms, "RSA_2048", "ENCRYPT_DECRYPT");
-    let sm2_decrypter = create(&kms, "SM2", "ENCRYPT_DECRYPT");
-    let mac = create(&kms, "HMAC_256", "GENERATE_VERIFY_MAC");
+    let aes = create_key_of(&kms, "AES_256", "ENCRYPT_DECRYPT");
+    let signer = create_key_of(&kms, "EC_P256", "SIGN_VERIFY");
+    let rsa_signer = create_key_of(&kms, "RSA_2048", "SIGN_VERIFY");
+    let decrypter = create_key_of(&kms, "RSA_2048", "ENCRYPT_DECRYPT");
+    let sm2_decrypter = create_key_of(&kms, "SM2", "ENCRYPT_DECRYPT");
+    let mac = create_key_of(&kms, "HMAC_256", "GENERATE_VERIFY_MAC");
     let digest = encode_base64(&[7; 32]);
     let sign_body = |key: &str, algorithm: &str| json!({"key_id": key, "message": digest, "signing_algorithm": algorithm});
     let mac_body =
@@ -661,4 +651,33 @@ fn ed25519_is_refused_naming_what_the_backend_lacks() {
     assert!(err.to_string().contains("ED25519"), "{err}");
     let listed = call(&kms, Operation::ListKeys, &json!({})).unwrap();
     assert_eq!(listed["keys"], json!([]), "nothing was created");
+}
+
+#[test]
+fn loaded_asymmetric_and_hmac_keys_show_no_material_in_debug() {
+    use kms_core::{Backend, KeyId, KeyUsage, MacSpec};
+    let backend = kms_soft::SoftBackend::new(kms_soft::RootKey::generate().unwrap());
+    let id = KeyId::from_random([3; 16]);
+    let blob = backend
+        .generate_private_key(&id, AsymmetricSpec::EcP256, KeyUsage::SignVerify)
+        .unwrap();
+    let handle = backend
+        .load_private_key(&id, AsymmetricSpec::EcP256, KeyUsage::SignVerify, &blob)
+        .unwrap();
+    assert_eq!(
+        format!("{handle:?}"),
+        "SoftPrivateKey(EC_P256, private half hidden)"
+    );
+    // The sealed blob opens only as the key, spec and usage it was made for.
+    for (other_id, usage) in [
+        (KeyId::from_random([4; 16]), KeyUsage::SignVerify),
+        (id, KeyUsage::EncryptDecrypt),
+    ] {
+        let err = backend
+            .load_private_key(&other_id, AsymmetricSpec::EcP256, usage, &blob)
+            .unwrap_err();
+        assert_eq!(err.code(), "KMS.0103");
+    }
+    let mac = SoftMacKey::new(MacSpec::Hmac512, kms_core::SecretBytes::new(vec![0xAB; 64]));
+    assert_eq!(format!("{mac:?}"), "SoftMacKey(HMAC_512, key hidden)");
 }

@@ -63,6 +63,45 @@ fn another_projects_key_is_kms_0207_for_every_operation_and_unchanged() {
     .unwrap()["cipher_text"]
         .clone();
     let key_b = create_key_as(&kms, &b, "b-own", "kms");
+    let signer = call_as(
+        &kms,
+        &a,
+        Operation::CreateKey,
+        &json!({"key_alias": "signer", "key_spec": "EC_P256"}),
+    )
+    .unwrap()["key_info"]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let decrypter = call_as(
+        &kms,
+        &a,
+        Operation::CreateKey,
+        &json!({"key_alias": "decrypter", "key_spec": "SM2", "key_usage": "ENCRYPT_DECRYPT"}),
+    )
+    .unwrap()["key_info"]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mac_key = call_as(
+        &kms,
+        &a,
+        Operation::CreateKey,
+        &json!({"key_alias": "mac", "key_spec": "HMAC_SM3"}),
+    )
+    .unwrap()["key_info"]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sm2_blob = call_as(
+        &kms,
+        &a,
+        Operation::EncryptData,
+        &json!({"key_id": decrypter, "plain_text": "a's", "encryption_algorithm": "SM2_ENCRYPT"}),
+    )
+    .unwrap()["cipher_text"]
+        .clone();
+    let digest = kms_core::encode_base64(&[1; 32]);
     let by_key = |key_id: &str| json!({"key_id": key_id});
     let requests: Vec<(Operation, Value)> = vec![
         (Operation::DescribeKey, by_key(&key_id)),
@@ -149,7 +188,53 @@ fn another_projects_key_is_kms_0207_for_every_operation_and_unchanged() {
         ),
         (Operation::DeleteTag, json!({"key_id": key_id, "key": "k"})),
         (Operation::ShowKmsTags, by_key(&key_id)),
+        (Operation::GetPublicKey, by_key(&signer)),
+        (
+            Operation::Sign,
+            json!({"key_id": signer, "message": digest, "signing_algorithm": "ECDSA_SHA_256"}),
+        ),
+        (
+            Operation::Verify,
+            json!({"key_id": signer, "message": digest, "signature": "MAYCAQECAQE=",
+            "signing_algorithm": "ECDSA_SHA_256"}),
+        ),
+        (
+            Operation::EncryptData,
+            json!({"key_id": decrypter, "plain_text": "x",
+            "encryption_algorithm": "SM2_ENCRYPT"}),
+        ),
+        (
+            Operation::DecryptData,
+            json!({"key_id": decrypter, "cipher_text": sm2_blob,
+            "encryption_algorithm": "SM2_ENCRYPT"}),
+        ),
+        (
+            Operation::GenerateMac,
+            json!({"key_id": mac_key, "mac_algorithm": "HMAC_SM3", "message": "aGk="}),
+        ),
+        (
+            Operation::VerifyMac,
+            json!({"key_id": mac_key, "mac_algorithm": "HMAC_SM3", "message": "aGk=",
+            "mac": "aGk="}),
+        ),
     ];
+    let keyless = [
+        Operation::CreateKey,
+        Operation::ListKeys,
+        Operation::GenRandom,
+        Operation::ListKmsTags,
+        Operation::ImportKeyMaterial,
+    ];
+    let untried: Vec<&str> = Operation::ALL
+        .iter()
+        .filter(|operation| !keyless.contains(operation))
+        .filter(|operation| !requests.iter().any(|(tried, _)| tried == *operation))
+        .map(|operation| operation.as_str())
+        .collect();
+    assert!(
+        untried.is_empty(),
+        "not tried from another project: {untried:?}"
+    );
     for (operation, body) in &requests {
         assert_eq!(
             call_as(&kms, &b, *operation, body).unwrap_err(),

@@ -1,0 +1,5 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    kms_fuzz_bodies::request(kms_core::Operation::Sign, data);
+});
