@@ -9,6 +9,7 @@
     clippy::unwrap_used,
     clippy::panic,
     clippy::indexing_slicing,
+    clippy::expect_used,
     reason = "tests report failure by panicking"
 )]
 
@@ -31,6 +32,7 @@ on_each_token!(
     hmac_keys_mac_and_verify_in_the_token,
     specs_no_token_here_has_are_refused_naming_the_mechanism,
     purge_destroys_the_objects_of_asymmetric_and_hmac_keys,
+    handles_show_spec_and_object_handles_only_and_destroy_key_takes_both_halves,
 );
 
 /// Creates a CMK of `spec` with `usage`.
@@ -71,34 +73,48 @@ fn unreadable(session: &Session, object: ObjectHandle, attribute: AttributeType)
 }
 
 /// C_WrapKey of `key` under a session AES key that can wrap, with CKM_AES_KEY_WRAP_PAD or,
-/// where the token cannot name that, CKM_AES_KEY_WRAP: the token's answer.
+/// where the token cannot name that, CKM_AES_KEY_WRAP: the token's answer. The same
+/// wrapping key and mechanism first wrap an extractable key, so a refusal is about `key`.
 fn wrap_out(session: &Session, key: ObjectHandle) -> cryptoki::error::Result<Vec<u8>> {
-    let wrapping = session
-        .generate_key(
-            &Mechanism::AesKeyGen,
-            &[
-                Attribute::Class(ObjectClass::SECRET_KEY),
-                Attribute::KeyType(KeyType::AES),
-                Attribute::ValueLen(32u64.into()),
-                Attribute::Token(false),
-                Attribute::Wrap(true),
-            ],
-        )
-        .unwrap();
-    let wrapped = match session.wrap_key(&Mechanism::AesKeyWrapPad, wrapping, key) {
-        Err(Error::Pkcs11(RvError::MechanismInvalid, _)) => {
-            session.wrap_key(&Mechanism::AesKeyWrap, wrapping, key)
-        }
-        other => other,
+    let aes = |wrap: bool| {
+        session
+            .generate_key(
+                &Mechanism::AesKeyGen,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::ValueLen(32u64.into()),
+                    Attribute::Token(false),
+                    Attribute::Wrap(wrap),
+                    Attribute::Extractable(true),
+                    Attribute::Sensitive(false),
+                ],
+            )
+            .unwrap()
     };
+    let wrapping = aes(true);
+    let extractable = aes(false);
+    let mechanism = match session.wrap_key(&Mechanism::AesKeyWrapPad, wrapping, extractable) {
+        Err(Error::Pkcs11(RvError::MechanismInvalid, _)) => Mechanism::AesKeyWrap,
+        _ => Mechanism::AesKeyWrapPad,
+    };
+    session
+        .wrap_key(&mechanism, wrapping, extractable)
+        .expect("the wrapping key wraps an extractable key");
+    let wrapped = session.wrap_key(&mechanism, wrapping, key);
+    session.destroy_object(extractable).unwrap();
     session.destroy_object(wrapping).unwrap();
     wrapped
 }
 
-/// Asserts that the token refuses to wrap `key` out because it is not extractable.
+/// Asserts that the token refuses to wrap `key` out (SoftHSM2: CKR_KEY_UNEXTRACTABLE;
+/// Kryoptic: CKR_KEY_FUNCTION_NOT_PERMITTED).
 fn not_wrappable(session: &Session, key: ObjectHandle) {
     match wrap_out(session, key) {
-        Err(Error::Pkcs11(RvError::KeyUnextractable | RvError::KeyNotWrappable, _)) => {}
+        Err(Error::Pkcs11(
+            RvError::KeyUnextractable | RvError::KeyNotWrappable | RvError::KeyFunctionNotPermitted,
+            _,
+        )) => {}
         other => panic!("C_WrapKey of a CMK answered {other:?}"),
     }
 }
@@ -141,8 +157,12 @@ fn expected_specs(token: Token) -> Vec<AsymmetricSpec> {
         AsymmetricSpec::EcP256,
         AsymmetricSpec::EcP384,
     ];
-    let offered = &token.backend().capabilities().asymmetric_specs;
-    if offered.contains(&AsymmetricSpec::Secp256k1) {
+    let backend = token.backend();
+    if backend
+        .capabilities()
+        .asymmetric_specs
+        .contains(&AsymmetricSpec::Secp256k1)
+    {
         specs.push(AsymmetricSpec::Secp256k1);
     }
     specs
@@ -153,15 +173,7 @@ fn each_offered_asymmetric_spec_signs_and_verifies_in_the_token(token: Token) {
     let backend = token.backend();
     let capabilities = backend.capabilities();
     let expected = expected_specs(token);
-    assert_eq!(
-        capabilities
-            .asymmetric_specs
-            .iter()
-            .copied()
-            .collect::<std::collections::BTreeSet<_>>()
-            .len(),
-        expected.len()
-    );
+    assert_eq!(capabilities.asymmetric_specs.len(), expected.len());
     for spec in &expected {
         assert!(capabilities.asymmetric_specs.contains(spec), "{spec:?}");
     }
@@ -205,6 +217,12 @@ fn each_offered_asymmetric_spec_signs_and_verifies_in_the_token(token: Token) {
                     verify(&kms, &key_id, name, "RAW", b"another message", &signature),
                     "false"
                 );
+                if let Some(order) = curve_order(spec) {
+                    // ECDSA semantics: (r, n - s) is the same signature.
+                    let negated = negate_s(&signature, &order);
+                    assert_ne!(negated, signature);
+                    assert_eq!(verify(&kms, &key_id, name, kind, data, &negated), "true");
+                }
                 // A malformed or truncated signature is not valid either, never an error.
                 assert_eq!(
                     verify(&kms, &key_id, name, kind, data, &signature[..10]),
@@ -230,6 +248,64 @@ fn each_offered_asymmetric_spec_signs_and_verifies_in_the_token(token: Token) {
         }
     }
     kms.destroy_all_keys().unwrap();
+}
+
+/// The group order n of an EC spec, big-endian.
+fn curve_order(spec: AsymmetricSpec) -> Option<Vec<u8>> {
+    let hex = match spec {
+        AsymmetricSpec::EcP256 => {
+            "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"
+        }
+        AsymmetricSpec::EcP384 => {
+            "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973"
+        }
+        AsymmetricSpec::Secp256k1 => {
+            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+        }
+        _ => return None,
+    };
+    Some(kms_core::decode_hex(hex).unwrap())
+}
+
+/// The DER INTEGER of the unsigned big-endian `value`.
+fn der_integer(value: &[u8]) -> Vec<u8> {
+    let start = value
+        .iter()
+        .position(|byte| *byte != 0)
+        .unwrap_or(value.len() - 1);
+    let mut content = value[start..].to_vec();
+    if content[0] & 0x80 != 0 {
+        content.insert(0, 0);
+    }
+    [vec![0x02, u8::try_from(content.len()).unwrap()], content].concat()
+}
+
+/// The DER ECDSA signature (r, n - s) of the DER signature (r, s) (short-form lengths:
+/// every curve here).
+fn negate_s(signature: &[u8], order: &[u8]) -> Vec<u8> {
+    assert_eq!(signature[0], 0x30);
+    let body = &signature[2..];
+    assert_eq!(body[0], 0x02);
+    let r_len = usize::from(body[1]);
+    let r = &body[2..2 + r_len];
+    let rest = &body[2 + r_len..];
+    assert_eq!(rest[0], 0x02);
+    let s = &rest[2..2 + usize::from(rest[1])];
+    let mut padded = vec![0u8; order.len()];
+    let skip = s.len().saturating_sub(order.len());
+    padded[order.len() - (s.len() - skip)..].copy_from_slice(&s[skip..]);
+    let mut negated = vec![0u8; order.len()];
+    let mut borrow = 0i16;
+    for i in (0..order.len()).rev() {
+        let mut digit = i16::from(order[i]) - i16::from(padded[i]) - borrow;
+        borrow = i16::from(digit < 0);
+        if digit < 0 {
+            digit += 256;
+        }
+        negated[i] = u8::try_from(digit).unwrap();
+    }
+    let integers = [der_integer(r), der_integer(&negated)].concat();
+    [vec![0x30, u8::try_from(integers.len()).unwrap()], integers].concat()
 }
 
 /// Asserts the policy of the private and public halves of SIGN_VERIFY key `key_id`.
@@ -603,4 +679,44 @@ fn purge_destroys_the_objects_of_asymmetric_and_hmac_keys(token: Token) {
     assert_eq!(token.cmk_objects_of(&kept), 2);
     kms.destroy_all_keys().unwrap();
     assert_eq!(token.cmk_objects_of(&kept), 0);
+}
+
+fn handles_show_spec_and_object_handles_only_and_destroy_key_takes_both_halves(token: Token) {
+    use kms_core::{KeyId, KeyUsage, MacSpec};
+
+    let backend = token.backend();
+    let mut random = [0u8; 16];
+    backend.random(&mut random).unwrap();
+    let id = KeyId::from_random(random);
+    let blob = backend
+        .generate_private_key(&id, AsymmetricSpec::EcP256, KeyUsage::SignVerify)
+        .unwrap();
+    assert!(blob.as_bytes().starts_with(id.as_str().as_bytes()));
+    assert_eq!(token.cmk_objects_of(id.as_str()), 2);
+    let handle = backend
+        .load_private_key(&id, AsymmetricSpec::EcP256, KeyUsage::SignVerify, &blob)
+        .unwrap();
+    let shown = format!("{handle:?}");
+    assert!(
+        shown.starts_with("Pkcs11PrivateKey { spec: \"EC_P256\", private: "),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(&format!("{:?}", handle.public_key_spki())),
+        "{shown}"
+    );
+    backend.destroy_key(&blob).unwrap();
+    assert_eq!(token.cmk_objects_of(id.as_str()), 0);
+
+    let mac_blob = backend.generate_mac_key(&id, MacSpec::Hmac256).unwrap();
+    let mac_handle = backend
+        .load_mac_key(&id, MacSpec::Hmac256, &mac_blob)
+        .unwrap();
+    let shown = format!("{mac_handle:?}");
+    assert!(
+        shown.starts_with("Pkcs11MacKey { spec: \"HMAC_256\", handle: "),
+        "{shown}"
+    );
+    backend.destroy_key(&mac_blob).unwrap();
+    assert_eq!(token.cmk_objects_of(id.as_str()), 0);
 }

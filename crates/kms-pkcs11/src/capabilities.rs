@@ -553,4 +553,67 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn asymmetric_and_hmac_cmks_follow_the_mechanism_list_and_name_what_is_missing() {
+        use kms_core::{AsymmetricSpec, KeySpec, MacSpec};
+        let listed: Vec<MechanismType> = SOFTHSM_LIKE
+            .into_iter()
+            .chain([
+                MechanismType::RSA_PKCS,
+                MechanismType::RSA_PKCS_PSS,
+                MechanismType::ECDSA,
+                MechanismType::GENERIC_SECRET_KEY_GEN,
+                MechanismType::SHA256_HMAC,
+                MechanismType::SHA512_HMAC,
+            ])
+            .collect();
+        let capabilities = probe(
+            "token 'a'",
+            &listed,
+            &EC_CURVES[..3],
+            Quirks::default(),
+            &Vendor::default(),
+        );
+        assert_eq!(
+            capabilities.asymmetric_specs,
+            [
+                AsymmetricSpec::Rsa2048,
+                AsymmetricSpec::Rsa3072,
+                AsymmetricSpec::Rsa4096,
+                AsymmetricSpec::EcP256,
+                AsymmetricSpec::EcP384,
+            ]
+        );
+        assert_eq!(capabilities.mac_specs, [MacSpec::Hmac256, MacSpec::Hmac512]);
+        let refused = |spec| {
+            let err = capabilities.require_key_spec(spec).unwrap_err();
+            assert_eq!(err.code(), "KMS.9002");
+            err.to_string()
+        };
+        assert_eq!(
+            refused(KeySpec::Asymmetric(AsymmetricSpec::Secp256k1)),
+            "Not supported by the backend: CMK spec SECP256K1 on backend token 'a' (needs CKM_EC_KEY_PAIR_GEN on the curve secp256k1 (1.3.132.0.10), which this token refuses)"
+        );
+        assert!(refused(KeySpec::Asymmetric(AsymmetricSpec::Ed25519)).contains("CKM_EDDSA"),);
+        assert!(refused(KeySpec::Asymmetric(AsymmetricSpec::Sm2)).contains("CKM_SM2_KEY_PAIR_GEN"));
+        assert!(refused(KeySpec::Mac(MacSpec::Hmac384)).contains("CKM_SHA384_HMAC"));
+        assert!(refused(KeySpec::Mac(MacSpec::HmacSm3)).contains("CKM_SM3_HMAC"));
+
+        let without_pss = probe(
+            "token 'b'",
+            &SOFTHSM_LIKE,
+            &EC_CURVES,
+            Quirks::default(),
+            &Vendor::default(),
+        );
+        assert!(without_pss.asymmetric_specs.is_empty());
+        let err = without_pss
+            .require_key_spec(KeySpec::Asymmetric(AsymmetricSpec::Rsa3072))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Not supported by the backend: CMK spec RSA_3072 on backend token 'b' (needs CKM_RSA_PKCS and CKM_RSA_PKCS_PSS)"
+        );
+    }
 }

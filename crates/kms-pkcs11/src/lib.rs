@@ -7,8 +7,12 @@
 //! data key pairs (RSA_2048, RSA_3072, RSA_4096, with CKM_RSA_PKCS_KEY_PAIR_GEN), and
 //! import with C_UnwrapKey under RSA wrapping keys (RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_1,
 //! and the SHA-256 variants on tokens that do OAEP with SHA-256); SM4 CMKs and SM2 data key
-//! pairs on tokens whose vendor-defined mechanisms the [`VendorMechanisms`] map names. What
-//! is not offered is refused (KMS.9002), never done on the host instead.
+//! pairs on tokens whose vendor-defined mechanisms the [`VendorMechanisms`] map names.
+//! Asymmetric CMKs (RSA_2048/3072/4096, EC_P256, EC_P384, SECP256K1 on the curves the token
+//! generates on) are key pairs in the token whose private half signs or decrypts and never
+//! leaves it (`private_key`); HMAC CMKs (HMAC_256/384/512) are generic secrets that only sign
+//! and verify (`mac_key`). What is not offered is refused (KMS.9002), never done on the
+//! host instead.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -398,10 +402,11 @@ impl Backend for Pkcs11Backend {
         self.capabilities
             .require_key_spec(KeySpec::Asymmetric(spec))?;
         if spec.is_rsa() && usage == KeyUsage::EncryptDecrypt && !self.oaep_sha256 {
-            return Err(self.unsupported(&format!(
-                "CMK spec {} with key usage {} (needs {})",
+            return Err(KmsError::BackendUnsupported(format!(
+                "CMK spec {} with key usage {} on backend {} (needs {})",
                 spec.as_str(),
                 usage.as_str(),
+                self.capabilities.name,
                 private_key::OAEP_SHA256_MISSING
             )));
         }

@@ -467,10 +467,12 @@ impl PrivateKeyHandle for Pkcs11PrivateKey {
                 Err(error) if refuses_mechanism(&error) => Ok(Err(
                     self.mechanism_refused("CKM_RSA_PKCS_OAEP with SHA-256", &error)
                 )),
-                // Every way the ciphertext can be wrong (SoftHSM2 2.6.1 answers a bad
-                // padding with CKR_GENERAL_ERROR), one opaque error.
+                // Every way the ciphertext can be wrong, one opaque error. SoftHSM2 2.6.1
+                // answers a bad padding with CKR_GENERAL_ERROR, Kryoptic 1.5.4 with
+                // CKR_DEVICE_ERROR (its OpenSSL decryption failed).
                 Err(Error::Pkcs11(
                     RvError::EncryptedDataInvalid
+                    | RvError::DeviceError
                     | RvError::EncryptedDataLenRange
                     | RvError::DataInvalid
                     | RvError::DataLenRange
