@@ -80,6 +80,25 @@ pub(crate) fn run(pretty: bool) -> Result<()> {
     )?;
     step(Operation::DescribeKey, json!({"key_id": imported_id}))?;
     envelope_round_trip(&kms, &imported_id, pretty)?;
+
+    println!("# a signing key: its private half never leaves the backend");
+    let created = step(
+        Operation::CreateKey,
+        json!({"key_alias": "demo/signing", "key_spec": "EC_P256", "key_usage": "SIGN_VERIFY"}),
+    )?;
+    let signing_id = text(&created, "/key_info/key_id");
+    step(Operation::GetPublicKey, json!({"key_id": signing_id}))?;
+    let message = encode_base64(b"an invoice to sign");
+    let signed = step(
+        Operation::Sign,
+        json!({"key_id": signing_id, "message": message, "signing_algorithm": "ECDSA_SHA_256",
+               "message_type": "RAW"}),
+    )?;
+    step(
+        Operation::Verify,
+        json!({"key_id": signing_id, "message": message, "signature": text(&signed, "/signature"),
+               "signing_algorithm": "ECDSA_SHA_256", "message_type": "RAW"}),
+    )?;
     println!("# done; the temporary home is removed");
     Ok(())
 }

@@ -66,8 +66,11 @@ pub struct LifecycleModel<'a> {
 /// One operation of a sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
+    /// create-key: an AES_256 key of origin `kms` or `external`, or an EC_P256
+    /// SIGN_VERIFY key when `signing` (and the backend has them).
     CreateKey {
         external: bool,
+        signing: bool,
     },
     Import {
         key: usize,
@@ -111,6 +114,10 @@ enum Step {
     EnableRotation {
         key: usize,
     },
+    /// sign, then verify of the signature.
+    Sign {
+        key: usize,
+    },
     Describe {
         key: usize,
     },
@@ -129,7 +136,10 @@ fn key_index() -> impl Strategy<Value = usize> {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        2 => any::<bool>().prop_map(|external| Step::CreateKey { external }),
+        2 => (any::<bool>(), 0..4u8).prop_map(|(external, kind)| Step::CreateKey {
+            external,
+            signing: !external && kind == 0,
+        }),
         3 => (key_index(), 0..MATERIALS.len(), prop_oneof![Just(None), (1u64..=3).prop_map(Some)])
             .prop_map(|(key, material, expires_in_s)| Step::Import { key, material, expires_in_s }),
         1 => key_index().prop_map(|key| Step::DeleteMaterial { key }),
@@ -142,6 +152,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => key_index().prop_map(|key| Step::Redescribe { key }),
         1 => key_index().prop_map(|key| Step::Rotate { key }),
         1 => key_index().prop_map(|key| Step::EnableRotation { key }),
+        1 => key_index().prop_map(|key| Step::Sign { key }),
         1 => key_index().prop_map(|key| Step::Describe { key }),
         1 => proptest::sample::select(KeyState::ALL.to_vec()).prop_map(|state| Step::List { state }),
         1 => Just(Step::Maintain),
@@ -182,6 +193,8 @@ fn turn() -> impl Strategy<Value = Turn> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ModelKey {
     external: bool,
+    /// An asymmetric SIGN_VERIFY key: it signs, and refuses what symmetric keys do.
+    signing: bool,
     state: KeyState,
     /// Which of [`MATERIALS`] the key holds (kms keys hold their own: `usize::MAX`).
     material: Option<usize>,
@@ -243,9 +256,10 @@ impl Model {
     fn apply(&mut self, step: Step, now: u64) -> Answer {
         self.expire(now);
         match step {
-            Step::CreateKey { external } => {
+            Step::CreateKey { external, signing } => {
                 self.keys.push(Some(ModelKey {
                     external,
+                    signing,
                     state: if external {
                         KeyState::PendingImport
                     } else {
@@ -339,13 +353,30 @@ impl Model {
                 key.deletion_ms = None;
                 Ok(())
             }
-            Step::Encrypt { key, .. } | Step::Decrypt { key, .. } => Self::gate(self.key(key)?),
+            Step::Encrypt { key, .. } | Step::Decrypt { key, .. } => {
+                let key = self.key(key)?;
+                Self::gate(key)?;
+                if key.signing {
+                    return refused("KMS.0325");
+                }
+                Ok(())
+            }
+            Step::Sign { key } => {
+                let key = self.key(key)?;
+                if !key.signing {
+                    return refused("KMS.1115");
+                }
+                Self::gate(key)
+            }
             Step::Redescribe { key } => match self.key(key)?.state {
                 KeyState::PendingDeletion => refused("KMS.0210"),
                 _ => Ok(()),
             },
             Step::Rotate { key } | Step::EnableRotation { key } => {
                 let model_key = self.key(key)?;
+                if model_key.signing {
+                    return refused("KMS.0325");
+                }
                 if model_key.external {
                     return refused("KMS.0312");
                 }
@@ -468,6 +499,7 @@ impl Run<'_> {
                         json!({"rotation_interval": ROTATION_DAYS}),
                     )
                 }),
+            Step::Sign { key } => self.sign(key)?,
             Step::Describe { key } => {
                 let described = self.key_id(key).and_then(|key_id| {
                     self.call(Operation::DescribeKey, &json!({"key_id": key_id}))
@@ -534,6 +566,31 @@ impl Run<'_> {
             body["expiration_time"] = json!(self.clock_now() / 1000 + seconds);
         }
         self.call(Operation::ImportKeyMaterial, &body).map(drop)
+    }
+
+    /// Signs a digest with the key and checks that the signature verifies.
+    fn sign(&self, key: usize) -> Result<Answer, TestCaseError> {
+        let key_id = match self.key_id(key) {
+            Ok(key_id) => key_id,
+            Err(code) => return Ok(Err(code)),
+        };
+        let message = Base64::encode_string(&DEK);
+        let signed = self.call(
+            Operation::Sign,
+            &json!({"key_id": key_id, "message": message, "signing_algorithm": "ECDSA_SHA_256"}),
+        );
+        if let Ok(signed) = &signed {
+            let verified = self.call(
+                Operation::Verify,
+                &json!({"key_id": key_id, "message": message, "signature": signed["signature"],
+                        "signing_algorithm": "ECDSA_SHA_256"}),
+            );
+            // Verify reads the key again: a step beside this one may have disabled it.
+            if let Ok(verified) = verified {
+                prop_assert_eq!(verified["signature_valid"].as_str(), Some("true"));
+            }
+        }
+        Ok(signed.map(drop))
     }
 
     fn clock_now(&self) -> u64 {
@@ -722,13 +779,23 @@ impl LifecycleModel<'_> {
             blobs: std::sync::Mutex::new(Vec::new()),
         };
         let mut model = Model::default();
+        let signing_keys = run
+            .kms
+            .backend()
+            .capabilities()
+            .require_key_spec(crate::key_spec::KeySpec::Asymmetric(
+                crate::key_spec::AsymmetricSpec::EcP256,
+            ))
+            .is_ok();
         for (at, turn) in turns.iter().enumerate() {
             match *turn {
-                Turn::One(Step::CreateKey { external }) => {
+                Turn::One(Step::CreateKey { external, signing }) => {
                     if run.key_ids.len() < MAX_KEYS {
                         let now = run.clock_now();
-                        prop_assert_eq!(model.apply(Step::CreateKey { external }, now), Ok(()));
-                        run.create_key(external)?;
+                        let signing = signing && signing_keys;
+                        let step = Step::CreateKey { external, signing };
+                        prop_assert_eq!(model.apply(step, now), Ok(()));
+                        run.create_key(external, signing)?;
                     }
                 }
                 Turn::One(step) => {
@@ -756,13 +823,14 @@ impl LifecycleModel<'_> {
 }
 
 impl Run<'_> {
-    fn create_key(&mut self, external: bool) -> Result<(), TestCaseError> {
+    fn create_key(&mut self, external: bool, signing: bool) -> Result<(), TestCaseError> {
         let alias = format!("model-{}", self.key_ids.len());
         let origin = if external { "external" } else { "kms" };
+        let spec = if signing { "EC_P256" } else { "AES_256" };
         let created = self
             .call(
                 Operation::CreateKey,
-                &json!({"key_alias": alias, "origin": origin}),
+                &json!({"key_alias": alias, "origin": origin, "key_spec": spec}),
             )
             .map_err(|code| TestCaseError::fail(format!("create-key: {code}")))?;
         let key_id = KeyId::parse(created["key_info"]["key_id"].as_str().unwrap_or_default())

@@ -226,12 +226,16 @@ fn demo_runs_the_whole_api_and_cleans_up() {
         "decrypt-datakey",
         "get-parameters-for-import",
         "import-key-material",
+        "get-publickey",
+        "sign",
+        "verify",
     ] {
         assert!(
             text.contains(&format!("$ kms {operation} ")),
             "demo lacks {operation}"
         );
     }
+    assert!(text.contains(r#""signature_valid":"true""#), "{text}");
     let home = text
         .lines()
         .next()
