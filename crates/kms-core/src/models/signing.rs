@@ -108,12 +108,31 @@ impl SignRequest {
     /// KMS.0204 missing field; KMS.0205 bad key ID; KMS.0206 bad sequence; KMS.0308 for a
     /// message that is not base64 of 1 to 4096 bytes, or an unknown algorithm or type.
     pub fn validate(&self) -> Result<ToSign> {
-        sequence(self.sequence.as_deref())?;
-        Ok(ToSign {
-            key_id: key_id(self.key_id.as_deref())?,
-            message: base64_field(self.message.as_deref(), "message", MAX_MESSAGE_LEN)?,
-            algorithm: signing_algorithm(self.signing_algorithm.as_deref())?,
-            message_type: message_type(self.message_type.as_deref())?,
+        ToSign::validate(
+            self.key_id.as_deref(),
+            self.message.as_deref(),
+            self.signing_algorithm.as_deref(),
+            self.message_type.as_deref(),
+            self.sequence.as_deref(),
+        )
+    }
+}
+
+impl ToSign {
+    /// The fields sign and verify share, validated.
+    fn validate(
+        key: Option<&str>,
+        message: Option<&str>,
+        algorithm: Option<&str>,
+        kind: Option<&str>,
+        serial: Option<&str>,
+    ) -> Result<Self> {
+        sequence(serial)?;
+        Ok(Self {
+            key_id: key_id(key)?,
+            message: base64_field(message, "message", MAX_MESSAGE_LEN)?,
+            algorithm: signing_algorithm(algorithm)?,
+            message_type: message_type(kind)?,
         })
     }
 }
@@ -152,14 +171,13 @@ impl VerifyRequest {
     /// As [`SignRequest::validate`]; KMS.0308 for a signature that is not base64 of 1 to
     /// 512 bytes.
     pub fn validate(&self) -> Result<(ToSign, Vec<u8>)> {
-        let to_sign = SignRequest {
-            key_id: self.key_id.clone(),
-            message: self.message.clone(),
-            signing_algorithm: self.signing_algorithm.clone(),
-            message_type: self.message_type.clone(),
-            sequence: self.sequence.clone(),
-        }
-        .validate()?;
+        let to_sign = ToSign::validate(
+            self.key_id.as_deref(),
+            self.message.as_deref(),
+            self.signing_algorithm.as_deref(),
+            self.message_type.as_deref(),
+            self.sequence.as_deref(),
+        )?;
         let signature = base64_field(self.signature.as_deref(), "signature", MAX_SIGNATURE_LEN)?;
         Ok((to_sign, signature))
     }
@@ -206,11 +224,28 @@ impl GenerateMacRequest {
     /// KMS.0204 missing field; KMS.0205 bad key ID; KMS.0206 bad sequence; KMS.0308 for an
     /// unknown algorithm or a message that is not base64 of 1 to 4096 bytes.
     pub fn validate(&self) -> Result<ToMac> {
-        sequence(self.sequence.as_deref())?;
-        Ok(ToMac {
-            key_id: key_id(self.key_id.as_deref())?,
-            algorithm: mac_algorithm(self.mac_algorithm.as_deref())?,
-            message: base64_field(self.message.as_deref(), "message", MAX_MESSAGE_LEN)?,
+        ToMac::validate(
+            self.key_id.as_deref(),
+            self.mac_algorithm.as_deref(),
+            self.message.as_deref(),
+            self.sequence.as_deref(),
+        )
+    }
+}
+
+impl ToMac {
+    /// The fields generate-mac and verify-mac share, validated.
+    fn validate(
+        key: Option<&str>,
+        algorithm: Option<&str>,
+        message: Option<&str>,
+        serial: Option<&str>,
+    ) -> Result<Self> {
+        sequence(serial)?;
+        Ok(Self {
+            key_id: key_id(key)?,
+            algorithm: mac_algorithm(algorithm)?,
+            message: base64_field(message, "message", MAX_MESSAGE_LEN)?,
         })
     }
 }
@@ -249,13 +284,12 @@ impl VerifyMacRequest {
     /// As [`GenerateMacRequest::validate`]; KMS.0308 for a MAC that is not base64 of 1 to
     /// 512 bytes.
     pub fn validate(&self) -> Result<(ToMac, Vec<u8>)> {
-        let to_mac = GenerateMacRequest {
-            key_id: self.key_id.clone(),
-            mac_algorithm: self.mac_algorithm.clone(),
-            message: self.message.clone(),
-            sequence: self.sequence.clone(),
-        }
-        .validate()?;
+        let to_mac = ToMac::validate(
+            self.key_id.as_deref(),
+            self.mac_algorithm.as_deref(),
+            self.message.as_deref(),
+            self.sequence.as_deref(),
+        )?;
         let mac = base64_field(self.mac.as_deref(), "mac", MAX_SIGNATURE_LEN)?;
         Ok((to_mac, mac))
     }
