@@ -38,7 +38,6 @@ use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use kms_core::{KmsError, Result, WrappedMaterial, WrappingAlgorithm, WrappingKeySpec};
-use pkcs8::EncodePublicKey;
 
 use crate::errors::session_lost;
 use crate::measure::Meter;
@@ -160,25 +159,7 @@ pub(crate) fn create_wrapping_key(
         &public_template,
         private_template.attributes(),
     )?;
-    let attributes = session.get_attributes(
-        public,
-        &[AttributeType::Modulus, AttributeType::PublicExponent],
-    )?;
-    let (mut modulus, mut exponent) = (None, None);
-    for attribute in attributes {
-        match attribute {
-            Attribute::Modulus(value) => modulus = Some(value),
-            Attribute::PublicExponent(value) => exponent = Some(value),
-            _ => {}
-        }
-    }
-    let spki = modulus.zip(exponent).and_then(|(n, e)| {
-        let n = rsa::BoxedUint::from_be_slice_vartime(&n);
-        let e = rsa::BoxedUint::from_be_slice_vartime(&e);
-        rsa::PublicKey::new(n, e).ok()?.to_public_key_der().ok()
-    });
-    Ok(spki
-        .map(|document| document.into_vec())
+    Ok(crate::key_pair::rsa_public_key_spki(session, public)?
         .ok_or_else(|| KmsError::Backend("the token's RSA public key does not encode".into())))
 }
 

@@ -12,11 +12,12 @@
 
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
-use cryptoki::object::{Attribute, AttributeType};
+use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
 use cryptoki::session::Session;
 use der::Encode;
 use der::asn1::ObjectIdentifier;
 use kms_core::{KeyPair, KeyPairSpec, KmsError, Result, SecretBytes};
+use pkcs8::EncodePublicKey;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use zeroize::Zeroizing;
 
@@ -332,4 +333,33 @@ fn encode(spec: KeyPairSpec, scalar: &[u8], scalar_len: usize) -> Result<KeyPair
             spec.as_str()
         ))),
     }
+}
+
+/// The SubjectPublicKeyInfo DER of the RSA public key object `public`, from its
+/// CKA_MODULUS and CKA_PUBLIC_EXPONENT; `None` when they do not make a key.
+///
+/// # Errors
+/// The token's failure to read the attributes.
+pub(crate) fn rsa_public_key_spki(
+    session: &Session,
+    public: ObjectHandle,
+) -> core::result::Result<Option<Vec<u8>>, cryptoki::error::Error> {
+    let attributes = session.get_attributes(
+        public,
+        &[AttributeType::Modulus, AttributeType::PublicExponent],
+    )?;
+    let (mut modulus, mut exponent) = (None, None);
+    for attribute in attributes {
+        match attribute {
+            Attribute::Modulus(value) => modulus = Some(value),
+            Attribute::PublicExponent(value) => exponent = Some(value),
+            _ => {}
+        }
+    }
+    Ok(modulus.zip(exponent).and_then(|(n, e)| {
+        let n = rsa::BoxedUint::from_be_slice_vartime(&n);
+        let e = rsa::BoxedUint::from_be_slice_vartime(&e);
+        let spki = rsa::PublicKey::new(n, e).ok()?.to_public_key_der().ok()?;
+        Some(spki.into_vec())
+    }))
 }

@@ -123,24 +123,8 @@ pub(crate) fn public_key_spki(
         ))
     };
     if spec.is_rsa() {
-        let attributes = session.get_attributes(
-            public,
-            &[AttributeType::Modulus, AttributeType::PublicExponent],
-        )?;
-        let (mut modulus, mut exponent) = (None, None);
-        for attribute in attributes {
-            match attribute {
-                Attribute::Modulus(value) => modulus = Some(value),
-                Attribute::PublicExponent(value) => exponent = Some(value),
-                _ => {}
-            }
-        }
-        let spki = modulus.zip(exponent).and_then(|(n, e)| {
-            let n = rsa::BoxedUint::from_be_slice_vartime(&n);
-            let e = rsa::BoxedUint::from_be_slice_vartime(&e);
-            rsa::PublicKey::new(n, e).ok()?.to_public_key_der().ok()
-        });
-        return Ok(spki.map(der::Document::into_vec).ok_or_else(invalid));
+        let spki = crate::key_pair::rsa_public_key_spki(session, public)?;
+        return Ok(spki.ok_or_else(invalid));
     }
     let Some((_, field_len)) = curve(spec) else {
         return Ok(Err(invalid()));
