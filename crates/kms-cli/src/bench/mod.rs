@@ -1,11 +1,16 @@
-//! `kms bench`: throughput and latency of engine operations on the soft backend or a
-//! PKCS#11 token, per operation and thread count.
+//! `kms bench`: throughput and latency of operations per operation and thread count: on
+//! the engine in-process (soft backend or a PKCS#11 token), or as signed HTTP requests to
+//! an endpoint (`--endpoint`: `kms serve` or any endpoint of this API).
 //!
-//! Each run gets a fresh engine over an in-memory key store (no store I/O on the timed
-//! path, nothing written to the home). On PKCS#11 the session pool is sized to the thread
-//! count, and the CMKs and wrapping keys a run made are destroyed in the token after it.
+//! In-process, each run gets a fresh engine over an in-memory key store (no store I/O on
+//! the timed path, nothing written to the home). On PKCS#11 the session pool is sized to
+//! the thread count, and the CMKs and wrapping keys a run made are destroyed in the token
+//! after it. Against an endpoint, each thread has its own keep-alive connection, and the
+//! CMKs a run made are scheduled for deletion after it (unless `--key-id` names one).
 
+mod endpoint;
 mod options;
+mod plot;
 mod report;
 mod runner;
 mod workload;
@@ -14,14 +19,16 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use kms_core::{Backend, Kms, KmsConfig, MemoryStore, Result};
+use kms_core::{Backend, Kms, KmsConfig, KmsError, MemoryStore, Result};
 use kms_soft::{RootKey, SoftBackend};
 
 use crate::cli::{BackendChoice, Global};
 use crate::home;
+use endpoint::{Endpoint, EndpointOptions, HttpCaller};
 pub(crate) use options::{BenchOptions, command};
 use report::{RunResult, RunSettings};
-use workload::Workload;
+use runner::{CallError, Caller};
+use workload::{BenchOp, EngineCaller, Workload};
 
 /// Reads the `bench` subcommand's options.
 ///
@@ -31,11 +38,44 @@ pub(crate) fn read(matches: &clap::ArgMatches) -> Result<BenchOptions> {
     options::read(matches)
 }
 
-/// Runs every operation at every thread count and prints the report.
+/// Runs every operation at every thread count, prints the report and writes the plot.
 ///
 /// # Errors
-/// Opening the backend; a failure to clean up what a run made in a token.
+/// Opening the backend or the endpoint; a failure to clean up what a run made; writing
+/// the `--report` file.
 pub(crate) fn run(global: &Global, options: &BenchOptions) -> Result<()> {
+    let show_progress = !options.json && std::io::stderr().is_terminal();
+    let (settings, results) = match &options.endpoint {
+        Some(endpoint) => run_on_endpoint(global, options, endpoint, show_progress)?,
+        None => run_in_process(global, options, show_progress)?,
+    };
+    if let Some(path) = &options.report {
+        plot::write(path, &settings, &results)?;
+    }
+    if options.json {
+        println!("{}", report::to_json(&settings, &results));
+    } else {
+        print!("{}", report::to_table(&settings, &results));
+    }
+    Ok(())
+}
+
+/// How a run of `options` on `target` is described in its report.
+fn settings(target: String, options: &BenchOptions) -> RunSettings {
+    RunSettings {
+        backend: target,
+        limit: options.limit,
+        warmup: options.warmup,
+        shared_key: options.workload.shared_key,
+    }
+}
+
+/// The runs on the engine in-process.
+fn run_in_process(
+    global: &Global,
+    options: &BenchOptions,
+    show_progress: bool,
+) -> Result<(RunSettings, Vec<RunResult>)> {
     let max_threads = options.threads.iter().copied().max().unwrap_or(1);
     let backend: Arc<dyn Backend> = match &global.backend {
         // A throwaway root key: the bench's keys are never kept.
@@ -44,13 +84,7 @@ pub(crate) fn run(global: &Global, options: &BenchOptions) -> Result<()> {
             Arc::new(home::open_pkcs11(choice, Some(max_threads))?)
         }
     };
-    let settings = RunSettings {
-        backend: backend.capabilities().name.clone(),
-        limit: options.limit,
-        warmup: options.warmup,
-        shared_key: options.workload.shared_key,
-    };
-    let show_progress = !options.json && std::io::stderr().is_terminal();
+    let settings = settings(backend.capabilities().name.clone(), options);
     let mut results = Vec::new();
     for &op in &options.ops {
         for &threads in &options.threads {
@@ -63,50 +97,143 @@ pub(crate) fn run(global: &Global, options: &BenchOptions) -> Result<()> {
                     ..KmsConfig::default()
                 },
             );
-            results.push(run_one(&kms, op, threads, options, show_progress));
+            let result = match engine_callers(&kms, op, threads, options) {
+                Ok(callers) => time(op, threads, callers, options, show_progress),
+                Err(error) => RunResult::refused(op.as_str(), threads, error.into()),
+            };
+            results.push(result);
             kms.destroy_all_keys()?;
         }
     }
-    if options.json {
-        println!("{}", report::to_json(&settings, &results));
-    } else {
-        print!("{}", report::to_table(&settings, &results));
-    }
-    Ok(())
+    Ok((settings, results))
 }
 
-/// One operation on `threads` threads: per-thread workloads, one trial call each (a refused
-/// operation is reported with its error, untimed), then the timed run.
-fn run_one(
-    kms: &Kms,
-    op: workload::BenchOp,
+/// One engine caller per thread, each with its CMK (or all on one, `--shared-key`), after
+/// one trial call each: an operation the backend refuses is reported with its error.
+fn engine_callers<'k>(
+    kms: &'k Kms,
+    op: BenchOp,
     threads: usize,
     options: &BenchOptions,
-    show_progress: bool,
-) -> RunResult {
+) -> Result<Vec<EngineCaller<'k>>> {
     let spec = &options.workload;
-    let mut workloads = Vec::with_capacity(threads);
     let shared_key = if spec.shared_key {
-        match workload::create_cmk(kms, op, spec, 0) {
-            Ok(key_id) => Some(key_id),
-            Err(error) => return RunResult::refused(op.as_str(), threads, error.to_string()),
-        }
+        Some(workload::create_cmk(kms, op, spec, 0)?)
     } else {
         None
     };
-    for thread in 0..threads {
-        let key_id = match &shared_key {
-            Some(key_id) => Ok(key_id.clone()),
-            None => workload::create_cmk(kms, op, spec, thread),
-        };
-        let prepared = key_id
-            .and_then(|key_id| Workload::prepare(kms, op, spec, &key_id))
-            .and_then(|workload| workload.call(kms).map(|()| workload));
-        match prepared {
-            Ok(workload) => workloads.push(workload),
-            Err(error) => return RunResult::refused(op.as_str(), threads, error.to_string()),
+    (0..threads)
+        .map(|thread| {
+            let key_id = match &shared_key {
+                Some(key_id) => key_id.clone(),
+                None => workload::create_cmk(kms, op, spec, thread)?,
+            };
+            let workload = Workload::prepare(kms, op, spec, &key_id)?;
+            workload.call(kms)?;
+            Ok(EngineCaller { kms, workload })
+        })
+        .collect()
+}
+
+/// The runs against an endpoint.
+fn run_on_endpoint(
+    global: &Global,
+    options: &BenchOptions,
+    endpoint_options: &EndpointOptions,
+    show_progress: bool,
+) -> Result<(RunSettings, Vec<RunResult>)> {
+    let endpoint = Arc::new(Endpoint::open(endpoint_options, global.project.as_str())?);
+    let settings = settings(format!("endpoint {}", endpoint_options.url), options);
+    // Aliases stay taken while keys await deletion: each bench's keys have aliases of
+    // their own.
+    let bench_id = format!(
+        "{}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis()),
+        std::process::id()
+    );
+    let mut cleanup = HttpCaller::new(Arc::clone(&endpoint))?;
+    let mut results = Vec::new();
+    for &op in &options.ops {
+        for &threads in &options.threads {
+            let mut created = Vec::new();
+            let run = format!("{bench_id}/x{threads}");
+            let result = match http_callers(&endpoint, op, &run, threads, options, &mut created) {
+                Ok(callers) => time(op, threads, callers, options, show_progress),
+                Err(error) => RunResult::refused(op.as_str(), threads, error),
+            };
+            results.push(result);
+            for key_id in created {
+                endpoint::schedule_deletion(&mut cleanup, &key_id).map_err(|error| {
+                    KmsError::Backend(format!(
+                        "scheduling the deletion of bench key {key_id}: {}: {}",
+                        error.code, error.message
+                    ))
+                })?;
+            }
         }
     }
+    Ok((settings, results))
+}
+
+/// One HTTP caller per thread, each with its CMK (`--key-id`'s, one shared, or its own,
+/// recorded in `created`). No trial call: a request the endpoint refuses is counted under
+/// its error code in the run.
+fn http_callers(
+    endpoint: &Arc<Endpoint>,
+    op: BenchOp,
+    run: &str,
+    threads: usize,
+    options: &BenchOptions,
+    created: &mut Vec<String>,
+) -> std::result::Result<Vec<HttpCaller>, CallError> {
+    let spec = &options.workload;
+    let given_key = options
+        .endpoint
+        .as_ref()
+        .and_then(|endpoint| endpoint.key_id.clone());
+    let mut callers = Vec::with_capacity(threads);
+    let mut shared_key = given_key;
+    for thread in 0..threads {
+        let mut caller = HttpCaller::new(Arc::clone(endpoint))?;
+        let key_id = match &shared_key {
+            Some(key_id) => key_id.clone(),
+            None => {
+                let key_id = endpoint::create_key(
+                    &mut caller,
+                    &workload::create_key_body(op, spec, run, thread),
+                )?;
+                created.push(key_id.clone());
+                if spec.shared_key {
+                    shared_key = Some(key_id.clone());
+                }
+                key_id
+            }
+        };
+        let sealed = if op.needs_sealed_dek() {
+            let body = workload::request_body(BenchOp::EncryptDatakey, spec, &key_id, None);
+            Some(endpoint::seal(&mut caller, &body)?)
+        } else {
+            None
+        };
+        caller.set_request(
+            op.as_str(),
+            &workload::request_body(op, spec, &key_id, sealed.as_deref()),
+        );
+        callers.push(caller);
+    }
+    Ok(callers)
+}
+
+/// Times `callers` (one per thread) with a progress bar when `show_progress`.
+fn time<C: Caller>(
+    op: BenchOp,
+    threads: usize,
+    callers: Vec<C>,
+    options: &BenchOptions,
+    show_progress: bool,
+) -> RunResult {
     let bar = if show_progress {
         ProgressBar::new(runner::progress_len(options.limit, threads))
             .with_style(
@@ -117,7 +244,7 @@ fn run_one(
     } else {
         ProgressBar::hidden()
     };
-    let timings = runner::run(kms, &workloads, options.warmup, options.limit, &bar);
+    let timings = runner::run(callers, options.warmup, options.limit, &bar);
     bar.finish_and_clear();
     RunResult::new(op.as_str(), threads, timings)
 }

@@ -1,10 +1,12 @@
 //! `kms bench`'s options.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use kms_core::{CmkSpec, KmsError, Result};
 
+use super::endpoint::{EndpointOptions, SecretKeySource};
 use super::runner::Limit;
 use super::workload::{BenchOp, WorkloadSpec};
 
@@ -24,6 +26,10 @@ pub(crate) struct BenchOptions {
     pub workload: WorkloadSpec,
     /// Print one JSON document instead of a table.
     pub json: bool,
+    /// Send signed HTTP requests to this endpoint instead of calling the engine.
+    pub endpoint: Option<EndpointOptions>,
+    /// Also draw the latency percentiles and throughput into this SVG or HTML file.
+    pub report: Option<PathBuf>,
 }
 
 /// The `bench` subcommand.
@@ -35,8 +41,9 @@ pub(crate) fn command() -> Command {
         .collect();
     Command::new("bench")
         .about(
-            "Throughput and latency of engine operations on the chosen backend (an in-memory \
-             key store; CMKs made for the run are destroyed after it)",
+            "Throughput and latency of operations: on the engine with the chosen backend (an \
+             in-memory key store; CMKs made for the run are destroyed after it), or as signed \
+             requests to an endpoint (--endpoint)",
         )
         .arg(
             Arg::new("op")
@@ -125,6 +132,62 @@ pub(crate) fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Print one JSON document (no table, no progress bar)"),
         )
+        .arg(
+            Arg::new("report")
+                .long("report")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help(
+                    "Also draw latency percentiles (p0-p99.99) and throughput against threads \
+                     into FILE.svg or FILE.html",
+                ),
+        )
+        .arg(
+            Arg::new("endpoint")
+                .long("endpoint")
+                .value_name("URL")
+                .requires("ak")
+                .help(
+                    "Send signed HTTP requests (SDK-HMAC-SHA256, keep-alive, one connection per \
+                     thread) to this http(s)://host[:port] in --project, instead of calling the \
+                     engine; CMKs made for a run are scheduled for deletion (7 days) after it",
+                ),
+        )
+        .arg(
+            Arg::new("ak")
+                .long("ak")
+                .env("KMS_BENCH_AK")
+                .requires("endpoint")
+                .help("With --endpoint: the access key"),
+        )
+        .arg(
+            Arg::new("sk-file")
+                .long("sk-file")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .requires("endpoint")
+                .help(
+                    "With --endpoint: a file holding the secret key [default: the KMS_BENCH_SK \
+                     environment variable]",
+                ),
+        )
+        .arg(
+            Arg::new("ca-file")
+                .long("ca-file")
+                .value_name("PEM")
+                .value_parser(value_parser!(PathBuf))
+                .requires("endpoint")
+                .help("With an https:// --endpoint: CA certificates to trust besides the public roots"),
+        )
+        .arg(
+            Arg::new("key-id")
+                .long("key-id")
+                .requires("endpoint")
+                .help(
+                    "With --endpoint: an existing CMK every thread uses, instead of CMKs made \
+                     for each run",
+                ),
+        )
 }
 
 /// Reads the `bench` subcommand's options.
@@ -188,7 +251,36 @@ pub(crate) fn read(matches: &ArgMatches) -> Result<BenchOptions> {
             shared_key: matches.get_flag("shared-key"),
         },
         json: matches.get_flag("json"),
+        endpoint: endpoint_options(matches),
+        report: report_path(matches)?,
     })
+}
+
+/// The endpoint options, when `--endpoint` is given.
+fn endpoint_options(matches: &ArgMatches) -> Option<EndpointOptions> {
+    let text = |name: &str| matches.get_one::<String>(name).cloned();
+    let path = |name: &str| matches.get_one::<PathBuf>(name).cloned();
+    Some(EndpointOptions {
+        url: text("endpoint")?,
+        access_key: text("ak").unwrap_or_default(),
+        secret_key: path("sk-file").map_or(SecretKeySource::Environment, SecretKeySource::File),
+        ca_file: path("ca-file"),
+        key_id: text("key-id"),
+    })
+}
+
+/// `--report`'s file, which must end in `.svg` or `.html`.
+fn report_path(matches: &ArgMatches) -> Result<Option<PathBuf>> {
+    let Some(path) = matches.get_one::<PathBuf>("report") else {
+        return Ok(None);
+    };
+    match path.extension().and_then(|extension| extension.to_str()) {
+        Some("svg" | "html") => Ok(Some(path.clone())),
+        _ => Err(KmsError::InvalidParameter(format!(
+            "--report {}: the file must end in .svg or .html",
+            path.display()
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -243,6 +335,43 @@ mod tests {
     }
 
     #[test]
+    fn endpoint_options_take_the_secret_key_from_a_file_or_the_environment() {
+        let options = read_args(&[
+            "--endpoint",
+            "http://127.0.0.1:8080",
+            "--ak",
+            "AK1",
+            "--sk-file",
+            "sk.txt",
+            "--key-id",
+            "k",
+            "--report",
+            "out.html",
+        ]);
+        assert_eq!(
+            options.endpoint,
+            Some(EndpointOptions {
+                url: "http://127.0.0.1:8080".into(),
+                access_key: "AK1".into(),
+                secret_key: SecretKeySource::File("sk.txt".into()),
+                ca_file: None,
+                key_id: Some("k".into()),
+            })
+        );
+        assert_eq!(options.report, Some(PathBuf::from("out.html")));
+        let from_env = read_args(&["--endpoint", "https://kms.example", "--ak", "AK1"]);
+        assert_eq!(
+            from_env.endpoint.map(|endpoint| endpoint.secret_key),
+            Some(SecretKeySource::Environment)
+        );
+        assert_eq!(read_args(&[]).endpoint, None);
+        let matches = command()
+            .try_get_matches_from(["bench", "--report", "out.png"])
+            .unwrap();
+        assert_eq!(read(&matches).unwrap_err().code(), "KMS.0308");
+    }
+
+    #[test]
     fn bad_values_are_refused_by_the_parser() {
         for args in [
             &["--op", "delete-key"][..],
@@ -250,6 +379,9 @@ mod tests {
             &["--duration", "3", "--iterations", "9"],
             &["--dek-length", "513"],
             &["--cmk-spec", "AES_128"],
+            &["--endpoint", "http://127.0.0.1:1"],
+            &["--sk-file", "sk.txt"],
+            &["--key-id", "k"],
         ] {
             assert!(
                 command()

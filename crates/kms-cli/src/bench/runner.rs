@@ -2,14 +2,41 @@
 //! its own CMK (so its own object handle and, on PKCS#11, its own session from a pool sized
 //! to the thread count), runs its warm-up calls untimed, then all threads start together.
 
+use std::collections::BTreeMap;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
-use kms_core::Kms;
+use kms_core::KmsError;
 
-use super::workload::Workload;
+/// One thread's way of making a call: the engine in-process, or a signed request to an
+/// endpoint over the thread's own connection.
+pub(crate) trait Caller: Send {
+    /// Makes the call once; the response is dropped (and its secrets wiped).
+    ///
+    /// # Errors
+    /// The call's failure, with the code it is counted under.
+    fn call(&mut self) -> Result<(), CallError>;
+}
+
+/// A failed call: the API's error code (or what stood in for one, such as `HTTP 502` or
+/// `connection`), and a message that never holds key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CallError {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<KmsError> for CallError {
+    fn from(error: KmsError) -> Self {
+        Self {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
+    }
+}
 
 /// When each thread stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,17 +48,69 @@ pub(crate) enum Limit {
 }
 
 /// What the timed calls of one run did.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Timings {
-    /// Latency of every successful call, in nanoseconds.
-    pub latencies_ns: Vec<u64>,
-    /// Failed calls.
-    pub errors: u64,
+    /// Latency of every successful call, in nanoseconds (3 significant digits).
+    pub latency_ns: Histogram<u64>,
+    /// Failed calls by error code.
+    pub errors_by_code: BTreeMap<String, u64>,
     /// The first failure's message (error messages never hold key material).
     pub first_error: Option<String>,
     /// From the first thread's start to the last thread's end.
     pub elapsed: Duration,
 }
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            latency_ns: new_histogram(),
+            errors_by_code: BTreeMap::new(),
+            first_error: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+impl Timings {
+    /// Counts one failed call.
+    pub(crate) fn count_error(&mut self, error: CallError) {
+        *self.errors_by_code.entry(error.code.clone()).or_default() += 1;
+        self.first_error
+            .get_or_insert_with(|| format!("{}: {}", error.code, error.message));
+    }
+
+    /// Records one successful call's latency.
+    pub(crate) fn record(&mut self, latency: Duration) {
+        let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        // The record grows to fit; only a latency beyond its largest possible range (about
+        // 146 years) is clamped.
+        if self.latency_ns.record(ns).is_err() {
+            self.latency_ns.saturating_record(ns);
+        }
+    }
+
+    /// Adds another thread's timings (its span is merged by the caller).
+    fn merge(&mut self, other: Self) {
+        // Both histograms resize themselves, so adding cannot fail for want of range.
+        let _ = self.latency_ns.add(&other.latency_ns);
+        for (code, count) in other.errors_by_code {
+            *self.errors_by_code.entry(code).or_default() += count;
+        }
+        self.first_error = self.first_error.take().or(other.first_error);
+    }
+}
+
+/// A latency record from 1 ns up, growing as needed, exact to 3 significant digits.
+fn new_histogram() -> Histogram<u64> {
+    match Histogram::new(SIGNIFICANT_DIGITS) {
+        Ok(histogram) => histogram,
+        // `new` refuses only more than 5 significant digits.
+        Err(_) => unreachable!("{SIGNIFICANT_DIGITS} significant digits are in range"),
+    }
+}
+
+/// The latency record's precision.
+const SIGNIFICANT_DIGITS: u8 = 3;
 
 /// One thread's timed calls and when they started and ended.
 #[derive(Debug)]
@@ -49,30 +128,29 @@ struct Progress(AtomicU64);
 /// How often the progress bar is redrawn.
 const PROGRESS_TICK: Duration = Duration::from_millis(100);
 
-/// Runs `workloads` (one per thread) against `kms`: `warmup` untimed calls each, then timed
-/// calls until `limit`, updating `bar`.
-pub(crate) fn run(
-    kms: &Kms,
-    workloads: &[Workload],
+/// Runs `callers` (one per thread): `warmup` untimed calls each, then timed calls until
+/// `limit`, updating `bar`.
+pub(crate) fn run<C: Caller>(
+    callers: Vec<C>,
     warmup: u64,
     limit: Limit,
     bar: &ProgressBar,
 ) -> Timings {
-    let start_line = Barrier::new(workloads.len() + 1);
-    let progress: Vec<Progress> = workloads.iter().map(|_| Progress::default()).collect();
+    let start_line = Barrier::new(callers.len() + 1);
+    let progress: Vec<Progress> = callers.iter().map(|_| Progress::default()).collect();
     let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let threads: Vec<_> = workloads
-            .iter()
+        let threads: Vec<_> = callers
+            .into_iter()
             .zip(&progress)
-            .map(|(workload, counter)| {
+            .map(|(mut caller, counter)| {
                 let start_line = &start_line;
                 scope.spawn(move || {
                     for _ in 0..warmup {
-                        let _ = workload.call(kms);
+                        let _ = caller.call();
                     }
                     start_line.wait();
-                    time_calls(kms, workload, limit, counter)
+                    time_calls(&mut caller, limit, counter)
                 })
             })
             .collect();
@@ -86,9 +164,7 @@ pub(crate) fn run(
             // A thread panics only on a bug; its calls are then lost from the report, which
             // says how many calls were counted.
             if let Ok(thread) = thread.join() {
-                timings.latencies_ns.extend(thread.timings.latencies_ns);
-                timings.errors += thread.timings.errors;
-                timings.first_error = timings.first_error.or(thread.timings.first_error);
+                timings.merge(thread.timings);
                 span = Some(span.map_or((thread.start, thread.end), |(start, end)| {
                     (start.min(thread.start), end.max(thread.end))
                 }));
@@ -102,22 +178,17 @@ pub(crate) fn run(
 }
 
 /// One thread's timed calls.
-fn time_calls(kms: &Kms, workload: &Workload, limit: Limit, counter: &Progress) -> ThreadTimings {
+fn time_calls(caller: &mut impl Caller, limit: Limit, counter: &Progress) -> ThreadTimings {
     let mut timings = Timings::default();
     let start = Instant::now();
     let mut calls = 0u64;
     loop {
         let before = Instant::now();
-        let outcome = workload.call(kms);
+        let outcome = caller.call();
         let after = Instant::now();
         match outcome {
-            Ok(()) => timings
-                .latencies_ns
-                .push(u64::try_from((after - before).as_nanos()).unwrap_or(u64::MAX)),
-            Err(error) => {
-                timings.errors += 1;
-                timings.first_error.get_or_insert_with(|| error.to_string());
-            }
+            Ok(()) => timings.record(after - before),
+            Err(error) => timings.count_error(error),
         }
         calls += 1;
         counter.0.store(calls, Ordering::Relaxed);

@@ -6,7 +6,10 @@ use kms_core::models::{
     CreateRsaDatakeyPairRequest, DecryptDatakeyRequest, EncryptDatakeyRequest,
     GetParametersForImportRequest,
 };
-use kms_core::{CmkSpec, Kms, Result, SecretString, dek_digest, encode_hex};
+use kms_core::{CmkSpec, Kms, KmsError, Result, dek_digest, encode_hex};
+use serde_json::{Value, json};
+
+use super::runner::{CallError, Caller};
 
 /// An operation `kms bench` can time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +35,8 @@ impl BenchOp {
         Self::GetParametersForImport,
     ];
 
-    /// The operation's wire name, as on the command line.
+    /// The operation's wire name, as on the command line and in its URI
+    /// (`/v1.0/{project_id}/kms/<name>`).
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::CreateDatakey => "create-datakey",
@@ -48,6 +52,11 @@ impl BenchOp {
     /// The operation named `name`.
     pub(crate) fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|op| op.as_str() == name)
+    }
+
+    /// Whether the request opens a DEK sealed (by encrypt-datakey) before the clock starts.
+    pub(crate) fn needs_sealed_dek(self) -> bool {
+        self == Self::DecryptDatakey
     }
 }
 
@@ -73,7 +82,70 @@ pub(crate) struct WorkloadSpec {
 /// AAD every bench request binds.
 const BENCH_AAD: &str = "kms-bench";
 
-/// One thread's request, ready to send again and again.
+/// The create-key body of the CMK for `op` on thread `thread` of the run `run` (the first
+/// thread's is the shared one): a key awaiting import for get-parameters-for-import, else
+/// an enabled one of `spec.cmk_spec`. Its alias `kms-bench/<run>/<op>/<thread>` is unique
+/// while `run` is.
+pub(crate) fn create_key_body(op: BenchOp, spec: &WorkloadSpec, run: &str, thread: usize) -> Value {
+    let alias = format!("kms-bench/{run}/{}/{thread}", op.as_str());
+    if op == BenchOp::GetParametersForImport {
+        json!({"key_alias": alias, "key_spec": spec.cmk_spec.as_str(), "origin": "external"})
+    } else {
+        json!({"key_alias": alias, "key_spec": spec.cmk_spec.as_str()})
+    }
+}
+
+/// The wire body of `op`'s request under the CMK `key_id`, the same in-process and over
+/// HTTP. A decrypt-datakey request opens `sealed`: the `cipher_text` of an encrypt-datakey
+/// of this module's DEK (see [`BenchOp::needs_sealed_dek`]).
+pub(crate) fn request_body(
+    op: BenchOp,
+    spec: &WorkloadSpec,
+    key_id: &str,
+    sealed: Option<&str>,
+) -> Value {
+    let datakey_length = (spec.dek_len * 8).to_string();
+    match op {
+        BenchOp::CreateDatakey | BenchOp::CreateDatakeyWithoutPlaintext => json!({
+            "key_id": key_id,
+            "datakey_length": datakey_length,
+            "additional_authenticated_data": BENCH_AAD,
+        }),
+        BenchOp::EncryptDatakey => {
+            let dek = vec![0x5A; spec.dek_len];
+            let plain_text = [dek.as_slice(), &dek_digest(spec.cmk_spec, &dek)].concat();
+            json!({
+                "key_id": key_id,
+                "plain_text": encode_hex(&plain_text),
+                "datakey_plain_length": spec.dek_len.to_string(),
+                "additional_authenticated_data": BENCH_AAD,
+            })
+        }
+        BenchOp::DecryptDatakey => json!({
+            "key_id": key_id,
+            "cipher_text": sealed.unwrap_or_default(),
+            "datakey_cipher_length": spec.dek_len.to_string(),
+            "additional_authenticated_data": BENCH_AAD,
+        }),
+        BenchOp::CreateEcDatakeyPair => json!({
+            "key_id": key_id,
+            "key_spec": spec.ec_spec,
+            "additional_authenticated_data": BENCH_AAD,
+        }),
+        BenchOp::CreateRsaDatakeyPair => json!({
+            "key_id": key_id,
+            "key_spec": spec.rsa_spec,
+            "additional_authenticated_data": BENCH_AAD,
+        }),
+        BenchOp::GetParametersForImport => json!({
+            "key_id": key_id,
+            "wrapping_algorithm": spec.wrapping_algorithm,
+            "wrapping_key_spec": spec.wrapping_key_spec,
+        }),
+    }
+}
+
+/// One thread's request to the engine, ready to send again and again.
 #[derive(Debug)]
 pub(crate) enum Workload {
     CreateDatakey(CreateDatakeyRequest),
@@ -83,6 +155,11 @@ pub(crate) enum Workload {
     CreateEcDatakeyPair(CreateEcDatakeyPairRequest),
     CreateRsaDatakeyPair(CreateRsaDatakeyPairRequest),
     GetParametersForImport(GetParametersForImportRequest),
+}
+
+/// A request body read as the engine's request type.
+fn typed<T: serde::de::DeserializeOwned>(body: Value) -> Result<T> {
+    serde_json::from_value(body).map_err(|error| KmsError::InvalidJson(error.to_string()))
 }
 
 impl Workload {
@@ -96,54 +173,27 @@ impl Workload {
         spec: &WorkloadSpec,
         key_id: &str,
     ) -> Result<Self> {
-        let key_id = key_id.to_owned();
-        let datakey = || CreateDatakeyRequest {
-            key_id: Some(key_id.clone()),
-            datakey_length: Some((spec.dek_len * 8).to_string()),
-            additional_authenticated_data: Some(BENCH_AAD.into()),
-            ..CreateDatakeyRequest::default()
+        let sealed = if op.needs_sealed_dek() {
+            let request = typed(request_body(BenchOp::EncryptDatakey, spec, key_id, None))?;
+            Some(
+                kms.encrypt_datakey(kms.default_tenant(), &request)?
+                    .cipher_text,
+            )
+        } else {
+            None
         };
-        let workload = match op {
-            BenchOp::CreateDatakey => Self::CreateDatakey(datakey()),
+        let body = request_body(op, spec, key_id, sealed.as_deref());
+        Ok(match op {
+            BenchOp::CreateDatakey => Self::CreateDatakey(typed(body)?),
             BenchOp::CreateDatakeyWithoutPlaintext => {
-                Self::CreateDatakeyWithoutPlaintext(datakey())
+                Self::CreateDatakeyWithoutPlaintext(typed(body)?)
             }
-            BenchOp::EncryptDatakey => Self::EncryptDatakey(encrypt_request(&key_id, spec)),
-            BenchOp::DecryptDatakey => {
-                let sealed =
-                    kms.encrypt_datakey(kms.default_tenant(), &encrypt_request(&key_id, spec))?;
-                Self::DecryptDatakey(DecryptDatakeyRequest {
-                    key_id: Some(key_id.clone()),
-                    cipher_text: Some(sealed.cipher_text),
-                    datakey_cipher_length: Some(spec.dek_len.to_string()),
-                    additional_authenticated_data: Some(BENCH_AAD.into()),
-                    ..DecryptDatakeyRequest::default()
-                })
-            }
-            BenchOp::CreateEcDatakeyPair => Self::CreateEcDatakeyPair(CreateEcDatakeyPairRequest {
-                key_id: Some(key_id.clone()),
-                key_spec: Some(spec.ec_spec.clone()),
-                additional_authenticated_data: Some(BENCH_AAD.into()),
-                ..CreateEcDatakeyPairRequest::default()
-            }),
-            BenchOp::CreateRsaDatakeyPair => {
-                Self::CreateRsaDatakeyPair(CreateRsaDatakeyPairRequest {
-                    key_id: Some(key_id.clone()),
-                    key_spec: Some(spec.rsa_spec.clone()),
-                    additional_authenticated_data: Some(BENCH_AAD.into()),
-                    ..CreateRsaDatakeyPairRequest::default()
-                })
-            }
-            BenchOp::GetParametersForImport => {
-                Self::GetParametersForImport(GetParametersForImportRequest {
-                    key_id: Some(key_id.clone()),
-                    wrapping_algorithm: Some(spec.wrapping_algorithm.clone()),
-                    wrapping_key_spec: Some(spec.wrapping_key_spec.clone()),
-                    ..GetParametersForImportRequest::default()
-                })
-            }
-        };
-        Ok(workload)
+            BenchOp::EncryptDatakey => Self::EncryptDatakey(typed(body)?),
+            BenchOp::DecryptDatakey => Self::DecryptDatakey(typed(body)?),
+            BenchOp::CreateEcDatakeyPair => Self::CreateEcDatakeyPair(typed(body)?),
+            BenchOp::CreateRsaDatakeyPair => Self::CreateRsaDatakeyPair(typed(body)?),
+            BenchOp::GetParametersForImport => Self::GetParametersForImport(typed(body)?),
+        })
     }
 
     /// Sends the request once; the response is dropped (and its secrets wiped).
@@ -177,8 +227,21 @@ impl Workload {
     }
 }
 
-/// A CMK for `op` on thread `thread` (the first thread's is the shared one): a key awaiting
-/// import for get-parameters-for-import, else an enabled one of `spec.cmk_spec`.
+/// One thread's workload on the engine in-process.
+#[derive(Debug)]
+pub(crate) struct EngineCaller<'k> {
+    pub kms: &'k Kms,
+    pub workload: Workload,
+}
+
+impl Caller for EngineCaller<'_> {
+    fn call(&mut self) -> std::result::Result<(), CallError> {
+        Ok(self.workload.call(self.kms)?)
+    }
+}
+
+/// The CMK for `op` on thread `thread` of a run on a fresh engine, made in-process from
+/// [`create_key_body`].
 ///
 /// # Errors
 /// Whatever create-key returns.
@@ -188,29 +251,11 @@ pub(crate) fn create_cmk(
     spec: &WorkloadSpec,
     thread: usize,
 ) -> Result<String> {
-    let created = kms.create_key(
-        kms.default_tenant(),
-        &CreateKeyRequest {
-            key_alias: Some(format!("kms-bench/{}/{thread}", op.as_str())),
-            key_spec: Some(spec.cmk_spec.as_str().into()),
-            origin: (op == BenchOp::GetParametersForImport).then(|| "external".into()),
-            ..CreateKeyRequest::default()
-        },
-    )?;
-    Ok(created.key_info.key_id)
-}
-
-/// An encrypt-datakey request of a DEK of `spec.dek_len` bytes with its digest.
-fn encrypt_request(key_id: &str, spec: &WorkloadSpec) -> EncryptDatakeyRequest {
-    let dek = vec![0x5A; spec.dek_len];
-    let plain_text = [dek.as_slice(), &dek_digest(spec.cmk_spec, &dek)].concat();
-    EncryptDatakeyRequest {
-        key_id: Some(key_id.into()),
-        plain_text: Some(SecretString::new(encode_hex(&plain_text))),
-        datakey_plain_length: Some(spec.dek_len.to_string()),
-        additional_authenticated_data: Some(BENCH_AAD.into()),
-        ..EncryptDatakeyRequest::default()
-    }
+    let request: CreateKeyRequest = typed(create_key_body(op, spec, "run", thread))?;
+    Ok(kms
+        .create_key(kms.default_tenant(), &request)?
+        .key_info
+        .key_id)
 }
 
 #[cfg(test)]

@@ -40,10 +40,11 @@ fn bench(backend: &[String], args: &[&str]) -> Value {
 
 /// Asserts one result's fields: the operation, thread count, some calls, no errors, and
 /// ordered latency figures.
-fn assert_clean_result(result: &Value, op: &str, threads: u64) {
+pub(crate) fn assert_clean_result(result: &Value, op: &str, threads: u64) {
     assert_eq!(result["op"], op, "{result}");
     assert_eq!(result["threads"], threads, "{result}");
     assert_eq!(result["errors"], 0, "{result}");
+    assert_eq!(result["errors_by_code"], serde_json::json!({}), "{result}");
     assert_eq!(result["first_error"], Value::Null, "{result}");
     assert!(result["operations"].as_u64().unwrap() > 0, "{result}");
     assert!(result["ops_per_sec"].as_f64().unwrap() > 0.0, "{result}");
@@ -51,10 +52,20 @@ fn assert_clean_result(result: &Value, op: &str, threads: u64) {
     let latency = &result["latency_us"];
     let figure = |name: &str| latency[name].as_f64().unwrap();
     assert!(figure("mean") > 0.0, "{result}");
-    assert!(figure("p50") > 0.0, "{result}");
-    assert!(figure("p50") <= figure("p95"), "{result}");
-    assert!(figure("p95") <= figure("p99"), "{result}");
-    assert!(figure("p99") <= figure("max"), "{result}");
+    assert!(figure("min") > 0.0, "{result}");
+    for (lower, higher) in [
+        ("min", "p50"),
+        ("p50", "p95"),
+        ("p95", "p99"),
+        ("p99", "p99.9"),
+        ("p99.9", "p99.99"),
+        ("p99.99", "max"),
+    ] {
+        assert!(
+            figure(lower) <= figure(higher),
+            "{lower} > {higher}: {result}"
+        );
+    }
 }
 
 #[test]
@@ -191,6 +202,11 @@ fn an_operation_the_token_cannot_do_is_reported_with_its_error_and_no_timings() 
     assert_eq!(result["op"], "create-ec-datakey-pair");
     assert_eq!(result["operations"], 0);
     assert_eq!(result["errors"], 1);
+    assert_eq!(
+        result["errors_by_code"],
+        serde_json::json!({"KMS.9002": 1}),
+        "{result}"
+    );
     let error = result["first_error"].as_str().unwrap();
     assert!(error.contains("SM2"), "{error}");
     assert_eq!(result["ops_per_sec"], 0.0);

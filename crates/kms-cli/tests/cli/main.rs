@@ -9,6 +9,7 @@
 )]
 
 mod bench;
+mod bench_endpoint;
 mod common;
 mod durability;
 mod kryoptic_processes;

@@ -1,0 +1,365 @@
+//! `kms bench --endpoint` against a `kms serve` this test starts: the report's shape with no
+//! errors, the bench's CMKs scheduled for deletion after it, a wrong secret key's 401s
+//! counted by their code; and `--report`'s SVG and HTML with one series per run. Speed is
+//! never asserted here.
+
+use std::collections::BTreeSet;
+use std::process::Output;
+
+use serde_json::{Value, json};
+
+use crate::common::{Home, kms};
+use crate::serve::{PROJECT, Served, api, post, write_token_credentials};
+
+/// The access key the served credentials file holds.
+const AK: &str = "BENCHAK0123456789ABC";
+const SK: &str = "bench-secret-key-0123456789";
+
+/// A `kms serve` whose credentials file has the test token and the access key [`AK`], both
+/// in [`PROJECT`].
+fn serve(home: &Home) -> Served {
+    let path = write_token_credentials(home, 0o600);
+    let mut file = std::fs::read_to_string(&path).unwrap();
+    file.push_str(&format!(
+        "[[access_keys]]\nak = \"{AK}\"\nsk = \"{SK}\"\ndomain_id = \"d\"\nprojects = [\"{PROJECT}\"]\n"
+    ));
+    std::fs::write(&path, file).unwrap();
+    Served::start_with(home, &[], &[])
+}
+
+/// `kms --project PROJECT bench --endpoint http://<served> --ak AK --sk-file <sk> <args>`,
+/// which must exit 0 with nothing on standard error; its JSON report.
+fn bench_endpoint(served: &Served, sk: &str, args: &[&str]) -> Value {
+    let dir = Home::new();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let sk_file = dir.path().join("sk");
+    std::fs::write(&sk_file, format!("{sk}\n")).unwrap();
+    let output: Output = kms()
+        .args(["--project", PROJECT, "bench", "--endpoint"])
+        .arg(format!("http://{}", served.addr))
+        .args(["--ak", AK, "--sk-file"])
+        .arg(&sk_file)
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(output.stderr.is_empty(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["backend"],
+        format!("endpoint http://{}", served.addr)
+    );
+    report
+}
+
+/// Every key of the project, as list-keys' `key_details`.
+fn key_details(served: &Served) -> Vec<Value> {
+    let (status, listed) = post(served.addr, &api("list-keys"), &json!({"limit": "1000"})).unwrap();
+    assert_eq!(status, 200, "{listed}");
+    listed["key_details"].as_array().unwrap().clone()
+}
+
+#[test]
+fn bench_against_kms_serve_reports_every_run_with_no_errors_and_schedules_its_keys_deletion() {
+    let home = Home::new();
+    let served = serve(&home);
+    let report = bench_endpoint(
+        &served,
+        SK,
+        &[
+            "--op",
+            "encrypt-datakey",
+            "--op",
+            "decrypt-datakey",
+            "--op",
+            "create-ec-datakey-pair",
+            "--threads",
+            "1,2",
+            "--duration",
+            "1",
+            "--warmup",
+            "3",
+            "--json",
+        ],
+    );
+    assert_eq!(report["duration_secs"], 1.0);
+    let results = report["results"].as_array().unwrap();
+    let runs: Vec<(String, u64)> = results
+        .iter()
+        .map(|result| {
+            (
+                result["op"].as_str().unwrap().to_owned(),
+                result["threads"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = [
+        "encrypt-datakey",
+        "decrypt-datakey",
+        "create-ec-datakey-pair",
+    ]
+    .iter()
+    .flat_map(|op| [(op.to_string(), 1), (op.to_string(), 2)])
+    .collect();
+    assert_eq!(runs, expected);
+    for result in results {
+        crate::bench::assert_clean_result(
+            result,
+            result["op"].as_str().unwrap(),
+            result["threads"].as_u64().unwrap(),
+        );
+    }
+    // One CMK per thread per run (1 + 2 for each of three operations), each with a
+    // `kms-bench/` alias and now pending deletion; nothing else was made.
+    let keys = key_details(&served);
+    assert_eq!(keys.len(), 9, "{keys:?}");
+    for key in &keys {
+        assert_eq!(key["key_state"], "4", "{key}");
+        assert!(
+            key["key_alias"].as_str().unwrap().starts_with("kms-bench/"),
+            "{key}"
+        );
+    }
+    let aliases: BTreeSet<&str> = keys
+        .iter()
+        .map(|key| key["key_alias"].as_str().unwrap())
+        .collect();
+    assert_eq!(aliases.len(), 9);
+}
+
+#[test]
+fn the_secret_key_may_come_from_the_environment_and_a_given_key_is_used_and_kept() {
+    let home = Home::new();
+    let served = serve(&home);
+    let (status, created) = post(
+        served.addr,
+        &api("create-key"),
+        &json!({"key_alias": "kept", "key_spec": "AES_256"}),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{created}");
+    let key_id = created["key_info"]["key_id"].as_str().unwrap();
+    let output = kms()
+        .args(["--project", PROJECT, "bench", "--endpoint"])
+        .arg(format!("http://{}", served.addr))
+        .args(["--ak", AK, "--key-id", key_id, "--op", "encrypt-datakey"])
+        .args([
+            "--threads",
+            "2",
+            "--iterations",
+            "20",
+            "--warmup",
+            "0",
+            "--json",
+        ])
+        .env("KMS_BENCH_SK", SK)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let result = &report["results"][0];
+    crate::bench::assert_clean_result(result, "encrypt-datakey", 2);
+    assert_eq!(result["operations"], 40);
+    // The given key is the only key, and it stays enabled.
+    let keys = key_details(&served);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0]["key_id"], key_id);
+    assert_eq!(keys[0]["key_state"], "2");
+}
+
+#[test]
+fn a_wrong_secret_key_gets_401s_and_they_are_counted_by_code() {
+    let home = Home::new();
+    let served = serve(&home);
+    // With a given key, every timed request is sent and answered 401 APIGW.0301.
+    let report = bench_endpoint(
+        &served,
+        "not-the-secret-key",
+        &[
+            "--key-id",
+            "0d0466b0-e727-4d9c-b35d-f84bb474a37f",
+            "--op",
+            "encrypt-datakey",
+            "--threads",
+            "2",
+            "--iterations",
+            "25",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+    );
+    let result = &report["results"][0];
+    assert_eq!(result["operations"], 0, "{result}");
+    assert_eq!(result["errors"], 50, "{result}");
+    assert_eq!(
+        result["errors_by_code"],
+        json!({"APIGW.0301": 50}),
+        "{result}"
+    );
+    assert!(
+        result["first_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("APIGW.0301: HTTP 401"),
+        "{result}"
+    );
+    assert_eq!(result["ops_per_sec"], 0.0);
+    // Without one, the run stops at its first create-key, with that 401.
+    let report = bench_endpoint(
+        &served,
+        "not-the-secret-key",
+        &["--op", "create-datakey", "--iterations", "5", "--json"],
+    );
+    let result = &report["results"][0];
+    assert_eq!(
+        result["errors_by_code"],
+        json!({"APIGW.0301": 1}),
+        "{result}"
+    );
+    assert_eq!(result["operations"], 0);
+    let first = result["first_error"].as_str().unwrap();
+    assert!(first.contains("create-key"), "{first}");
+    assert!(!first.contains("not-the-secret-key"), "{first}");
+    assert!(key_details(&served).is_empty());
+}
+
+#[test]
+fn bad_endpoint_options_are_refused_with_a_clear_error() {
+    for (args, needle) in [
+        (
+            &["--endpoint", "ftp://127.0.0.1:1", "--ak", "A"][..],
+            "give http://host[:port]",
+        ),
+        (
+            &["--endpoint", "http://127.0.0.1:1/v1.0", "--ak", "A"],
+            "without a path",
+        ),
+        (
+            &["--endpoint", "http://127.0.0.1:1", "--ak", "A"],
+            "KMS_BENCH_SK",
+        ),
+        (&["--report", "plot.png"], ".svg or .html"),
+    ] {
+        let output = kms()
+            .arg("bench")
+            .args(args)
+            .env_remove("KMS_BENCH_SK")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+        assert_eq!(error["error"]["error_code"], "KMS.0308", "{args:?}");
+        let message = error["error"]["error_msg"].as_str().unwrap();
+        assert!(message.contains(needle), "{args:?}: {message}");
+        assert!(output.stdout.is_empty());
+    }
+}
+
+/// The texts of an SVG's `<text>` elements, trimmed.
+fn svg_texts(svg: &str) -> Vec<String> {
+    let document = roxmltree::Document::parse(svg).unwrap();
+    let root = document.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    root.descendants()
+        .filter(|node| node.has_tag_name("text"))
+        .filter_map(|node| node.text())
+        .map(|text| text.trim().to_owned())
+        .collect()
+}
+
+/// The polylines of an SVG with at least `points` points: the latency curves (81 points
+/// from p0 to p99.99), not the legend's marks or the axes.
+fn curves(svg: &str, points: usize) -> usize {
+    let document = roxmltree::Document::parse(svg).unwrap();
+    document
+        .descendants()
+        .filter(|node| node.has_tag_name("polyline"))
+        .filter(|node| node.attribute("points").unwrap().split_whitespace().count() >= points)
+        .count()
+}
+
+#[test]
+fn report_draws_one_latency_curve_per_operation_and_thread_count_as_svg_or_html() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.path()).unwrap();
+    for name in ["plot.svg", "plot.html"] {
+        let path = home.path().join(name);
+        let output = kms()
+            .arg("--home")
+            .arg(home.path())
+            .args([
+                "bench",
+                "--op",
+                "encrypt-datakey",
+                "--op",
+                "decrypt-datakey",
+            ])
+            .args([
+                "--threads",
+                "1,2",
+                "--iterations",
+                "200",
+                "--warmup",
+                "1",
+                "--report",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        let svg = if name.ends_with(".html") {
+            assert!(text.starts_with("<!DOCTYPE html>\n"), "{}", &text[..80]);
+            assert!(text.trim_end().ends_with("</html>"));
+            // The table printed to standard output is in the page too.
+            let table = String::from_utf8(output.stdout).unwrap();
+            assert!(text.contains(table.lines().nth(2).unwrap()), "{table}");
+            let start = text.find("<svg").unwrap();
+            let end = text.rfind("</svg>").unwrap() + "</svg>".len();
+            text[start..end].to_owned()
+        } else {
+            text
+        };
+        let texts = svg_texts(&svg);
+        for label in [
+            "encrypt-datakey x1",
+            "encrypt-datakey x2",
+            "decrypt-datakey x1",
+            "decrypt-datakey x2",
+        ] {
+            assert_eq!(
+                texts.iter().filter(|text| *text == label).count(),
+                1,
+                "{label}: {texts:?}"
+            );
+        }
+        // Throughput: one series per operation.
+        for label in ["encrypt-datakey", "decrypt-datakey"] {
+            assert_eq!(
+                texts.iter().filter(|text| *text == label).count(),
+                1,
+                "{label}: {texts:?}"
+            );
+        }
+        for tick in ["p0", "p90", "p99", "p99.9", "p99.99"] {
+            assert!(texts.iter().any(|text| text == tick), "{tick}: {texts:?}");
+        }
+        assert_eq!(curves(&svg, 81), 4, "{name}");
+    }
+}
