@@ -1,11 +1,13 @@
 //! Hex and base64 of the wire format (DESIGN 4), through constant-time codecs.
 //!
 //! Input hex is accepted in either case; output hex is upper case like the seeds' examples.
+//! Hex is decoded by [`crate::hex`] and encoded by `base16ct`; base64 goes through `base64ct`.
 //! Secrets are decoded straight into [`SecretBytes`] and encoded straight into
 //! [`SecretString`], so no unwiped copy is left behind.
 
 use base64ct::{Base64, Encoding};
 
+use crate::hex;
 use crate::secret::{SecretBytes, SecretString};
 
 /// Why text was not valid hex.
@@ -26,7 +28,7 @@ pub fn decode_hex_secret(text: &str) -> Result<SecretBytes, HexError> {
         return Err(HexError::OddLength);
     }
     let mut out = SecretBytes::zeroed(text.len() / 2);
-    base16ct::mixed::decode(text, out.expose_secret_mut()).map_err(|_| HexError::NotHex)?;
+    hex::decode_mixed(text.as_bytes(), out.expose_secret_mut())?;
     Ok(out)
 }
 
@@ -38,18 +40,23 @@ pub fn decode_hex(text: &str) -> Result<Vec<u8>, HexError> {
     if !text.len().is_multiple_of(2) {
         return Err(HexError::OddLength);
     }
-    base16ct::mixed::decode_vec(text).map_err(|_| HexError::NotHex)
+    let mut out = vec![0; text.len() / 2];
+    hex::decode_mixed(text.as_bytes(), &mut out)?;
+    Ok(out)
 }
 
 /// Upper-case hex of public data.
 #[must_use]
 pub fn encode_hex(bytes: &[u8]) -> String {
+    // base16ct, not `hex::encode_upper`: without unsafe code, a String from our buffer costs
+    // a UTF-8 check that makes it slower for the engine's sizes (benches/benches/hex.rs).
     base16ct::upper::encode_string(bytes)
 }
 
 /// Upper-case hex of a secret.
 #[must_use]
 pub fn encode_hex_secret(secret: &SecretBytes) -> SecretString {
+    // base16ct, for the reason given in `encode_hex`.
     SecretString::new(base16ct::upper::encode_string(secret.expose_secret()))
 }
 

@@ -38,6 +38,7 @@ mod dek_digest;
 mod ec_key_pair;
 mod engine;
 mod error;
+pub mod hex;
 mod import_token;
 mod key_id;
 mod key_spec;
