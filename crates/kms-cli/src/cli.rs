@@ -61,7 +61,7 @@ pub(crate) enum Request {
     /// Run the demo in a fresh temporary home.
     Demo,
     /// Time operations on the backend.
-    Bench(BenchOptions),
+    Bench(Box<BenchOptions>),
     /// Delete the keys whose pending deletion time has come.
     PurgeDeletedKeys,
     /// The periodic work: expiry of imported material, unused tokens' wrapping keys, purge.
@@ -387,7 +387,7 @@ pub(crate) fn read(matches: &ArgMatches) -> Result<(Global, Option<Request>)> {
     };
     let request = match matches.subcommand() {
         Some(("demo", _)) => Some(Request::Demo),
-        Some(("bench", sub)) => Some(Request::Bench(bench::read(sub)?)),
+        Some(("bench", sub)) => Some(Request::Bench(Box::new(bench::read(sub)?))),
         Some(("purge-deleted-keys", _)) => Some(Request::PurgeDeletedKeys),
         Some(("maintain", _)) => Some(Request::Maintain),
         Some(("serve", sub)) => Some(Request::Serve(serve::read(sub))),

@@ -144,12 +144,12 @@ impl Endpoint {
         }
     }
 
-    /// `body` to `/v1.0/{project}/kms/{operation}`, signed now.
-    fn signed_request(
+    /// The headers of a POST of `body` to `path`, signed now (Authorization last).
+    fn signed_headers(
         &self,
         path: &str,
-        body: &Bytes,
-    ) -> std::result::Result<Request<Full<Bytes>>, CallError> {
+        body: &[u8],
+    ) -> std::result::Result<[(&'static str, String); 5], CallError> {
         let date = sdk_date(SystemTime::now());
         let raw = RawRequest::new("POST", path, None, body)
             .with_header("Content-Type", CONTENT_TYPE.as_bytes())
@@ -167,12 +167,26 @@ impl Endpoint {
             code: "signing".into(),
             message: error.to_string(),
         })?;
-        Request::post(path)
-            .header("content-type", CONTENT_TYPE)
-            .header("host", &self.authority)
-            .header("x-project-id", &self.project)
-            .header("x-sdk-date", date)
-            .header("authorization", authorization)
+        Ok([
+            ("Content-Type", CONTENT_TYPE.to_owned()),
+            ("Host", self.authority.clone()),
+            ("X-Project-Id", self.project.clone()),
+            ("X-Sdk-Date", date),
+            ("Authorization", authorization),
+        ])
+    }
+
+    /// A POST of `body` to `path`, signed now.
+    fn signed_request(
+        &self,
+        path: &str,
+        body: &Bytes,
+    ) -> std::result::Result<Request<Full<Bytes>>, CallError> {
+        let mut request = Request::post(path);
+        for (name, value) in self.signed_headers(path, body)? {
+            request = request.header(name, value);
+        }
+        request
             .body(Full::new(body.clone()))
             .map_err(|error| CallError {
                 code: "request".into(),
@@ -390,6 +404,33 @@ impl HttpCaller {
     pub(crate) fn set_request(&mut self, operation: &str, body: &Value) {
         self.path = self.connection.endpoint.path(operation);
         self.body = Bytes::from(body.to_string());
+    }
+
+    /// A `wrk` Lua script that sends this caller's request, signed now: for comparing
+    /// `kms bench --endpoint` with `wrk` on the same requests (valid while `X-Sdk-Date` is,
+    /// 15 minutes).
+    ///
+    /// # Errors
+    /// Signing's failure.
+    pub(crate) fn wrk_script(&self) -> std::result::Result<String, CallError> {
+        let headers = self
+            .connection
+            .endpoint
+            .signed_headers(&self.path, &self.body)?;
+        let mut script = format!(
+            "-- kms bench: one pre-signed request, valid for 15 minutes from its X-Sdk-Date.\n\
+             wrk.method = \"POST\"\nwrk.path = \"{}\"\n",
+            self.path
+        );
+        for (name, value) in headers {
+            script.push_str(&format!("wrk.headers[\"{name}\"] = \"{value}\"\n"));
+        }
+        // A long bracket: the JSON body is taken as it is, quotes and all.
+        script.push_str(&format!(
+            "wrk.body = [==[{}]==]\n",
+            String::from_utf8_lossy(&self.body)
+        ));
+        Ok(script)
     }
 
     /// One signed request of `body` to `operation`, answered with the string at `field`

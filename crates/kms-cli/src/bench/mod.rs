@@ -44,6 +44,9 @@ pub(crate) fn read(matches: &clap::ArgMatches) -> Result<BenchOptions> {
 /// Opening the backend or the endpoint; a failure to clean up what a run made; writing
 /// the `--report` file.
 pub(crate) fn run(global: &Global, options: &BenchOptions) -> Result<()> {
+    if let (Some(path), Some(endpoint)) = (&options.wrk_script, &options.endpoint) {
+        return write_wrk_script(global, options, endpoint, path);
+    }
     let show_progress = !options.json && std::io::stderr().is_terminal();
     let (settings, results) = match &options.endpoint {
         Some(endpoint) => run_on_endpoint(global, options, endpoint, show_progress)?,
@@ -153,7 +156,6 @@ fn run_on_endpoint(
             .map_or(0, |since| since.as_millis()),
         std::process::id()
     );
-    let mut cleanup = HttpCaller::new(Arc::clone(&endpoint))?;
     let mut results = Vec::new();
     for &op in &options.ops {
         for &threads in &options.threads {
@@ -164,6 +166,9 @@ fn run_on_endpoint(
                 Err(error) => RunResult::refused(op.as_str(), threads, error),
             };
             results.push(result);
+            // A connection of its own: one left idle through the run may have been closed
+            // by the server.
+            let mut cleanup = HttpCaller::new(Arc::clone(&endpoint))?;
             for key_id in created {
                 endpoint::schedule_deletion(&mut cleanup, &key_id).map_err(|error| {
                     KmsError::Backend(format!(
@@ -175,6 +180,44 @@ fn run_on_endpoint(
         }
     }
     Ok((settings, results))
+}
+
+/// Writes a `wrk` script of the first operation's request under `--key-id`, and says so.
+fn write_wrk_script(
+    global: &Global,
+    options: &BenchOptions,
+    endpoint_options: &EndpointOptions,
+    path: &std::path::Path,
+) -> Result<()> {
+    let endpoint = Arc::new(Endpoint::open(endpoint_options, global.project.as_str())?);
+    let op = options
+        .ops
+        .first()
+        .copied()
+        .unwrap_or(BenchOp::EncryptDatakey);
+    let failed = |error: CallError| {
+        KmsError::Backend(format!(
+            "preparing {}: {}: {}",
+            op.as_str(),
+            error.code,
+            error.message
+        ))
+    };
+    let callers =
+        http_callers(&endpoint, op, "wrk", 1, options, &mut Vec::new()).map_err(failed)?;
+    let script = callers
+        .first()
+        .map(HttpCaller::wrk_script)
+        .transpose()
+        .map_err(failed)?
+        .unwrap_or_default();
+    std::fs::write(path, script)
+        .map_err(|error| KmsError::Store(format!("writing {}: {error}", path.display())))?;
+    println!(
+        "{}",
+        serde_json::json!({"wrk_script": path.display().to_string(), "op": op.as_str()})
+    );
+    Ok(())
 }
 
 /// One HTTP caller per thread, each with its CMK (`--key-id`'s, one shared, or its own,

@@ -30,6 +30,8 @@ pub(crate) struct BenchOptions {
     pub endpoint: Option<EndpointOptions>,
     /// Also draw the latency percentiles and throughput into this SVG or HTML file.
     pub report: Option<PathBuf>,
+    /// Instead of timing, write a `wrk` script of the first operation's request, signed.
+    pub wrk_script: Option<PathBuf>,
 }
 
 /// The `bench` subcommand.
@@ -180,6 +182,17 @@ pub(crate) fn command() -> Command {
                 .help("With an https:// --endpoint: CA certificates to trust besides the public roots"),
         )
         .arg(
+            Arg::new("wrk-script")
+                .long("wrk-script")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .requires("key-id")
+                .help(
+                    "With --endpoint and --key-id: time nothing, write a wrk Lua script that \
+                     sends the first --op's request, signed now (valid 15 minutes)",
+                ),
+        )
+        .arg(
             Arg::new("key-id")
                 .long("key-id")
                 .requires("endpoint")
@@ -253,6 +266,7 @@ pub(crate) fn read(matches: &ArgMatches) -> Result<BenchOptions> {
         json: matches.get_flag("json"),
         endpoint: endpoint_options(matches),
         report: report_path(matches)?,
+        wrk_script: matches.get_one::<PathBuf>("wrk-script").cloned(),
     })
 }
 
@@ -382,6 +396,14 @@ mod tests {
             &["--endpoint", "http://127.0.0.1:1"],
             &["--sk-file", "sk.txt"],
             &["--key-id", "k"],
+            &[
+                "--endpoint",
+                "http://h",
+                "--ak",
+                "A",
+                "--wrk-script",
+                "s.lua",
+            ],
         ] {
             assert!(
                 command()

@@ -18,25 +18,34 @@ const SK: &str = "bench-secret-key-0123456789";
 /// A `kms serve` whose credentials file has the test token and the access key [`AK`], both
 /// in [`PROJECT`].
 fn serve(home: &Home) -> Served {
+    serve_with(home, &[])
+}
+
+/// [`serve`] with `kms serve` options.
+fn serve_with(home: &Home, options: &[&str]) -> Served {
     let path = write_token_credentials(home, 0o600);
     let mut file = std::fs::read_to_string(&path).unwrap();
     file.push_str(&format!(
         "[[access_keys]]\nak = \"{AK}\"\nsk = \"{SK}\"\ndomain_id = \"d\"\nprojects = [\"{PROJECT}\"]\n"
     ));
     std::fs::write(&path, file).unwrap();
-    Served::start_with(home, &[], &[])
+    Served::start_with(home, &[], options)
 }
 
 /// `kms --project PROJECT bench --endpoint http://<served> --ak AK --sk-file <sk> <args>`,
 /// which must exit 0 with nothing on standard error; its JSON report.
 fn bench_endpoint(served: &Served, sk: &str, args: &[&str]) -> Value {
+    bench_url(&format!("http://{}", served.addr), sk, args)
+}
+
+/// [`bench_endpoint`] at `url`.
+fn bench_url(url: &str, sk: &str, args: &[&str]) -> Value {
     let dir = Home::new();
     std::fs::create_dir_all(dir.path()).unwrap();
     let sk_file = dir.path().join("sk");
     std::fs::write(&sk_file, format!("{sk}\n")).unwrap();
     let output: Output = kms()
-        .args(["--project", PROJECT, "bench", "--endpoint"])
-        .arg(format!("http://{}", served.addr))
+        .args(["--project", PROJECT, "bench", "--endpoint", url])
         .args(["--ak", AK, "--sk-file"])
         .arg(&sk_file)
         .args(args)
@@ -46,11 +55,36 @@ fn bench_endpoint(served: &Served, sk: &str, args: &[&str]) -> Value {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(output.stderr.is_empty(), "{stderr}");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(
-        report["backend"],
-        format!("endpoint http://{}", served.addr)
-    );
+    assert_eq!(report["backend"], format!("endpoint {url}"));
     report
+}
+
+/// A CMK made with the test token; its ID.
+fn create_key(served: &Served, alias: &str) -> String {
+    let (status, created) = post(
+        served.addr,
+        &api("create-key"),
+        &json!({"key_alias": alias, "key_spec": "AES_256"}),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{created}");
+    created["key_info"]["key_id"].as_str().unwrap().to_owned()
+}
+
+/// `kms --project PROJECT bench --endpoint http://<served> --ak AK <args>` with the secret
+/// key in `KMS_BENCH_SK`, which must exit 0; its standard output as JSON.
+fn bench_with_sk_from_environment(served: &Served, args: &[&str]) -> Value {
+    let output = kms()
+        .args(["--project", PROJECT, "bench", "--endpoint"])
+        .arg(format!("http://{}", served.addr))
+        .args(["--ak", AK])
+        .args(args)
+        .env("KMS_BENCH_SK", SK)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// Every key of the project, as list-keys' `key_details`.
@@ -132,19 +166,14 @@ fn bench_against_kms_serve_reports_every_run_with_no_errors_and_schedules_its_ke
 fn the_secret_key_may_come_from_the_environment_and_a_given_key_is_used_and_kept() {
     let home = Home::new();
     let served = serve(&home);
-    let (status, created) = post(
-        served.addr,
-        &api("create-key"),
-        &json!({"key_alias": "kept", "key_spec": "AES_256"}),
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{created}");
-    let key_id = created["key_info"]["key_id"].as_str().unwrap();
-    let output = kms()
-        .args(["--project", PROJECT, "bench", "--endpoint"])
-        .arg(format!("http://{}", served.addr))
-        .args(["--ak", AK, "--key-id", key_id, "--op", "encrypt-datakey"])
-        .args([
+    let key_id = create_key(&served, "kept");
+    let report = bench_with_sk_from_environment(
+        &served,
+        &[
+            "--key-id",
+            &key_id,
+            "--op",
+            "encrypt-datakey",
             "--threads",
             "2",
             "--iterations",
@@ -152,17 +181,8 @@ fn the_secret_key_may_come_from_the_environment_and_a_given_key_is_used_and_kept
             "--warmup",
             "0",
             "--json",
-        ])
-        .env("KMS_BENCH_SK", SK)
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let result = &report["results"][0];
     crate::bench::assert_clean_result(result, "encrypt-datakey", 2);
     assert_eq!(result["operations"], 40);
@@ -362,4 +382,189 @@ fn report_draws_one_latency_curve_per_operation_and_thread_count_as_svg_or_html(
         }
         assert_eq!(curves(&svg, 81), 4, "{name}");
     }
+}
+
+#[test]
+fn a_wrk_script_holds_one_pre_signed_request_that_the_server_accepts() {
+    let home = Home::new();
+    let served = serve(&home);
+    let key_id = create_key(&served, "wrk");
+    let script_path = home.path().join("encrypt.lua");
+    let script_arg = script_path.display().to_string();
+    let said = bench_with_sk_from_environment(
+        &served,
+        &[
+            "--key-id",
+            &key_id,
+            "--op",
+            "encrypt-datakey",
+            "--wrk-script",
+            &script_arg,
+        ],
+    );
+    assert_eq!(said["op"], "encrypt-datakey");
+    let script = std::fs::read_to_string(&script_path).unwrap();
+    assert!(!script.contains(SK));
+    let line = |prefix: &str| {
+        script
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {script}"))
+            .to_owned()
+    };
+    assert_eq!(line("wrk.method = "), "\"POST\"");
+    assert_eq!(
+        line("wrk.path = "),
+        format!("\"{}\"", api("encrypt-datakey"))
+    );
+    let body = line("wrk.body = [==[")
+        .strip_suffix("]==]")
+        .unwrap()
+        .to_owned();
+    let body_json: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body_json["key_id"], key_id);
+    // The script's request, sent as wrk sends it, is answered 200 with a sealed DEK.
+    let mut request = format!("POST {} HTTP/1.1\r\n", api("encrypt-datakey"));
+    for header in script
+        .lines()
+        .filter_map(|line| line.strip_prefix("wrk.headers[\""))
+    {
+        let (name, value) = header.split_once("\"] = \"").unwrap();
+        request.push_str(&format!("{name}: {}\r\n", value.strip_suffix('"').unwrap()));
+    }
+    request.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    let mut stream = std::net::TcpStream::connect(served.addr).unwrap();
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"cipher_text\""), "{answer}");
+}
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let output = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn an_https_endpoint_is_benched_when_its_ca_is_given_and_refused_when_not() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.path()).unwrap();
+    let dir = home.path();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=bench test CA",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let cert = dir.join("server.pem").display().to_string();
+    let key = dir.join("server.key").display().to_string();
+    let served = serve_with(&home, &["--tls-cert", &cert, "--tls-key", &key]);
+    let url = format!("https://{}", served.addr);
+    let ca = dir.join("ca.pem").display().to_string();
+    let report = bench_url(
+        &url,
+        SK,
+        &[
+            "--ca-file",
+            &ca,
+            "--op",
+            "encrypt-datakey",
+            "--iterations",
+            "20",
+            "--warmup",
+            "1",
+            "--json",
+        ],
+    );
+    crate::bench::assert_clean_result(&report["results"][0], "encrypt-datakey", 1);
+    assert_eq!(report["results"][0]["operations"], 20);
+    // Without the CA the certificate is unknown: the run's first request finds no
+    // connection, and nothing is made.
+    let report = bench_url(
+        &url,
+        SK,
+        &["--op", "encrypt-datakey", "--iterations", "5", "--json"],
+    );
+    let result = &report["results"][0];
+    assert_eq!(
+        result["errors_by_code"],
+        json!({"connection": 1}),
+        "{result}"
+    );
+    let first = result["first_error"].as_str().unwrap();
+    assert!(first.contains("certificate"), "{first}");
 }

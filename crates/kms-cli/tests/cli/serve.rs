@@ -76,7 +76,12 @@ impl Served {
         let listening: Value = serde_json::from_str(&first)
             .unwrap_or_else(|e| panic!("first line {first:?} is not JSON: {e}"));
         let url = listening["listening"].as_str().unwrap();
-        let addr = url.strip_prefix("http://").unwrap().parse().unwrap();
+        let addr = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .unwrap()
+            .parse()
+            .unwrap();
         Self {
             child,
             addr,
