@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use kms_core::{KmsError, Result};
+use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 
 use super::report::{CURVE_NINES, RunResult, RunSettings, to_table};
@@ -121,13 +122,7 @@ fn draw_latency(
             .label(series_label(result))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    Ok(())
+    draw_legend(&mut chart)
 }
 
 /// Throughput against threads, one line per operation.
@@ -177,6 +172,13 @@ fn draw_throughput(
                 .map(|point| Circle::new(point, 4, color.filled())),
         )?;
     }
+    draw_legend(&mut chart)
+}
+
+/// The chart's legend: one line per series, upper left.
+fn draw_legend<'a, 'b: 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)

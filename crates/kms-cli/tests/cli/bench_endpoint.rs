@@ -87,6 +87,15 @@ fn bench_with_sk_from_environment(served: &Served, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// Asserts that the report's one run was refused at its set-up with `code`; its message.
+fn refused_with<'r>(report: &'r Value, code: &str) -> &'r str {
+    let result = &report["results"][0];
+    assert_eq!(result["errors_by_code"], json!({code: 1}), "{result}");
+    assert_eq!(result["operations"], 0, "{result}");
+    assert_eq!(result["ops_per_sec"], 0.0, "{result}");
+    result["first_error"].as_str().unwrap()
+}
+
 /// Every key of the project, as list-keys' `key_details`.
 fn key_details(served: &Served) -> Vec<Value> {
     let (status, listed) = post(served.addr, &api("list-keys"), &json!({"limit": "1000"})).unwrap();
@@ -237,14 +246,7 @@ fn a_wrong_secret_key_gets_401s_and_they_are_counted_by_code() {
         "not-the-secret-key",
         &["--op", "create-datakey", "--iterations", "5", "--json"],
     );
-    let result = &report["results"][0];
-    assert_eq!(
-        result["errors_by_code"],
-        json!({"APIGW.0301": 1}),
-        "{result}"
-    );
-    assert_eq!(result["operations"], 0);
-    let first = result["first_error"].as_str().unwrap();
+    let first = refused_with(&report, "APIGW.0301");
     assert!(first.contains("create-key"), "{first}");
     assert!(!first.contains("not-the-secret-key"), "{first}");
     assert!(key_details(&served).is_empty());
@@ -559,12 +561,6 @@ fn an_https_endpoint_is_benched_when_its_ca_is_given_and_refused_when_not() {
         SK,
         &["--op", "encrypt-datakey", "--iterations", "5", "--json"],
     );
-    let result = &report["results"][0];
-    assert_eq!(
-        result["errors_by_code"],
-        json!({"connection": 1}),
-        "{result}"
-    );
-    let first = result["first_error"].as_str().unwrap();
+    let first = refused_with(&report, "connection");
     assert!(first.contains("certificate"), "{first}");
 }
