@@ -44,6 +44,12 @@ pub(crate) fn read(matches: &clap::ArgMatches) -> Result<BenchOptions> {
 /// Opening the backend or the endpoint; a failure to clean up what a run made; writing
 /// the `--report` file.
 pub(crate) fn run(global: &Global, options: &BenchOptions) -> Result<()> {
+    if options.endpoint.is_some() && matches!(global.backend, BackendChoice::Pkcs11 { .. }) {
+        return Err(KmsError::InvalidParameter(
+            "--endpoint sends requests to a server, whose backend is its own: drop --backend"
+                .into(),
+        ));
+    }
     if let (Some(path), Some(endpoint)) = (&options.wrk_script, &options.endpoint) {
         return write_wrk_script(global, options, endpoint, path);
     }

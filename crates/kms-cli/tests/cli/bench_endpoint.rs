@@ -268,6 +268,21 @@ fn bad_endpoint_options_are_refused_with_a_clear_error() {
             "KMS_BENCH_SK",
         ),
         (&["--report", "plot.png"], ".svg or .html"),
+        (
+            &[
+                "--backend",
+                "pkcs11",
+                "--pkcs11-module",
+                "/none.so",
+                "--pkcs11-token-label",
+                "t",
+                "--endpoint",
+                "http://127.0.0.1:1",
+                "--ak",
+                "A",
+            ],
+            "drop --backend",
+        ),
     ] {
         let output = kms()
             .arg("bench")
