@@ -300,6 +300,15 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// What this backend can do.
     fn capabilities(&self) -> &Capabilities;
 
+    /// Whether every call of this backend, and of the handles it loads, returns without
+    /// waiting on I/O, a device, or a lock held across either (a pure-Rust backend does;
+    /// a token does not). The engine runs quick calls on an async reactor only over such a
+    /// backend ([`Kms::call_json_now`](crate::Kms::call_json_now)). `false` unless the
+    /// backend says so.
+    fn never_waits(&self) -> bool {
+        false
+    }
+
     /// Generates material generation `generation` of CMK `id` (0 at creation, one more at
     /// each rotation) and returns its persistable reference. Each call makes a new
     /// material with a reference of its own, even for a generation made before (two

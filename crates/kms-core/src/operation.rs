@@ -95,6 +95,25 @@ wire_enum! {
 }
 
 impl Operation {
+    /// Whether the engine's work for this operation is microseconds of computation once
+    /// its key is loaded: symmetric encryption and decryption under a CMK, and random
+    /// bytes. Key creation, pair generation (RSA takes seconds), signatures, imports and
+    /// every metadata operation (which read or write the store) are not.
+    #[must_use]
+    pub fn is_quick(self) -> bool {
+        matches!(
+            self,
+            Self::CreateDatakey
+                | Self::CreateDatakeyWithoutPlaintext
+                | Self::EncryptDatakey
+                | Self::DecryptDatakey
+                | Self::EncryptData
+                | Self::DecryptData
+                | Self::ReEncrypt
+                | Self::GenRandom
+        )
+    }
+
     /// Whether the API reaches this operation at `POST .../kms/<its name>`; the tag
     /// operations it reaches at paths of their own instead (their names are the SDK's).
     #[must_use]
@@ -137,6 +156,30 @@ impl Kms {
         body: &str,
     ) -> Result<SecretString> {
         self.dispatch(tenant, operation, body, Layout::Compact)
+    }
+
+    /// As [`call_json_as`](Self::call_json_as), here and now, when the call can run
+    /// without waiting: for an async server, which then answers on its reactor rather than
+    /// handing the call to a blocking thread and back. That is when the backend never
+    /// waits ([`Backend::never_waits`](crate::Backend::never_waits)), the operation is a
+    /// quick one (symmetric crypto under a CMK, or random bytes), and the engine needs
+    /// neither its store nor a lock another thread may hold across it: the key cached and
+    /// confirmed within the coherence bound, its encryption lease not run dry.
+    ///
+    /// `None` when it cannot: the call stopped before anything that would wait, changed
+    /// nothing outside the engine's memory, and the caller runs
+    /// [`call_json_as`](Self::call_json_as) where blocking is allowed.
+    #[must_use]
+    pub fn call_json_now(
+        &self,
+        tenant: &Tenant,
+        operation: Operation,
+        body: &str,
+    ) -> Option<Result<SecretString>> {
+        if !(self.backend().never_waits() && operation.is_quick()) {
+            return None;
+        }
+        crate::engine::without_waiting(|| self.call_json_as(tenant, operation, body))
     }
 
     /// As [`call_json_as`](Self::call_json_as), with the response pretty-printed

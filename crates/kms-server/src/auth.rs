@@ -88,6 +88,17 @@ pub(crate) fn authenticate(
     })
 }
 
+/// Whether [`authenticate`] checks this request in microseconds, with no public-key
+/// verification: an HMAC signature (`SDK-HMAC-SHA256`, `SDK-HMAC-SM3`) or an
+/// `X-Auth-Token`. An ECDSA or SM2 signature (with its key derived from the secret key)
+/// is not quick. Only where the check runs depends on this; what it decides does not.
+pub(crate) fn verifies_quickly(headers: &HeaderMap) -> bool {
+    match headers.get(hyper::header::AUTHORIZATION) {
+        Some(value) => value.as_bytes().starts_with(b"SDK-HMAC-"),
+        None => true,
+    }
+}
+
 /// The path's project must be one the credential may use, and equal `X-Project-Id` when
 /// the client sent one.
 fn admit(
@@ -105,4 +116,36 @@ fn admit(
         return Err(Refusal::new("project_not_allowed", Some(access_key)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use hyper::header::{AUTHORIZATION, HeaderValue};
+
+    use super::*;
+
+    #[test]
+    fn hmac_signatures_and_tokens_verify_quickly_public_key_signatures_do_not() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_static(value));
+            verifies_quickly(&headers)
+        };
+        assert!(with(
+            "SDK-HMAC-SHA256 Access=AK, SignedHeaders=x-sdk-date, Signature=00"
+        ));
+        assert!(with(
+            "SDK-HMAC-SM3 Access=AK, SignedHeaders=x-sdk-date, Signature=00"
+        ));
+        assert!(!with(
+            "SDK-ECDSA-P256-SHA256 Access=AK, SignedHeaders=x-sdk-date, Signature=00"
+        ));
+        assert!(!with(
+            "SDK-SM2-SM3 Access=AK, SignedHeaders=x-sdk-date, Signature=00"
+        ));
+        let mut token = HeaderMap::new();
+        token.insert("x-auth-token", HeaderValue::from_static("t"));
+        assert!(verifies_quickly(&token));
+        assert!(verifies_quickly(&HeaderMap::new()));
+    }
 }

@@ -1,22 +1,27 @@
 //! One request, from arrival to response: route, bounded body, authentication, the engine
-//! call on a blocking thread, and the access log line and metrics of its outcome.
+//! call (on the reactor when it cannot wait, else on a blocking thread), and the access log
+//! line and metrics of its outcome.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode};
-use kms_core::{Clock, KeyId, Kms, KmsError, Operation, ProjectId};
+use kms_core::{Clock, KeyId, Kms, KmsError, Operation, ProjectId, SecretString};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use tokio::sync::Semaphore;
 
 use crate::Limits;
 use crate::access_log::{AccessLog, AccessRecord};
-use crate::auth::{Received, Refusal, authenticate};
+use crate::auth::{Caller, Received, Refusal, authenticate, verifies_quickly};
 use crate::credentials::Credentials;
 use crate::metrics::Metrics;
 use crate::routes::{Route, route, with_path_fields};
@@ -117,7 +122,7 @@ pub(crate) async fn handle(state: Arc<State>, request: Request<Incoming>) -> Res
             facts.project = Some(project_id.clone());
             facts.operation = Some(operation);
             let call = ApiCall {
-                parts: &parts,
+                parts,
                 project_id,
                 operation,
                 path_fields,
@@ -154,7 +159,7 @@ pub(crate) async fn handle(state: Arc<State>, request: Request<Incoming>) -> Res
 
 /// An API request once routed.
 struct ApiCall<'a> {
-    parts: &'a hyper::http::request::Parts,
+    parts: Parts,
     project_id: ProjectId,
     operation: Operation,
     path_fields: Vec<(&'static str, String)>,
@@ -164,10 +169,10 @@ struct ApiCall<'a> {
 
 impl ApiCall<'_> {
     async fn run(self, state: &Arc<State>, body: Incoming, facts: &mut Facts) -> Reply {
-        if let Err(error) = check_content_type(self.parts) {
+        if let Err(error) = check_content_type(&self.parts) {
             return Reply::error(&error);
         }
-        let body = match read_body(self.parts, body, &state.limits).await {
+        let body = match read_body(&self.parts, body, &state.limits).await {
             Ok(body) => body,
             Err(error) => return Reply::error(&error),
         };
@@ -178,74 +183,131 @@ impl ApiCall<'_> {
             .and_then(|(_, value)| KeyId::parse(value).ok())
             .map(|id| id.to_string())
             .or_else(|| key_id_of(&body));
-        // Authentication (an ECDSA or SM2 verification) and the engine call (PKCS#11, RSA
-        // key generation, store writes) run on a blocking thread, never on the reactor.
         let Ok(_permit) = state.in_flight.acquire().await else {
             return Reply::error(&KmsError::Backend("the server is shutting down".into()));
         };
-        let state = Arc::clone(state);
-        let headers = self.parts.headers.clone();
-        let raw_path = self.parts.uri.path().to_owned();
-        let raw_query = self.parts.uri.query().map(str::to_owned);
-        let method = self.parts.method.as_str().to_owned();
-        let (project_id, operation, path_fields, bodiless) = (
-            self.project_id,
-            self.operation,
-            self.path_fields,
-            self.bodiless,
-        );
-        let outcome = tokio::task::spawn_blocking(move || {
-            let now_seconds = i64::try_from(state.clock.now_ms() / 1000).unwrap_or(i64::MAX);
-            let received = Received {
-                method: &method,
-                raw_path: &raw_path,
-                raw_query: raw_query.as_deref(),
-                headers: &headers,
-                body: &body,
+        let request = OwnedRequest {
+            parts: self.parts,
+            body,
+            project_id: self.project_id,
+            path_fields: self.path_fields,
+            bodiless: self.bodiless,
+        };
+        let operation = self.operation;
+        // An HMAC signature check and a quick engine call (DESIGN 10) run here, on the
+        // reactor. The rest (an ECDSA or SM2 verification, PKCS#11, RSA key generation,
+        // store reads and writes) runs on a blocking thread, never on the reactor.
+        let mut authenticated = None;
+        if verifies_quickly(&request.parts.headers) {
+            let caller = match request.authenticate(state) {
+                Ok(caller) => caller,
+                Err(refusal) => return refused(refusal, facts, self.request_id),
             };
-            let caller = authenticate(
-                &state.credentials,
-                &state.kms.default_tenant().region_id,
-                &received,
-                &project_id,
-                now_seconds,
-            )?;
-            let response = core::str::from_utf8(&body)
-                .map_err(|_| KmsError::InvalidJson("the request body is not UTF-8".into()))
-                .and_then(|text| with_path_fields(text, &path_fields, bodiless))
-                .and_then(|text| state.kms.call_json_as(&caller.tenant, operation, &text));
+            let done_now = match request.text() {
+                Ok(text) => std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    state.kms.call_json_now(&caller.tenant, operation, &text)
+                }))
+                .unwrap_or_else(|_| Some(Err(failed_inside()))),
+                Err(error) => Some(Err(error)),
+            };
+            if let Some(response) = done_now {
+                return answered(caller, operation, response, facts);
+            }
+            authenticated = Some(caller);
+        }
+        let blocking_state = Arc::clone(state);
+        let outcome = tokio::task::spawn_blocking(move || {
+            let caller = match authenticated {
+                Some(caller) => caller,
+                None => request.authenticate(&blocking_state)?,
+            };
+            let response = request.text().and_then(|text| {
+                blocking_state
+                    .kms
+                    .call_json_as(&caller.tenant, operation, &text)
+            });
             Ok::<_, Refusal>((caller, response))
         })
         .await;
         match outcome {
-            Ok(Ok((caller, response))) => {
-                facts.access_key = Some(caller.access_key);
-                match response {
-                    Ok(json) => {
-                        if operation == Operation::CreateKey {
-                            facts.key_id = created_key_id(json.expose_secret().as_bytes());
-                        }
-                        Reply::json(Bytes::copy_from_slice(json.expose_secret().as_bytes()))
-                    }
-                    Err(error) => Reply::error(&error),
-                }
-            }
-            Ok(Err(refusal)) => {
-                facts.access_key = refusal.access_key;
-                facts.refusal = Some(refusal.reason);
-                Reply::unauthorized(self.request_id)
-            }
-            // The engine never panics on input; if it ever does, this request is a 500
-            // and the server goes on.
-            Err(_) => Reply::error(&KmsError::Backend(
-                "the request failed inside the server".into(),
-            )),
+            Ok(Ok((caller, response))) => answered(caller, operation, response, facts),
+            Ok(Err(refusal)) => refused(refusal, facts, self.request_id),
+            Err(_) => Reply::error(&failed_inside()),
         }
     }
 }
 
+/// A request whose engine call panicked. The engine never panics on input; if it ever
+/// does, this request is a 500 and the server goes on.
+fn failed_inside() -> KmsError {
+    KmsError::Backend("the request failed inside the server".into())
+}
+
+/// A routed API request, owned, so that it can move to a blocking thread.
+struct OwnedRequest {
+    parts: Parts,
+    body: Bytes,
+    project_id: ProjectId,
+    path_fields: Vec<(&'static str, String)>,
+    bodiless: bool,
+}
+
+impl OwnedRequest {
+    /// Who sent it, checked now against the server's credentials.
+    fn authenticate(&self, state: &State) -> Result<Caller, Refusal> {
+        let now_seconds = i64::try_from(state.clock.now_ms() / 1000).unwrap_or(i64::MAX);
+        let received = Received {
+            method: self.parts.method.as_str(),
+            raw_path: self.parts.uri.path(),
+            raw_query: self.parts.uri.query(),
+            headers: &self.parts.headers,
+            body: &self.body,
+        };
+        authenticate(
+            &state.credentials,
+            &state.kms.default_tenant().region_id,
+            &received,
+            &self.project_id,
+            now_seconds,
+        )
+    }
+
+    /// The engine's request: the body, with the fields the path carries.
+    fn text(&self) -> Result<Cow<'_, str>, KmsError> {
+        core::str::from_utf8(&self.body)
+            .map_err(|_| KmsError::InvalidJson("the request body is not UTF-8".into()))
+            .and_then(|text| with_path_fields(text, &self.path_fields, self.bodiless))
+    }
+}
+
+/// The reply to an authenticated call.
+fn answered(
+    caller: Caller,
+    operation: Operation,
+    response: Result<SecretString, KmsError>,
+    facts: &mut Facts,
+) -> Reply {
+    facts.access_key = Some(caller.access_key);
+    match response {
+        Ok(json) => {
+            if operation == Operation::CreateKey {
+                facts.key_id = created_key_id(json.expose_secret().as_bytes());
+            }
+            Reply::json(Bytes::copy_from_slice(json.expose_secret().as_bytes()))
+        }
+        Err(error) => Reply::error(&error),
+    }
+}
+
+/// The reply to a request that failed authentication.
+fn refused(refusal: Refusal, facts: &mut Facts, request_id: &str) -> Reply {
+    facts.access_key = refusal.access_key;
+    facts.refusal = Some(refusal.reason);
+    Reply::unauthorized(request_id)
+}
+
 /// A body, when present, must be JSON (`application/json` with any parameters).
-fn check_content_type(parts: &hyper::http::request::Parts) -> Result<(), KmsError> {
+fn check_content_type(parts: &Parts) -> Result<(), KmsError> {
     match parts.headers.get(CONTENT_TYPE) {
         None => Ok(()),
         Some(value) => {
@@ -266,11 +328,7 @@ fn check_content_type(parts: &hyper::http::request::Parts) -> Result<(), KmsErro
 }
 
 /// The whole body, at most `limits.max_body_bytes`, arriving within `limits.body_timeout`.
-async fn read_body(
-    parts: &hyper::http::request::Parts,
-    body: Incoming,
-    limits: &Limits,
-) -> Result<Bytes, KmsError> {
+async fn read_body(parts: &Parts, body: Incoming, limits: &Limits) -> Result<Bytes, KmsError> {
     let too_long = KmsError::RequestTooLong(limits.max_body_bytes);
     let declared = parts
         .headers
@@ -365,12 +423,20 @@ fn respond(reply: Reply, request_id: &str) -> Response<Full<Bytes>> {
 /// The versions document of `GET /`.
 const VERSIONS: &str = r#"{"versions":[{"id":"v1.0","links":[{"href":"/v1.0/","rel":"self"}],"version":"","status":"CURRENT","updated":"2026-12-01T00:00:00Z","min_version":""}]}"#;
 
-/// 32 random hex digits.
+/// 32 hex digits, unique to this request: 16 random to this process (drawn once), then 16
+/// counting its requests. An ID names a request; nothing depends on its being unguessable,
+/// so no request pays for a draw of system randomness.
 fn new_request_id() -> String {
-    let mut bytes = [0u8; 16];
-    // Without system randomness the ID is all zeros: it still answers, only less unique.
-    let _ = getrandom::fill(&mut bytes);
-    format!("{:032x}", u128::from_be_bytes(bytes))
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let process = *PROCESS.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // Without system randomness the prefix is zero: IDs are still unique here.
+        let _ = getrandom::fill(&mut bytes);
+        u64::from_be_bytes(bytes)
+    });
+    let count = COUNT.fetch_add(1, Ordering::Relaxed);
+    format!("{process:016x}{count:016x}")
 }
 
 /// `ms` since the epoch as RFC 3339 UTC with milliseconds.

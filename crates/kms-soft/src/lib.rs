@@ -91,6 +91,11 @@ impl Backend for SoftBackend {
         &self.capabilities
     }
 
+    /// Pure computation in memory, with the system's random generator: nothing waits.
+    fn never_waits(&self) -> bool {
+        true
+    }
+
     fn generate_cmk(&self, id: &KeyId, spec: CmkSpec, _generation: u32) -> Result<KeyBlob> {
         // Every sealed blob is its own: the generation needs no name here.
         let mut material = SecretBytes::zeroed(spec.material_len());

@@ -95,6 +95,8 @@ impl CoherentCache {
         if self.confirmed_at(self.now_ms()) {
             return Ok(());
         }
+        // The feed's lock is held across store reads.
+        super::no_wait::admit_wait()?;
         let mut feed = if self.confirmed_ms.load(Ordering::Acquire) == 0 {
             // Never confirmed (the engine just started): wait for the read in progress.
             self.feed.lock().unwrap_or_else(PoisonError::into_inner)

@@ -13,11 +13,13 @@ mod lifecycle;
 mod mac;
 mod maintenance;
 mod material_expiry;
+mod no_wait;
 mod purge;
 mod rotation;
 mod seal_lease;
 mod tags;
 mod teardown;
+mod wait_checked_store;
 mod wrapping_key_names;
 mod wrapping_key_pool;
 
@@ -27,7 +29,9 @@ use std::time::Duration;
 use coherence::CoherentCache;
 use key_cache::{HotKey, require_enabled};
 pub use maintenance::Maintenance;
+pub(crate) use no_wait::without_waiting;
 pub use purge::Purge;
+use wait_checked_store::WaitCheckedStore;
 use wrapping_key_names::WrappingKeyMaker;
 pub use wrapping_key_pool::PoolStats;
 use wrapping_key_pool::WrappingKeyPool;
@@ -122,6 +126,7 @@ impl Kms {
         store: Arc<dyn KeyStore>,
         config: KmsConfig,
     ) -> Self {
+        let store: Arc<dyn KeyStore> = Arc::new(WaitCheckedStore::new(store));
         let wrapping_key_maker = Arc::new(WrappingKeyMaker::new(
             Arc::clone(&backend),
             Arc::clone(&store),

@@ -12,7 +12,7 @@
 //! wastes little of its bound.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, TryLockError};
 
 use crate::error::Result;
 
@@ -84,7 +84,15 @@ impl SealLease {
         if stripe.take_one() {
             return Ok(true);
         }
-        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pool = match self.pool.try_lock() {
+            Ok(pool) => pool,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            // Another thread holds it, perhaps across the store's lease.
+            Err(TryLockError::WouldBlock) => {
+                super::no_wait::admit_wait()?;
+                self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+            }
+        };
         // Another thread on this stripe may have refilled it while this one waited.
         if stripe.take_one() {
             return Ok(true);
