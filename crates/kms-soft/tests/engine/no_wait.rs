@@ -15,15 +15,36 @@ use serde_json::{Value, json};
 use crate::common::{InstrumentedBackend, call, create_key, plain_text, random_bytes};
 use crate::switchable_store::SwitchableStore;
 
-fn engine_on(store: &Arc<SwitchableStore>, config: KmsConfig) -> Kms {
-    Kms::with_config(
+/// An engine over a store that counts its calls, with one AES_256 key and an
+/// encrypt-datakey body for it.
+struct Set {
+    store: Arc<SwitchableStore>,
+    kms: Kms,
+    key_id: String,
+    dek: Vec<u8>,
+    seal: Value,
+}
+
+fn set_up(config: KmsConfig) -> Set {
+    let store = Arc::new(SwitchableStore::default());
+    let kms = Kms::with_config(
         Arc::new(SoftBackend::new(RootKey::generate().unwrap())),
-        Arc::clone(store) as Arc<dyn KeyStore>,
+        Arc::clone(&store) as Arc<dyn KeyStore>,
         KmsConfig {
             wrapping_key_pool_size: 0,
             ..config
         },
-    )
+    );
+    let key_id = create_key(&kms, "AES_256");
+    let dek = random_bytes(32);
+    let seal = encrypt_body(&key_id, &dek);
+    Set {
+        store,
+        kms,
+        key_id,
+        dek,
+        seal,
+    }
 }
 
 /// `operation` made without waiting: `None` when it was handed back, else its response or
@@ -57,41 +78,28 @@ fn decrypt_body(key_id: &str, cipher_text: &str) -> Value {
 
 #[test]
 fn quick_calls_under_a_hot_key_run_now_and_never_reach_the_store() {
-    let store = Arc::new(SwitchableStore::default());
-    let kms = engine_on(&store, KmsConfig::default());
-    let key_id = create_key(&kms, "AES_256");
-    let dek = random_bytes(32);
+    let Set {
+        store,
+        kms,
+        key_id,
+        dek,
+        seal,
+    } = set_up(KmsConfig::default());
 
     // Not loaded yet: loading reads the store, so the call is handed back, before the
     // store is reached.
     let before = store.calls();
-    assert_eq!(
-        now(
-            &kms,
-            Operation::EncryptDatakey,
-            &encrypt_body(&key_id, &dek)
-        ),
-        None
-    );
+    assert_eq!(now(&kms, Operation::EncryptDatakey, &seal), None);
     assert_eq!(store.calls(), before);
 
     // Loaded where waiting is allowed, the key is hot: every quick operation runs now.
-    call(
-        &kms,
-        Operation::EncryptDatakey,
-        &encrypt_body(&key_id, &dek),
-    )
-    .unwrap();
+    call(&kms, Operation::EncryptDatakey, &seal).unwrap();
     let before = store.calls();
     let started = Instant::now();
     for _ in 0..200 {
-        let sealed = now(
-            &kms,
-            Operation::EncryptDatakey,
-            &encrypt_body(&key_id, &dek),
-        )
-        .unwrap()
-        .unwrap();
+        let sealed = now(&kms, Operation::EncryptDatakey, &seal)
+            .unwrap()
+            .unwrap();
         let cipher_text = sealed["cipher_text"].as_str().unwrap();
         let opened = now(
             &kms,
@@ -161,66 +169,34 @@ fn feed_reads_within(elapsed: Duration) -> usize {
 
 #[test]
 fn a_state_change_hands_the_next_call_back_and_is_honoured_there() {
-    let store = Arc::new(SwitchableStore::default());
-    let kms = engine_on(&store, KmsConfig::default());
-    let key_id = create_key(&kms, "AES_256");
-    let dek = random_bytes(32);
-    call(
-        &kms,
-        Operation::EncryptDatakey,
-        &encrypt_body(&key_id, &dek),
-    )
-    .unwrap();
+    let Set {
+        kms, key_id, seal, ..
+    } = set_up(KmsConfig::default());
+    call(&kms, Operation::EncryptDatakey, &seal).unwrap();
     assert!(matches!(
-        now(
-            &kms,
-            Operation::EncryptDatakey,
-            &encrypt_body(&key_id, &dek)
-        ),
+        now(&kms, Operation::EncryptDatakey, &seal),
         Some(Ok(_))
     ));
 
     call(&kms, Operation::DisableKey, &json!({"key_id": key_id})).unwrap();
+    assert_eq!(now(&kms, Operation::EncryptDatakey, &seal), None);
     assert_eq!(
-        now(
-            &kms,
-            Operation::EncryptDatakey,
-            &encrypt_body(&key_id, &dek)
-        ),
-        None
-    );
-    assert_eq!(
-        parsed(kms.call_json(
-            Operation::EncryptDatakey,
-            &encrypt_body(&key_id, &dek).to_string()
-        )),
+        parsed(kms.call_json(Operation::EncryptDatakey, &seal.to_string())),
         Err("KMS.0209".into())
     );
     // Disabled keys are not cached: every later call is handed back too.
-    assert_eq!(
-        now(
-            &kms,
-            Operation::EncryptDatakey,
-            &encrypt_body(&key_id, &dek)
-        ),
-        None
-    );
+    assert_eq!(now(&kms, Operation::EncryptDatakey, &seal), None);
 }
 
 #[test]
 fn a_lease_run_dry_hands_the_call_back_and_the_bound_still_holds() {
-    let store = Arc::new(SwitchableStore::default());
-    let kms = engine_on(
-        &store,
-        KmsConfig {
-            encryption_lease: 1,
-            max_encryptions_per_key: 5,
-            ..KmsConfig::default()
-        },
-    );
-    let key_id = create_key(&kms, "AES_256");
-    let dek = random_bytes(32);
-    let body = encrypt_body(&key_id, &dek);
+    let Set {
+        kms, seal: body, ..
+    } = set_up(KmsConfig {
+        encryption_lease: 1,
+        max_encryptions_per_key: 5,
+        ..KmsConfig::default()
+    });
     let mut sealed = 0;
     let mut handed_back = 0;
     for _ in 0..20 {
@@ -244,17 +220,15 @@ fn a_lease_run_dry_hands_the_call_back_and_the_bound_still_holds() {
 
 #[test]
 fn a_cache_the_store_cannot_confirm_is_not_used_now() {
-    let store = Arc::new(SwitchableStore::default());
-    let kms = engine_on(
-        &store,
-        KmsConfig {
-            coherence_bound: Duration::from_millis(100),
-            ..KmsConfig::default()
-        },
-    );
-    let key_id = create_key(&kms, "AES_256");
-    let dek = random_bytes(32);
-    let body = encrypt_body(&key_id, &dek);
+    let Set {
+        store,
+        kms,
+        seal: body,
+        ..
+    } = set_up(KmsConfig {
+        coherence_bound: Duration::from_millis(100),
+        ..KmsConfig::default()
+    });
     call(&kms, Operation::EncryptDatakey, &body).unwrap();
     store.down.store(true, Ordering::SeqCst);
     // Past the bound the cache is unconfirmed: the call is handed back, never answered
@@ -288,9 +262,9 @@ fn a_cache_the_store_cannot_confirm_is_not_used_now() {
 
 #[test]
 fn operations_that_are_not_quick_are_never_run_now() {
-    let store = Arc::new(SwitchableStore::default());
-    let kms = engine_on(&store, KmsConfig::default());
-    let key_id = create_key(&kms, "AES_256");
+    let Set {
+        store, kms, key_id, ..
+    } = set_up(KmsConfig::default());
     let before = store.calls();
     for (operation, body) in [
         (Operation::CreateKey, json!({"key_alias": "never-made"})),
