@@ -13,7 +13,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use kms_core::{KmsError, Result, SecretString};
-use kms_server::signing::{Algorithm, RawRequest, sign};
+use kms_server::signing::{Algorithm, RawRequest, format_sdk_date, sign};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
@@ -87,6 +87,15 @@ impl Endpoint {
     /// missing or empty secret key, or an unreadable CA file.
     pub(crate) fn open(options: &EndpointOptions, project: &str) -> Result<Self> {
         let url = &options.url;
+        // Checked first, so that no message below repeats a password given in the URL.
+        if url.contains('@') {
+            return Err(invalid(
+                "--endpoint: a URL with credentials (user@ or user:password@) is refused; \
+                 give the access key with --ak and the secret key with --sk-file or \
+                 KMS_BENCH_SK"
+                    .into(),
+            ));
+        }
         let uri: Uri = url
             .parse()
             .map_err(|_| invalid(format!("--endpoint {url}: not a URL")))?;
@@ -150,7 +159,7 @@ impl Endpoint {
         path: &str,
         body: &[u8],
     ) -> std::result::Result<[(&'static str, String); 5], CallError> {
-        let date = sdk_date(SystemTime::now());
+        let date = format_sdk_date(SystemTime::now());
         let raw = RawRequest::new("POST", path, None, body)
             .with_header("Content-Type", CONTENT_TYPE.as_bytes())
             .with_header("Host", self.authority.as_bytes())
@@ -256,15 +265,6 @@ fn read_secret_key(source: &SecretKeySource) -> Result<SecretString> {
         return Err(invalid(format!("{origin}: the secret key is empty")));
     }
     Ok(secret)
-}
-
-/// `X-Sdk-Date` of `time`: UTC `%Y%m%dT%H%M%SZ`.
-fn sdk_date(time: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(time)
-        .to_string()
-        .chars()
-        .filter(|&c| c != '-' && c != ':')
-        .collect()
 }
 
 /// An HTTP/1.1 client connection over `io`, driven by a task of the current runtime.
@@ -511,12 +511,6 @@ pub(crate) fn schedule_deletion(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sdk_date_is_utc_in_the_sdks_form() {
-        let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000);
-        assert_eq!(sdk_date(time), "20261130T005320Z");
-    }
 
     #[test]
     fn error_codes_come_from_either_body_shape_or_the_status() {

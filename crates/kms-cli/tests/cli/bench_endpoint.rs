@@ -264,6 +264,19 @@ fn bad_endpoint_options_are_refused_with_a_clear_error() {
             "without a path",
         ),
         (
+            &[
+                "--endpoint",
+                "http://bench:hunter2@127.0.0.1:1",
+                "--ak",
+                "A",
+            ],
+            "with credentials",
+        ),
+        (
+            &["--endpoint", "http://hunter2@[::1", "--ak", "A"],
+            "with credentials",
+        ),
+        (
             &["--endpoint", "http://127.0.0.1:1", "--ak", "A"],
             "KMS_BENCH_SK",
         ),
@@ -295,6 +308,8 @@ fn bad_endpoint_options_are_refused_with_a_clear_error() {
         assert_eq!(error["error"]["error_code"], "KMS.0308", "{args:?}");
         let message = error["error"]["error_msg"].as_str().unwrap();
         assert!(message.contains(needle), "{args:?}: {message}");
+        // A password given in the URL is never repeated.
+        assert!(!message.contains("hunter2"), "{args:?}: {message}");
         assert!(output.stdout.is_empty());
     }
 }

@@ -6,6 +6,15 @@ use super::failure::{AuthFailure, FailureReason};
 /// How far `X-Sdk-Date` may be from the server's clock, either way, in seconds.
 pub const MAX_CLOCK_SKEW_SECONDS: u64 = 15 * 60;
 
+/// The `X-Sdk-Date` value of `time`, as a client signs it (the inverse of
+/// [`parse_sdk_date`], to the second).
+#[must_use]
+pub fn format_sdk_date(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time)
+        .to_string()
+        .replace(['-', ':'], "")
+}
+
 /// Seconds since the Unix epoch of an `X-Sdk-Date` value.
 ///
 /// # Errors
@@ -99,6 +108,17 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_what_it_parses() {
+        let at = |seconds: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
+        assert_eq!(format_sdk_date(at(1_796_000_000)), "20261130T005320Z");
+        assert_eq!(format_sdk_date(at(0)), "19700101T000000Z");
+        for seconds in [0, 1_709_251_199, 1_796_108_558, 4_102_444_799] {
+            let text = format_sdk_date(at(seconds));
+            assert_eq!(parse_sdk_date(&text), Ok(i64::try_from(seconds).unwrap()));
+        }
+    }
 
     #[test]
     fn parses_known_instants() {

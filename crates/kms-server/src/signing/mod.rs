@@ -50,7 +50,7 @@ pub use canonical::{
     string_to_sign,
 };
 pub use credential::{Credential, CredentialLookup};
-pub use date::{MAX_CLOCK_SKEW_SECONDS, check_window, parse_sdk_date};
+pub use date::{MAX_CLOCK_SKEW_SECONDS, check_window, format_sdk_date, parse_sdk_date};
 pub use derived_key::{derive_private_key, derive_public_key};
 pub use failure::{AuthFailure, FailureReason};
 pub use request::RawRequest;

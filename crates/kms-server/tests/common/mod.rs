@@ -213,10 +213,7 @@ fn rand_bytes() -> [u8; 8] {
 
 /// The UTC time as X-Sdk-Date.
 pub fn sdk_date_now() -> String {
-    let now = std::time::SystemTime::now();
-    humantime::format_rfc3339_seconds(now)
-        .to_string()
-        .replace(['-', ':'], "")
+    kms_server::signing::format_sdk_date(std::time::SystemTime::now())
 }
 
 /// A request as the Python SDK builds it, signed.
