@@ -9,13 +9,14 @@
 //! CMKs a run made are scheduled for deletion after it (unless `--key-id` names one).
 
 mod endpoint;
+mod interrupt;
 mod options;
 mod plot;
 mod report;
 mod runner;
 mod workload;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -53,6 +54,7 @@ pub(crate) fn run(global: &Global, options: &BenchOptions) -> Result<()> {
     if let (Some(path), Some(endpoint)) = (&options.wrk_script, &options.endpoint) {
         return write_wrk_script(global, options, endpoint, path);
     }
+    interrupt::watch()?;
     let show_progress = !options.json && std::io::stderr().is_terminal();
     let (settings, results) = match &options.endpoint {
         Some(endpoint) => run_on_endpoint(global, options, endpoint, show_progress)?,
@@ -65,6 +67,12 @@ pub(crate) fn run(global: &Global, options: &BenchOptions) -> Result<()> {
         println!("{}", report::to_json(&settings, &results));
     } else {
         print!("{}", report::to_table(&settings, &results));
+    }
+    if interrupt::interrupted() {
+        // The runs done are reported and what they made is cleaned up; the status says
+        // the bench did not finish.
+        let _ = std::io::stdout().flush();
+        std::process::exit(interrupt::EXIT_STATUS);
     }
     Ok(())
 }
@@ -112,6 +120,9 @@ fn run_in_process(
             };
             results.push(result);
             kms.destroy_all_keys()?;
+            if interrupt::interrupted() {
+                return Ok((settings, results));
+            }
         }
     }
     Ok((settings, results))
@@ -182,6 +193,9 @@ fn run_on_endpoint(
                         error.code, error.message
                     ))
                 })?;
+            }
+            if interrupt::interrupted() {
+                return Ok((settings, results));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Runs one workload per thread and times every call, as p11perftest does: each thread has
 //! its own CMK (so its own object handle and, on PKCS#11, its own session from a pool sized
 //! to the thread count), runs its warm-up calls untimed, then all threads start together.
+//! A stop signal ends the calls of every thread at once.
 
 use std::collections::BTreeMap;
 use std::sync::Barrier;
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 use kms_core::KmsError;
+
+use super::interrupt::interrupted;
 
 /// One thread's way of making a call: the engine in-process, or a signed request to an
 /// endpoint over the thread's own connection.
@@ -147,6 +150,9 @@ pub(crate) fn run<C: Caller>(
                 let start_line = &start_line;
                 scope.spawn(move || {
                     for _ in 0..warmup {
+                        if interrupted() {
+                            break;
+                        }
                         let _ = caller.call();
                     }
                     start_line.wait();
@@ -192,10 +198,11 @@ fn time_calls(caller: &mut impl Caller, limit: Limit, counter: &Progress) -> Thr
         }
         calls += 1;
         counter.0.store(calls, Ordering::Relaxed);
-        let done = match limit {
-            Limit::Duration(duration) => after - start >= duration,
-            Limit::Iterations(iterations) => calls >= iterations,
-        };
+        let done = interrupted()
+            || match limit {
+                Limit::Duration(duration) => after - start >= duration,
+                Limit::Iterations(iterations) => calls >= iterations,
+            };
         if done {
             return ThreadTimings {
                 timings,

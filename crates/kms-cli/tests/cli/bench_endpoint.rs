@@ -4,7 +4,8 @@
 //! never asserted here.
 
 use std::collections::BTreeSet;
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -38,19 +39,26 @@ fn bench_endpoint(served: &Served, sk: &str, args: &[&str]) -> Value {
     bench_url(&format!("http://{}", served.addr), sk, args)
 }
 
-/// [`bench_endpoint`] at `url`.
-fn bench_url(url: &str, sk: &str, args: &[&str]) -> Value {
+/// `kms --project PROJECT bench --endpoint url --ak AK --sk-file <sk> <args>`, and the
+/// directory of the secret key file (which lives as long as it).
+fn bench_command(url: &str, sk: &str, args: &[&str]) -> (Command, Home) {
     let dir = Home::new();
     std::fs::create_dir_all(dir.path()).unwrap();
     let sk_file = dir.path().join("sk");
     std::fs::write(&sk_file, format!("{sk}\n")).unwrap();
-    let output: Output = kms()
+    let mut command = kms();
+    command
         .args(["--project", PROJECT, "bench", "--endpoint", url])
         .args(["--ak", AK, "--sk-file"])
         .arg(&sk_file)
-        .args(args)
-        .output()
-        .unwrap();
+        .args(args);
+    (command, dir)
+}
+
+/// [`bench_endpoint`] at `url`.
+fn bench_url(url: &str, sk: &str, args: &[&str]) -> Value {
+    let (mut command, _dir) = bench_command(url, sk, args);
+    let output: Output = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(output.stderr.is_empty(), "{stderr}");
@@ -593,4 +601,67 @@ fn an_https_endpoint_is_benched_when_its_ca_is_given_and_refused_when_not() {
     );
     let first = refused_with(&report, "connection");
     assert!(first.contains("certificate"), "{first}");
+}
+
+#[test]
+fn a_bench_stopped_by_sigint_schedules_its_keys_deletion_reports_its_run_and_exits_130() {
+    let home = Home::new();
+    let served = serve(&home);
+    let url = format!("http://{}", served.addr);
+    let (mut command, _dir) = bench_command(
+        &url,
+        SK,
+        &[
+            "--op",
+            "encrypt-datakey",
+            "--op",
+            "decrypt-datakey",
+            "--threads",
+            "2",
+            "--duration",
+            "300",
+            "--json",
+        ],
+    );
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first run has made its two keys: the timed calls are starting.
+    let started = Instant::now();
+    while key_details(&served).len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no bench keys");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let stopping = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stopping.elapsed() < Duration::from_secs(60), "{stderr}");
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: stopping and cleaning up"),
+        "{stderr}"
+    );
+    // The run under way is reported (its calls until the signal); the next never started.
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{report}");
+    crate::bench::assert_clean_result(&results[0], "encrypt-datakey", 2);
+    assert!(
+        results[0]["elapsed_secs"].as_f64().unwrap() < 60.0,
+        "{report}"
+    );
+    // Its keys await deletion; nothing else was made.
+    let keys = key_details(&served);
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    for key in &keys {
+        assert_eq!(key["key_state"], "4", "{key}");
+    }
 }
