@@ -8,15 +8,24 @@
 //! converts; only the lengths (public) steer loops and pick the block count and the tail.
 //!
 //! - Every byte is converted with the same wrapping `u8` arithmetic (subtract, shift, mask,
-//!   add); a "this nibble is a letter" or "this character is in a range" decision is an
-//!   all-ones or all-zero byte made from a sign bit ([`sign_mask`]), never a condition.
+//!   add); a "this nibble is a letter" or "this character is in a range" decision is a
+//!   byte computed from the value's bits (a sign bit spread by [`sign_mask`] in decode, bit
+//!   4 of `n + 6` in encode), never a condition.
 //! - Decode ANDs each character's validity mask into an accumulator for the whole input,
 //!   without an early exit; the accumulator is folded once at the end, and that single
 //!   "valid or not" outcome is the only thing a branch depends on.
-//! - The loops are plain element-wise maps over fixed-size blocks, so LLVM vectorises them
-//!   with the x86-64 baseline (SSE2): the generated code is straight-line `psubb`/`pand`/
-//!   `pcmpgtb`/`punpcklbw`-style lane arithmetic. Decode's last partial block is padded
-//!   with `'0'` (a public length decides how much), so it runs the same block code.
+//! - The loops are plain element-wise maps, so LLVM vectorises them with the x86-64
+//!   baseline (SSE2): straight-line `psubb`/`pand`/`pcmpgtb`/`punpcklbw`-style lane
+//!   arithmetic. Decode works in fixed-size blocks and pads its last partial block with
+//!   `'0'` (a public length decides how much), so no scalar code touches a character.
+//!   Encode's loops end in scalar code for the last few bytes, so its digit function is
+//!   one LLVM keeps branch-free there too (see [`upper_digit`]).
+//!
+//! Source-level arithmetic is only half of the argument: the compiler decides what the
+//! machine does. The release build's x86-64 code of both functions was read, and its only
+//! conditional jumps test lengths. `benches/benches/hex.rs` keeps a dudect-style timing
+//! check of both, with a length that reaches encode's scalar tail, to repeat after a
+//! compiler upgrade.
 
 use crate::codec::HexError;
 
@@ -39,9 +48,11 @@ fn sign_mask(x: u8) -> u8 {
 /// The upper-case hex digit of a nibble (`n <= 15`).
 #[inline(always)]
 fn upper_digit(n: u8) -> u8 {
-    // 9 - n has its top bit set exactly when n > 9 (n <= 15, so it is 0xFA..=0xFF then):
-    // letters get the 7 between '9' + 1 and 'A'.
-    let letter = sign_mask(9u8.wrapping_sub(n)) & 7;
+    // n + 6 reaches 16 exactly when n > 9 (n <= 15, so it stays below 32): its bit 4 is one
+    // for letters, which get the 7 between '9' + 1 and 'A'. A shift and a multiply, not
+    // [`sign_mask`]: in the scalar code LLVM makes for a loop's last few bytes, it turns
+    // `sign_mask(9 - n) & 7` into a conditional jump on the nibble, and this it does not.
+    let letter = (n.wrapping_add(6) >> 4).wrapping_mul(7);
     n.wrapping_add(b'0').wrapping_add(letter)
 }
 
