@@ -17,7 +17,7 @@
 //! - The loops are plain element-wise maps, so LLVM vectorises them with the x86-64
 //!   baseline (SSE2): straight-line `psubb`/`pand`/`pcmpgtb`/`punpcklbw`-style lane
 //!   arithmetic. Decode works in fixed-size blocks and pads its last partial block with
-//!   `'0'` (a public length decides how much), so no scalar code touches a character.
+//!   `'0'` (a public length decides how much), so no scalar code computes on a character.
 //!   Encode's loops end in scalar code for the last few bytes, so its digit function is
 //!   one LLVM keeps branch-free there too (see [`upper_digit`]).
 //!
