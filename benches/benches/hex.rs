@@ -133,7 +133,8 @@ fn random_input(rng: &mut rand_chacha::ChaCha20Rng, bytes: &mut [u8]) {
 }
 
 /// Times `run` on `fixed` and on fresh random inputs of its length (made by `fresh`
-/// before every sample of either class, outside the timed window) in a random order, and prints Welch's t of the two classes.
+/// before every sample of either class, outside the timed window) in a random order, and
+/// prints Welch's t of the two classes.
 fn timing_check(
     name: &str,
     fixed: &[u8],
