@@ -182,6 +182,22 @@ class KmsServe:
                 )
             time.sleep(0.05)
 
+    def log_lines(self, request_ids: list[str]) -> dict[str, dict]:
+        """The access log lines of `request_ids` by request ID, waiting briefly for them all
+        to be written: requests answered on several connections at once may reach the log
+        in different batches, in any order."""
+        deadline = time.monotonic() + LOG_WAIT_S
+        while True:
+            logged = {line.get("request_id"): line for line in self.access_log()}
+            missing = [request_id for request_id in request_ids if request_id not in logged]
+            if not missing:
+                return {request_id: logged[request_id] for request_id in request_ids}
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no access log lines with request_ids {missing!r}; the log:\n{self.stdout()}"
+                )
+            time.sleep(0.05)
+
     def stop(self) -> int:
         """SIGTERM, then the exit code (the caller asserts it is 0)."""
         if self.stopped:

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
@@ -39,6 +39,13 @@ const SIGNED_HEADERS: &str = "content-type;host;x-project-id;x-sdk-date";
 /// Error codes that stand for a failure with no API error code.
 const CONNECTION_FAILED: &str = "connection";
 const TIMED_OUT: &str = "timeout";
+const ANSWER_TOO_LARGE: &str = "answer-too-large";
+
+/// The largest answer body read (this API's largest answers, an RSA-4096 data key pair
+/// with its private key in the clear and sealed, are about 10 KiB): an endpoint that sends
+/// more is counted under [`ANSWER_TOO_LARGE`] and its connection dropped, rather than read
+/// into memory without end.
+const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// Where the secret key is read from: never the command line, where others could see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,6 +297,23 @@ fn connection_failed(error: impl std::fmt::Display) -> CallError {
     }
 }
 
+/// An answer's whole body, if it is at most [`MAX_ANSWER_BYTES`].
+async fn read_answer<B>(body: B) -> std::result::Result<Bytes, CallError>
+where
+    B: hyper::body::Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let collected = Limited::new(body, MAX_ANSWER_BYTES).collect().await;
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(CallError {
+            code: ANSWER_TOO_LARGE.into(),
+            message: format!("the answer is longer than {MAX_ANSWER_BYTES} bytes"),
+        }),
+        Err(error) => Err(connection_failed(error)),
+    }
+}
+
 /// The failure an answer other than 2xx stands for: the API's error code from the body
 /// (`{"error":{"error_code":..}}` of KMS, or the gateway's flat `{"error_code":..}`), else
 /// `HTTP <status>`.
@@ -342,12 +366,7 @@ impl Connection {
                     .await
                     .map_err(connection_failed)?;
                 let status = response.status();
-                let answer = response
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(connection_failed)?
-                    .to_bytes();
+                let answer = read_answer(response.into_body()).await?;
                 if status.is_success() {
                     Ok(answer)
                 } else {
@@ -364,7 +383,7 @@ impl Connection {
                 })
         });
         if let Err(error) = &outcome
-            && (error.code == CONNECTION_FAILED || error.code == TIMED_OUT)
+            && [CONNECTION_FAILED, TIMED_OUT, ANSWER_TOO_LARGE].contains(&error.code.as_str())
         {
             self.sender = None;
         }
@@ -528,6 +547,22 @@ mod tests {
         assert_eq!(
             api_error(StatusCode::BAD_GATEWAY, b"<html>").code,
             "HTTP 502"
+        );
+    }
+
+    #[test]
+    fn an_answer_beyond_the_limit_is_refused_and_one_at_it_is_read() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let read =
+            |len: usize| runtime.block_on(read_answer(Full::new(Bytes::from(vec![b'a'; len]))));
+        assert_eq!(read(MAX_ANSWER_BYTES).unwrap().len(), MAX_ANSWER_BYTES);
+        let refused = read(MAX_ANSWER_BYTES + 1).unwrap_err();
+        assert_eq!(refused.code, ANSWER_TOO_LARGE);
+        assert_eq!(
+            refused.message,
+            format!("the answer is longer than {MAX_ANSWER_BYTES} bytes")
         );
     }
 
