@@ -170,28 +170,24 @@ class KmsServe:
 
     def log_line(self, request_id: str) -> dict:
         """The access log line of `request_id`, waiting briefly for it to be written."""
-        deadline = time.monotonic() + LOG_WAIT_S
-        while True:
-            matches = [line for line in self.access_log() if line.get("request_id") == request_id]
-            if matches:
-                assert len(matches) == 1, matches
-                return matches[0]
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"no access log line with request_id {request_id!r}; the log:\n{self.stdout()}"
-                )
-            time.sleep(0.05)
+        return self.log_lines([request_id])[request_id]
 
     def log_lines(self, request_ids: list[str]) -> dict[str, dict]:
-        """The access log lines of `request_ids` by request ID, waiting briefly for them all
-        to be written: requests answered on several connections at once may reach the log
-        in different batches, in any order."""
+        """The access log lines of `request_ids` (one each) by request ID, waiting briefly
+        for them all to be written: requests answered on several connections at once may
+        reach the log in different batches, in any order."""
+        wanted = set(request_ids)
         deadline = time.monotonic() + LOG_WAIT_S
         while True:
-            logged = {line.get("request_id"): line for line in self.access_log()}
-            missing = [request_id for request_id in request_ids if request_id not in logged]
+            found: dict[str, list[dict]] = {}
+            for line in self.access_log():
+                if line.get("request_id") in wanted:
+                    found.setdefault(line["request_id"], []).append(line)
+            missing = [request_id for request_id in request_ids if request_id not in found]
             if not missing:
-                return {request_id: logged[request_id] for request_id in request_ids}
+                for matches in found.values():
+                    assert len(matches) == 1, matches
+                return {request_id: found[request_id][0] for request_id in request_ids}
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"no access log lines with request_ids {missing!r}; the log:\n{self.stdout()}"
